@@ -1,0 +1,56 @@
+"""Pathways: BPMN process automation for children's social care."""
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask, jsonify, request
+from sqlalchemy import event
+from werkzeug.exceptions import RequestEntityTooLarge
+
+from .calendar import WorkingCalendar, parse_closures
+from .config import Config
+from .engine import DecisionEvaluator, Engine
+from .extensions import db
+
+
+def create_app(config: Config | dict[str, Any] | None = None) -> Flask:
+    app = Flask(__name__)
+    settings = config if isinstance(config, Config) else Config(**(config or {}))
+    app.config.from_mapping(settings.as_dict())
+
+    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+        # Writers queue for the database lock instead of failing at once.
+        app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {"connect_args": {"timeout": 30}}
+    db.init_app(app)
+    with app.app_context():
+        if db.engine.dialect.name == "sqlite":
+            event.listen(db.engine, "connect", _sqlite_pragmas)
+
+    calendar = WorkingCalendar(parse_closures(app.config["PATHWAYS_CLOSURE_DAYS"]))
+    engine = Engine(calendar)
+    app.extensions["pathways.calendar"] = calendar
+    app.extensions["pathways.engine"] = engine
+    app.extensions["pathways.decisions"] = DecisionEvaluator(engine.script_engine)
+
+    from .api import bp as api_bp
+
+    app.register_blueprint(api_bp)
+
+    @app.errorhandler(RequestEntityTooLarge)
+    def too_large(exc):
+        limit = app.config["MAX_CONTENT_LENGTH"]
+        return jsonify({"error": {
+            "code": "too_large",
+            "message": f"the request is larger than the limit of {limit:,} bytes; nothing was stored",
+            "details": {"limit": limit, "path": request.path},
+        }}), 413
+
+    return app
+
+
+def _sqlite_pragmas(dbapi_connection, _record) -> None:
+    cursor = dbapi_connection.cursor()
+    # WAL lets the inbox read while a task completes; foreign keys are off by default in SQLite.
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()

@@ -1,0 +1,122 @@
+"""Health, deployments, process definitions and decisions."""
+from __future__ import annotations
+
+import sqlalchemy as sa
+from flask import current_app, g, jsonify, request
+
+from ..auth import authenticated, require_role
+from ..engine import EngineError
+from ..errors import BadRequest, Invalid, NotFound
+from ..extensions import db
+from ..models import DecisionDefinition, ProcessDefinition
+from ..services import deployments
+from . import body, bp, schemas
+from .openapi import build, doc
+
+
+@bp.get("/health")
+@doc("Is Pathways up, and can it reach its database and Redis?", response=(200, schemas.Health),
+     auth=False, errors=(503,))
+def health():
+    database = "ok"
+    try:
+        db.session.execute(sa.text("SELECT 1"))
+    except sa.exc.SQLAlchemyError:
+        database = "unavailable"
+    redis = "not configured"
+    url = current_app.config.get("REDIS_URL")
+    if url:
+        from redis import Redis
+        from redis.exceptions import RedisError
+        try:
+            Redis.from_url(url, socket_connect_timeout=1, socket_timeout=1).ping()
+            redis = "ok"
+        except RedisError:
+            redis = "unavailable"
+    ok = database == "ok" and redis != "unavailable"
+    return jsonify({"status": "ok" if ok else "degraded", "database": database, "redis": redis}), 200 if ok else 503
+
+
+@bp.get("/openapi.json")
+def openapi():
+    return jsonify(build(current_app))
+
+
+def _latest(model):
+    newest = sa.select(model.key, sa.func.max(model.version).label("v")).group_by(model.key).subquery()
+    return db.session.execute(
+        sa.select(model).join(newest, sa.and_(model.key == newest.c.key, model.version == newest.c.v))
+        .order_by(model.key)
+    ).scalars()
+
+
+@bp.get("/process-definitions")
+@authenticated
+@doc("The latest version of each deployed process", response=(200, [schemas.ProcessDefinition]))
+def list_definitions():
+    return jsonify(schemas.ProcessDefinition(many=True).dump(_latest(ProcessDefinition)))
+
+
+@bp.post("/deployments")
+@authenticated
+@doc("Deploy .bpmn and .dmn files (all or nothing)", multipart=True,
+     response=(201, schemas.DeploymentResult), errors=(403,))
+def deploy():
+    """Send the files as multipart form data under `files`. A process or decision whose
+    content changed gets a new version; running instances stay on theirs. Any problem in
+    any file refuses the whole deployment with the problems listed per file."""
+    require_role(g.user, "process-owner", action="deploy (needs the process-owner role)")
+    uploads = request.files.getlist("files") or list(request.files.values())
+    if not uploads:
+        raise BadRequest("send the .bpmn and .dmn files as multipart form data under 'files'")
+    limit = current_app.config["PATHWAYS_MAX_FILE_BYTES"]
+    files = []
+    for upload in uploads:
+        # One byte past the limit is enough to refuse the file; never hold more.
+        files.append((upload.filename or "unnamed", upload.stream.read(limit + 1)))
+        upload.close()
+    result = deployments.deploy(files, limit, g.user.id)
+
+    def item(row):
+        kind = "process" if isinstance(row, ProcessDefinition) else "decision"
+        return {"kind": kind, "key": row.key, "version": row.version, "file": row.source_file}
+
+    dep = result.deployment
+    return jsonify(schemas.DeploymentResult().dump({
+        "id": dep.id, "deployedAt": dep.deployed_at,
+        "deployed": [item(r) for r in result.created], "unchanged": [item(r) for r in result.unchanged],
+    })), 201
+
+
+@bp.get("/decisions")
+@authenticated
+@doc("The latest version of each deployed decision", response=(200, [schemas.DecisionDefinition]))
+def list_decisions():
+    return jsonify(schemas.DecisionDefinition(many=True).dump(_latest(DecisionDefinition)))
+
+
+@bp.post("/decisions/<key>/evaluate")
+@authenticated
+@doc("Evaluate a decision on the variables given", body=schemas.VariablesRequest,
+     response=(200, {"oneOf": [{"type": "object"}, {"type": "array", "items": {"type": "object"}}]}),
+     errors=(404,))
+def evaluate_decision(key: str):
+    """Returns the decision's outputs as an object, or a list of objects for COLLECT."""
+    variables = body(schemas.VariablesRequest)["variables"]
+    decision = db.session.execute(
+        sa.select(DecisionDefinition).where(DecisionDefinition.key == key)
+        .order_by(DecisionDefinition.version.desc()).limit(1)
+    ).scalar_one_or_none()
+    if decision is None:
+        raise NotFound(f"no decision with key {key!r}")
+    evaluator = current_app.extensions["pathways.decisions"]
+    try:
+        result = evaluator.evaluate(key, decision.content_hash, decision.source_xml, variables)
+    except EngineError as exc:
+        raise Invalid(str(exc), {"variables": [str(exc)]}) from None
+    if evaluator.hit_policy(key, decision.content_hash, decision.source_xml) == "COLLECT":
+        keys = list(result)
+        rows = len(result[keys[0]]) if keys else 0
+        return jsonify([{k: result[k][i] for k in keys} for i in range(rows)])
+    return jsonify(result)
+

@@ -1,0 +1,107 @@
+"""Starting, reading, cancelling and messaging process instances."""
+from __future__ import annotations
+
+import sqlalchemy as sa
+from flask import g, jsonify
+
+from ..auth import authenticated, require_role
+from ..errors import Invalid, NotFound
+from ..extensions import db
+from ..models import AuditEvent, ProcessInstance, Task, TaskStatus, Timer, TimerStatus
+from ..services import instances as service
+from . import body, bp, engine, query, schemas
+from .openapi import doc
+
+
+def instance_json(instance: ProcessInstance) -> dict:
+    instance.active_tasks = list(db.session.execute(
+        sa.select(Task).where(Task.instance_id == instance.id, Task.status == TaskStatus.ACTIVE.value)
+        .order_by(Task.created_at, Task.id)
+    ).scalars())
+    instance.timer_list = list(db.session.execute(
+        sa.select(Timer).where(Timer.instance_id == instance.id, Timer.status == TimerStatus.PENDING.value)
+        .order_by(Timer.due_at, Timer.id)
+    ).scalars())
+    return schemas.InstanceOut().dump(instance)
+
+
+def _get(instance_id: str) -> ProcessInstance:
+    instance = db.session.get(ProcessInstance, instance_id)
+    if instance is None:
+        raise NotFound(f"process instance {instance_id} not found")
+    return instance
+
+
+@bp.post("/process-definitions/<key>/start")
+@authenticated
+@doc("Start the latest version of a process", body=schemas.StartRequest,
+     response=(201, schemas.InstanceOut), errors=(403, 404))
+def start(key: str):
+    """Variables are checked against the start event's form fields, if it has any."""
+    require_role(g.user, "integrator", "manager", action="start a process (needs the integrator role)")
+    data = body(schemas.StartRequest)
+    instance = service.start(engine(), g.user, key, data.get("businessKey"), data["variables"])
+    return jsonify(instance_json(instance)), 201
+
+
+@bp.get("/process-instances")
+@authenticated
+@doc("Find process instances", query=schemas.InstanceQuery, response=(200, [schemas.InstanceSummary]),
+     errors=(422,))
+def list_instances():
+    args = query(schemas.InstanceQuery)
+    stmt = sa.select(ProcessInstance).order_by(ProcessInstance.started_at.desc(), ProcessInstance.id).limit(1000)
+    if "businessKey" in args:
+        stmt = stmt.where(ProcessInstance.business_key == args["businessKey"])
+    if "definitionKey" in args:
+        stmt = stmt.where(ProcessInstance.definition_key == args["definitionKey"])
+    if "status" in args:
+        stmt = stmt.where(ProcessInstance.status == args["status"])
+    return jsonify(schemas.InstanceSummary(many=True).dump(db.session.execute(stmt).scalars()))
+
+
+@bp.get("/process-instances/<instance_id>")
+@authenticated
+@doc("One process instance with its active tasks and waiting timers", response=(200, schemas.InstanceOut),
+     errors=(404,))
+def get_instance(instance_id: str):
+    return jsonify(instance_json(_get(instance_id)))
+
+
+@bp.get("/process-instances/<instance_id>/history")
+@authenticated
+@doc("Everything that happened to an instance, in order", response=(200, [schemas.HistoryEvent]),
+     errors=(404,))
+def history(instance_id: str):
+    _get(instance_id)
+    events = db.session.execute(
+        sa.select(AuditEvent).where(AuditEvent.instance_id == instance_id).order_by(AuditEvent.id)
+    ).scalars()
+    return jsonify(schemas.HistoryEvent(many=True).dump(events))
+
+
+@bp.post("/process-instances/<instance_id>/cancel")
+@authenticated
+@doc("Cancel a running instance", body=schemas.CancelRequest, response=(200, schemas.InstanceOut),
+     errors=(403, 404, 409))
+def cancel(instance_id: str):
+    require_role(g.user, "integrator", "manager", action="cancel a process instance")
+    data = body(schemas.CancelRequest)
+    instance = service.cancel(engine(), g.user, instance_id, data.get("reason"))
+    return jsonify(instance_json(instance))
+
+
+@bp.post("/messages")
+@authenticated
+@doc("Deliver a message to the instances waiting for it", body=schemas.MessageRequest,
+     response=(200, schemas.MessageResult), errors=(403, 404))
+def message():
+    """Correlates by `businessKey` and/or `processInstanceId`; 404 when nothing waits."""
+    require_role(g.user, "integrator", action="send messages (needs the integrator role)")
+    data = body(schemas.MessageRequest)
+    if not data.get("businessKey") and not data.get("processInstanceId"):
+        raise Invalid("give businessKey or processInstanceId",
+                      {"businessKey": ["businessKey or processInstanceId is required"]})
+    delivered = service.correlate_message(engine(), g.user, data["messageName"], data.get("businessKey"),
+                                          data.get("processInstanceId"), data["variables"])
+    return jsonify({"correlated": len(delivered), "processInstanceIds": [i.id for i in delivered]})

@@ -1,0 +1,175 @@
+"""Request and response shapes of API v1 (camelCase), which also generate the OpenAPI."""
+from __future__ import annotations
+
+from marshmallow import EXCLUDE, Schema, fields, validate
+
+
+class Base(Schema):
+    class Meta:
+        unknown = EXCLUDE
+        ordered = True
+
+
+class ErrorBody(Base):
+    code = fields.String(required=True)
+    message = fields.String(required=True)
+    details = fields.Dict(required=True)
+
+
+class Error(Base):
+    error = fields.Nested(ErrorBody, required=True)
+
+
+class Health(Base):
+    status = fields.String(required=True)
+    database = fields.String(required=True)
+    redis = fields.String(required=True)
+
+
+class ProcessDefinition(Base):
+    id = fields.Integer()
+    key = fields.String(required=True)
+    name = fields.String(required=True)
+    version = fields.Integer(required=True)
+    deployedAt = fields.DateTime(attribute="deployed_at", required=True)
+
+
+class DecisionDefinition(Base):
+    id = fields.Integer()
+    key = fields.String(required=True)
+    name = fields.String(required=True)
+    version = fields.Integer(required=True)
+    deployedAt = fields.DateTime(attribute="deployed_at", required=True)
+
+
+class DeployedItem(Base):
+    kind = fields.String(required=True, metadata={"description": "process or decision"})
+    key = fields.String(required=True)
+    version = fields.Integer(required=True)
+    file = fields.String(required=True)
+
+
+class DeploymentResult(Base):
+    id = fields.Integer(allow_none=True)
+    deployedAt = fields.DateTime(allow_none=True)
+    deployed = fields.List(fields.Nested(DeployedItem), required=True,
+                           metadata={"description": "new versions created by this deployment"})
+    unchanged = fields.List(fields.Nested(DeployedItem), required=True)
+
+
+class StartRequest(Base):
+    businessKey = fields.String(allow_none=True, validate=validate.Length(max=200))
+    variables = fields.Dict(keys=fields.String(), load_default=dict)
+
+
+class TimerOut(Base):
+    id = fields.String(required=True)
+    activityId = fields.String(attribute="activity_id", required=True)
+    name = fields.String(allow_none=True)
+    kind = fields.String(required=True)
+    dueAt = fields.DateTime(attribute="due_at", required=True)
+    status = fields.String(required=True)
+
+
+class FormFieldOption(Base):
+    id = fields.String(required=True)
+    name = fields.String(required=True)
+
+
+class FormField(Base):
+    id = fields.String(required=True)
+    label = fields.String(required=True)
+    type = fields.String(required=True)
+    required = fields.Boolean(required=True)
+    options = fields.List(fields.Nested(FormFieldOption), required=True)
+
+
+class TaskOut(Base):
+    id = fields.String(required=True)
+    name = fields.String(required=True)
+    activityId = fields.String(attribute="activity_id", required=True)
+    processInstanceId = fields.String(attribute="instance_id", required=True)
+    definitionKey = fields.String(attribute="definition_key", required=True)
+    businessKey = fields.String(attribute="business_key", allow_none=True)
+    candidateGroups = fields.List(fields.String(), attribute="candidate_groups", required=True)
+    assignee = fields.String(allow_none=True)
+    createdAt = fields.DateTime(attribute="created_at", required=True)
+    due = fields.DateTime(attribute="due_at", allow_none=True)
+    status = fields.String(required=True)
+    completedAt = fields.DateTime(attribute="completed_at", allow_none=True)
+    completedBy = fields.String(attribute="completed_by", allow_none=True)
+    documentation = fields.String(allow_none=True)
+    formFields = fields.List(fields.Nested(FormField), attribute="form", required=True)
+
+
+class InstanceOut(Base):
+    id = fields.String(required=True)
+    definitionKey = fields.String(attribute="definition_key", required=True)
+    version = fields.Function(lambda i: i.definition.version, required=True)
+    businessKey = fields.String(attribute="business_key", allow_none=True)
+    status = fields.String(required=True)
+    variables = fields.Dict(required=True)
+    activeTasks = fields.List(fields.Nested(TaskOut), attribute="active_tasks", required=True)
+    timers = fields.List(fields.Nested(TimerOut), attribute="timer_list", required=True)
+    incident = fields.String(allow_none=True)
+    startedAt = fields.DateTime(attribute="started_at", required=True)
+    startedBy = fields.String(attribute="started_by", allow_none=True)
+    endedAt = fields.DateTime(attribute="ended_at", allow_none=True)
+
+
+class InstanceSummary(Base):
+    id = fields.String(required=True)
+    definitionKey = fields.String(attribute="definition_key", required=True)
+    version = fields.Function(lambda i: i.definition.version, required=True)
+    businessKey = fields.String(attribute="business_key", allow_none=True)
+    status = fields.String(required=True)
+    startedAt = fields.DateTime(attribute="started_at", required=True)
+    endedAt = fields.DateTime(attribute="ended_at", allow_none=True)
+
+
+class HistoryEvent(Base):
+    at = fields.DateTime(required=True)
+    type = fields.String(required=True)
+    activityId = fields.String(attribute="activity_id", allow_none=True)
+    taskId = fields.String(attribute="task_id", allow_none=True)
+    user = fields.String(allow_none=True)
+    details = fields.Dict(required=True)
+
+
+class CancelRequest(Base):
+    reason = fields.String(allow_none=True, validate=validate.Length(max=2000))
+
+
+class VariablesRequest(Base):
+    variables = fields.Dict(keys=fields.String(), load_default=dict)
+
+
+class AssignRequest(Base):
+    userId = fields.String(required=True, validate=validate.Length(min=1, max=80))
+
+
+class MessageRequest(Base):
+    messageName = fields.String(required=True, validate=validate.Length(min=1, max=255))
+    businessKey = fields.String(allow_none=True)
+    processInstanceId = fields.String(allow_none=True)
+    variables = fields.Dict(keys=fields.String(), load_default=dict)
+
+
+class MessageResult(Base):
+    correlated = fields.Integer(required=True)
+    processInstanceIds = fields.List(fields.String(), required=True)
+
+
+class TaskQuery(Base):
+    candidateGroup = fields.String()
+    assignee = fields.String()
+    businessKey = fields.String()
+    processInstanceId = fields.String()
+    overdue = fields.Boolean()
+    status = fields.String(validate=validate.OneOf(["active", "completed", "cancelled"]), load_default="active")
+
+
+class InstanceQuery(Base):
+    businessKey = fields.String()
+    definitionKey = fields.String()
+    status = fields.String(validate=validate.OneOf(["active", "completed", "cancelled", "incident"]))

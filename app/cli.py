@@ -1,0 +1,172 @@
+"""The `pathways` command. Every command reads DATABASE_URL and REDIS_URL like the server."""
+from __future__ import annotations
+
+import sys
+from datetime import datetime, timezone
+from pathlib import Path
+
+import click
+from flask import Flask
+from werkzeug.security import generate_password_hash
+
+from . import create_app, db_migrate
+from .auth import ROLES, issue_token
+from .config import ROOT
+from .errors import PathwaysError
+from .extensions import db
+from .models import User
+
+DEMO_PASSWORD = "pathways-demo"
+
+
+def _app() -> Flask:
+    return create_app()
+
+
+@click.group(help="Pathways: BPMN process automation for children's social care.")
+def cli() -> None:
+    pass
+
+
+def main() -> None:
+    try:
+        cli(standalone_mode=True)
+    except PathwaysError as exc:
+        click.echo(f"error: {exc.message}", err=True)
+        for name, problems in exc.details.get("files", exc.details).items():
+            for problem in problems if isinstance(problems, list) else [problems]:
+                click.echo(f"  {name}: {problem}", err=True)
+        sys.exit(1)
+
+
+@cli.command("init-db", help="Create or upgrade the database schema (Alembic migrations).")
+def init_db() -> None:
+    app = _app()
+    with app.app_context():
+        db_migrate.upgrade()
+        click.echo(f"database ready: {db.engine.url.render_as_string(hide_password=True)}")
+
+
+@cli.command(help="Deploy .bpmn and .dmn files (default: bpmn/ and dmn/). All or nothing.")
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+def deploy(paths: tuple[Path, ...]) -> None:
+    from .services import deployments
+
+    app = _app()
+    targets = list(paths) or [ROOT / "bpmn", ROOT / "dmn"]
+    with app.app_context():
+        files = deployments.files_from_paths(targets)
+        result = deployments.deploy(files, app.config["PATHWAYS_MAX_FILE_BYTES"], "cli")
+        for row in result.created:
+            click.echo(f"deployed {row.key} version {row.version} ({row.source_file})")
+        for row in result.unchanged:
+            click.echo(f"unchanged {row.key} version {row.version}")
+
+
+def _create_user(user_id: str, groups: list[str], roles: list[str], password: str | None,
+                 display_name: str | None = None, team: str | None = None) -> User:
+    unknown = set(roles) - set(ROLES)
+    if unknown:
+        raise click.BadParameter(f"unknown role(s) {', '.join(sorted(unknown))}; roles are {', '.join(ROLES)}")
+    user = db.session.get(User, user_id)
+    if user is None:
+        user = User(id=user_id, created_at=datetime.now(timezone.utc))
+        db.session.add(user)
+    user.display_name = display_name or user_id
+    user.groups = groups
+    user.roles = roles
+    user.team = team
+    if password:
+        user.password_hash = generate_password_hash(password)
+    return user
+
+
+@cli.group(help="Manage users.")
+def users() -> None:
+    pass
+
+
+@users.command("create", help="Create or update a user.")
+@click.argument("name")
+@click.option("--groups", default="", help="Comma-separated candidate groups, e.g. nel-ai-sw")
+@click.option("--roles", default="staff", help=f"Comma-separated roles: {', '.join(ROLES)}")
+@click.option("--display-name", default=None)
+@click.option("--team", default=None)
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
+def users_create(name, groups, roles, display_name, team, password_stdin) -> None:
+    password = sys.stdin.readline().rstrip("\n") if password_stdin else None
+    app = _app()
+    with app.app_context():
+        user = _create_user(name, _split(groups), _split(roles), password, display_name, team)
+        db.session.commit()
+        click.echo(f"user {user.id}: groups {', '.join(user.groups) or '-'}; roles {', '.join(user.roles)}")
+
+
+@cli.group(help="Manage API tokens.")
+def token() -> None:
+    pass
+
+
+@token.command("create", help="Create an API token for USER and print it (it is shown only once).")
+@click.argument("user_id")
+def token_create(user_id: str) -> None:
+    app = _app()
+    with app.app_context():
+        user = db.session.get(User, user_id)
+        if user is None:
+            raise click.ClickException(f"no user {user_id!r}; create it with 'pathways users create'")
+        value = issue_token(user)
+        db.session.commit()
+        click.echo(value)
+
+
+def _split(text: str) -> list[str]:
+    return [p.strip() for p in text.split(",") if p.strip()]
+
+
+@cli.command("seed-demo", help="Create demo teams, users and tokens, and a few sample referrals.")
+def seed_demo() -> None:
+    from .demo import DEMO_USERS, sample_referrals
+
+    app = _app()
+    with app.app_context():
+        rows = []
+        for user_id, name, groups, roles, team in DEMO_USERS:
+            user = _create_user(user_id, groups, roles, DEMO_PASSWORD, name, team)
+            rows.append((user, issue_token(user)))
+        db.session.commit()
+        started = sample_referrals(app)
+        click.echo(f"Demo users (password for all: {DEMO_PASSWORD}) and their API tokens:")
+        for user, value in rows:
+            click.echo(f"  {user.id:<22} {','.join(user.roles):<24} {','.join(user.groups):<28} {value}")
+        for line in started:
+            click.echo(line)
+
+
+@cli.command(help="Serve Pathways over HTTP (gunicorn).")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True, type=int)
+@click.option("--workers", default=None, type=int, help="Worker processes (default: 1 on SQLite, 2×CPU+1 otherwise).")
+@click.option("--threads", default=8, show_default=True, type=int)
+def serve(host: str, port: int, workers: int | None, threads: int) -> None:
+    from gunicorn.app.base import BaseApplication
+
+    app = _app()
+    sqlite = app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite")
+    if workers is None:
+        import os
+        workers = 1 if sqlite else 2 * (os.cpu_count() or 1) + 1
+
+    class Server(BaseApplication):
+        def load_config(self):
+            self.cfg.set("bind", f"{host}:{port}")
+            self.cfg.set("workers", workers)
+            self.cfg.set("threads", threads)
+            self.cfg.set("accesslog", "-")
+
+        def load(self):
+            return app
+
+    click.echo(f"Pathways on http://{host}:{port}/ (API at /api/v1, OpenAPI at /api/v1/openapi.json)")
+    Server().run()
+

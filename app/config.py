@@ -1,0 +1,46 @@
+"""Configuration read from the environment, with embedded-mode defaults."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _default_database_url() -> str:
+    instance = Path(os.environ.get("PATHWAYS_INSTANCE_DIR", ROOT / "instance"))
+    instance.mkdir(parents=True, exist_ok=True)
+    return f"sqlite:///{instance / 'pathways.sqlite3'}"
+
+
+def normalise_database_url(url: str) -> str:
+    """Use psycopg 3 for PostgreSQL URLs written the usual way."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix):]
+    return url
+
+
+class Config:
+    """Settings for one Pathways process; every value can come from the environment."""
+
+    def __init__(self, **overrides: object) -> None:
+        env = os.environ
+        self.SQLALCHEMY_DATABASE_URI = normalise_database_url(
+            env.get("DATABASE_URL") or _default_database_url()
+        )
+        self.REDIS_URL = env.get("REDIS_URL") or None
+        self.SECRET_KEY = env.get("SECRET_KEY", "dev-only-secret-change-me")
+        # A council's own closure days (ISO dates, comma separated) on top of bank holidays.
+        self.PATHWAYS_CLOSURE_DAYS = env.get("PATHWAYS_CLOSURE_DAYS", "")
+        # Uploads: one BPMN or DMN file larger than this is refused before parsing.
+        self.PATHWAYS_MAX_FILE_BYTES = int(env.get("PATHWAYS_MAX_FILE_BYTES", 2 * 1024 * 1024))
+        # The whole request may be larger (several files), but not unbounded.
+        self.MAX_CONTENT_LENGTH = int(env.get("PATHWAYS_MAX_REQUEST_BYTES", 32 * 1024 * 1024))
+        self.SQLALCHEMY_ENGINE_OPTIONS: dict[str, object] = {"pool_pre_ping": True}
+        self.JSON_SORT_KEYS = False
+        for key, value in overrides.items():
+            setattr(self, key, value)
+
+    def as_dict(self) -> dict[str, object]:
+        return {k: v for k, v in vars(self).items() if k.isupper()}

@@ -1,0 +1,26 @@
+"""The engine adapter: the only package that imports SpiffWorkflow.
+
+The rest of Pathways hands it plain dicts (stored specs and states, variables) and gets
+plain dicts back.
+"""
+from .parser import DeploymentRejected, ParsedDecision, ParsedDeployment, ParsedProcess, parse_deployment
+from .runtime import Engine, EngineError, NothingWaiting, Snapshot, TaskNotActive
+from .xmlsafe import XmlRejected, parse_xml
+
+__all__ = [
+    "DeploymentRejected",
+    "Engine",
+    "EngineError",
+    "NothingWaiting",
+    "ParsedDecision",
+    "ParsedDeployment",
+    "ParsedProcess",
+    "Snapshot",
+    "TaskNotActive",
+    "XmlRejected",
+    "parse_deployment",
+    "parse_xml",
+]
+from .decisions import DecisionEvaluator  # noqa: E402
+
+__all__.append("DecisionEvaluator")

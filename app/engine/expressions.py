@@ -1,0 +1,53 @@
+"""The names every diagram expression can use: process variables, JSON-style constants
+and the working-day calendar.
+
+Gateway conditions, due dates, assignees and timers are Python expressions. The calendar
+helpers take an ISO 8601 string (or a date/datetime) and return an ISO 8601 string,
+because timer values must be ISO strings and task data must stay JSON.
+"""
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any, Callable
+
+from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine, TaskDataEnvironment
+
+from ..calendar import WorkingCalendar
+
+
+def _iso(helper: Callable[[Any, Any], datetime]) -> Callable[[Any, Any], str]:
+    def call(n: Any, from_: Any) -> str:
+        if from_ is None:
+            raise ValueError(f"{helper.__name__}({n!r}, None): the event date has not been recorded")
+        return helper(n, from_).isoformat()
+
+    call.__name__ = helper.__name__
+    return call
+
+
+def expression_globals(calendar: WorkingCalendar) -> dict[str, Any]:
+    return {
+        "working_days": _iso(calendar.working_days),
+        "hours": _iso(calendar.hours),
+        "weeks": _iso(calendar.weeks),
+        "months": _iso(calendar.months),
+        # Process owners think in JSON/FEEL literals, not Python's capitalised ones.
+        "true": True,
+        "false": False,
+        "null": None,
+        "date": date,
+        "datetime": datetime,
+    }
+
+
+def create_script_engine(calendar: WorkingCalendar) -> PythonScriptEngine:
+    return PythonScriptEngine(environment=TaskDataEnvironment(expression_globals(calendar)))
+
+
+def check_syntax(expression: str) -> str | None:
+    """Return a message if ``expression`` is not a Python expression, else None."""
+    try:
+        compile(expression, "<expression>", "eval")
+    except SyntaxError as exc:
+        return f"{exc.msg} in {expression.strip()!r}"
+    return None

@@ -1,0 +1,39 @@
+"""Message events whose variables land in the process, as Camunda's REST API does it.
+
+SpiffWorkflow's Camunda message event puts a payload under one result variable (or a
+`<task>_Response` name it invents). An integrator sending `{"variables": {...}}` expects
+those variables in the process, so without a `camunda:resultVariable` they are merged in.
+"""
+from __future__ import annotations
+
+from SpiffWorkflow.camunda.parser import event_parsers as camunda_events
+from SpiffWorkflow.camunda.specs.event_definitions import MessageEventDefinition
+
+
+class MessageEvent(MessageEventDefinition):
+    def update_internal_data(self, my_task, event):
+        my_task.internal_data[self.name] = event.payload
+
+    def update_task_data(self, my_task):
+        payload = my_task.internal_data.get(self.name) or {}
+        if self.result_var:
+            my_task.data[self.result_var] = payload
+        else:
+            my_task.set_data(**payload)
+
+
+class _MessageParsing:
+    def parse_message_event(self, message_event):
+        parsed = super().parse_message_event(message_event)
+        return MessageEvent(parsed.name, parsed.correlation_properties, parsed.expression, parsed.result_var)
+
+
+def _with_messages(cls):
+    return type(cls.__name__, (_MessageParsing, cls), {})
+
+
+START = _with_messages(camunda_events.CamundaStartEventParser)
+END = _with_messages(camunda_events.CamundaEndEventParser)
+CATCH = _with_messages(camunda_events.CamundaIntermediateCatchEventParser)
+THROW = _with_messages(camunda_events.CamundaIntermediateThrowEventParser)
+BOUNDARY = _with_messages(camunda_events.CamundaBoundaryEventParser)

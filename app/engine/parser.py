@@ -1,0 +1,364 @@
+"""Deployment parsing: uploaded BPMN and DMN files become versionable, serializable specs.
+
+Camunda Modeler is what process owners have, so diagrams are read as it writes them:
+`camunda:formData` fields, `camunda:candidateGroups`, `camunda:assignee`, `camunda:dueDate`,
+and lanes whose `candidateGroups` extension property names the group that works them.
+Everything a later step needs (groups, form fields, due-date expressions) goes into the
+task spec's `extensions`, which SpiffWorkflow serializes; plain attributes it would drop.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from lxml import etree
+from SpiffWorkflow.bpmn.parser.BpmnParser import BpmnValidator, full_tag
+from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
+from SpiffWorkflow.bpmn.serializer.workflow import BpmnWorkflowSerializer
+from SpiffWorkflow.camunda.parser.CamundaParser import CamundaParser
+from SpiffWorkflow.camunda.parser.task_spec import UserTaskParser
+from SpiffWorkflow.camunda.serializer.config import CAMUNDA_CONFIG
+from SpiffWorkflow.camunda.serializer.event_definition import MessageEventDefinitionConverter
+from SpiffWorkflow.camunda.specs.user_task import UserTask
+from SpiffWorkflow.exceptions import SpiffWorkflowException
+
+from . import messages
+from .expressions import check_syntax
+from .xmlsafe import XmlRejected, parse_xml
+
+BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
+CAMUNDA_NS = "http://camunda.org/schema/1.0/bpmn"
+DMN_NAMESPACES = {
+    "https://www.omg.org/spec/DMN/20191111/MODEL/",
+    "http://www.omg.org/spec/DMN/20180521/MODEL/",
+    "http://www.omg.org/spec/DMN/20151101/dmn.xsd",
+    "https://www.omg.org/spec/DMN/20230324/MODEL/",
+}
+NS = {"bpmn": BPMN_NS, "camunda": CAMUNDA_NS}
+FIELD_TYPES = {"string", "long", "boolean", "date", "enum"}
+_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_JUEL = re.compile(r"^\s*\$\{(.*)\}\s*$", re.DOTALL)
+
+CONFIG = {**CAMUNDA_CONFIG, messages.MessageEvent: MessageEventDefinitionConverter}
+REGISTRY = BpmnWorkflowSerializer.configure(CONFIG)
+
+
+class DeploymentRejected(Exception):
+    """A deployment that must not happen; ``errors`` maps each file name to its problems."""
+
+    def __init__(self, errors: dict[str, list[str]]):
+        self.errors = errors
+        count = sum(len(v) for v in errors.values())
+        super().__init__(f"{count} problem(s) in {len(errors)} file(s)")
+
+
+@dataclass
+class ParsedProcess:
+    key: str
+    name: str
+    source_file: str
+    source_xml: str
+    spec: dict[str, Any]
+    content_hash: str
+
+
+@dataclass
+class ParsedDecision:
+    key: str
+    name: str
+    source_file: str
+    source_xml: str
+    content_hash: str
+
+
+@dataclass
+class ParsedDeployment:
+    processes: list[ParsedProcess] = field(default_factory=list)
+    decisions: list[ParsedDecision] = field(default_factory=list)
+
+
+def unwrap(expression: str | None) -> str | None:
+    """`${expr}` as Camunda Modeler users type it, or a bare expression, gives `expr`."""
+    if expression is None:
+        return None
+    match = _JUEL.match(expression)
+    return (match.group(1) if match else expression).strip()
+
+
+def _camunda(node: etree._Element, name: str) -> str | None:
+    value = node.get(f"{{{CAMUNDA_NS}}}{name}")
+    return value.strip() if value and value.strip() else None
+
+
+def form_fields(node: etree._Element) -> list[dict[str, Any]]:
+    """The `camunda:formData` fields of a task or start event, as plain dicts."""
+    fields = []
+    for xml_field in node.iterfind("bpmn:extensionElements/camunda:formData/camunda:formField", NS):
+        constraints = {
+            c.get("name"): c.get("config")
+            for c in xml_field.iterfind("camunda:validation/camunda:constraint", NS)
+        }
+        properties = {
+            p.get("id"): p.get("value")
+            for p in xml_field.iterfind("camunda:properties/camunda:property", NS)
+        }
+        fields.append({
+            "id": xml_field.get("id") or "",
+            "label": xml_field.get("label") or xml_field.get("id") or "",
+            "type": xml_field.get("type") or "string",
+            "required": "required" in constraints,
+            "readonly": "readonly" in constraints,
+            "options": [
+                {"id": v.get("id"), "name": v.get("name") or v.get("id")}
+                for v in xml_field.iterfind("camunda:value", NS)
+            ],
+            "defaultValue": xml_field.get("defaultValue"),
+            "properties": properties,
+        })
+    return fields
+
+
+def _lane_groups(node: etree._Element) -> list[str]:
+    """Groups of the innermost lane holding ``node`` (a lane's `candidateGroups` property)."""
+    node_id = node.get("id")
+    lanes = node.getroottree().getroot().xpath(
+        ".//bpmn:lane[bpmn:flowNodeRef[normalize-space(text())=$id]]", namespaces=NS, id=node_id
+    )
+    for lane in reversed(lanes):
+        for prop in lane.iterfind("bpmn:extensionElements/camunda:properties/camunda:property", NS):
+            if prop.get("name") == "candidateGroups" and prop.get("value"):
+                return _split(prop.get("value"))
+    return []
+
+
+def _split(value: str | None) -> list[str]:
+    return [part.strip() for part in (value or "").split(",") if part.strip()]
+
+
+class PathwaysUserTaskParser(UserTaskParser):
+    """Keeps roles, assignee, due date and form fields where the serializer will keep them."""
+
+    def parse_extensions(self, node=None):
+        extensions = super().parse_extensions(node)
+        groups = _split(_camunda(self.node, "candidateGroups")) or _lane_groups(self.node)
+        extensions.update({
+            "candidateGroups": groups,
+            "candidateUsers": _split(_camunda(self.node, "candidateUsers")),
+            "assignee": _camunda(self.node, "assignee"),
+            "dueDate": unwrap(_camunda(self.node, "dueDate")),
+            "formKey": _camunda(self.node, "formKey"),
+            "formFields": form_fields(self.node),
+        })
+        return extensions
+
+
+def _replace_parser(tag: str, parser_class: type) -> tuple[type, type]:
+    return parser_class, CamundaParser.OVERRIDE_PARSER_CLASSES[full_tag(tag)][1]
+
+
+class PathwaysParser(CamundaParser):
+    OVERRIDE_PARSER_CLASSES = {
+        **CamundaParser.OVERRIDE_PARSER_CLASSES,
+        full_tag("userTask"): (PathwaysUserTaskParser, UserTask),
+        full_tag("startEvent"): _replace_parser("startEvent", messages.START),
+        full_tag("endEvent"): _replace_parser("endEvent", messages.END),
+        full_tag("intermediateCatchEvent"): _replace_parser("intermediateCatchEvent", messages.CATCH),
+        full_tag("intermediateThrowEvent"): _replace_parser("intermediateThrowEvent", messages.THROW),
+        full_tag("boundaryEvent"): _replace_parser("boundaryEvent", messages.BOUNDARY),
+    }
+
+
+def _content_hash(value: Any) -> str:
+    return hashlib.sha256(json.dumps(value, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def _is_dmn(root: etree._Element) -> bool:
+    return etree.QName(root).namespace in DMN_NAMESPACES
+
+
+def _check_bpmn(root: etree._Element) -> list[str]:
+    """What SpiffWorkflow would accept but run wrongly, or a process owner would regret."""
+    problems: list[str] = []
+    for process in root.iterfind("bpmn:process", NS):
+        if process.get("isExecutable", "false") != "true":
+            continue
+        for node in process.iter(f"{{{BPMN_NS}}}userTask"):
+            label = f"user task {node.get('id')} ({node.get('name') or 'unnamed'})"
+            if not (_split(_camunda(node, "candidateGroups")) or _lane_groups(node)):
+                problems.append(
+                    f"{label} has no role: put it in a lane with a candidateGroups property "
+                    f"or set camunda:candidateGroups"
+                )
+            due = _camunda(node, "dueDate")
+            if due and (msg := check_syntax(unwrap(due))):
+                problems.append(f"{label}: due date expression: {msg}")
+            assignee = _camunda(node, "assignee")
+            if assignee and _JUEL.match(assignee) and (msg := check_syntax(unwrap(assignee))):
+                problems.append(f"{label}: assignee expression: {msg}")
+            problems += _check_form(label, form_fields(node))
+        for node in process.iter(f"{{{BPMN_NS}}}startEvent"):
+            problems += _check_form(f"start event {node.get('id')}", form_fields(node))
+        for flow in process.iter(f"{{{BPMN_NS}}}sequenceFlow"):
+            condition = flow.find("bpmn:conditionExpression", NS)
+            if condition is not None and (msg := check_syntax(unwrap(condition.text) or "")):
+                problems.append(f"sequence flow {flow.get('id')}: condition: {msg}")
+        for timer in process.iter(f"{{{BPMN_NS}}}timerEventDefinition"):
+            owner = timer.getparent()
+            for expr in timer:
+                if etree.QName(expr).localname in ("timeDate", "timeDuration", "timeCycle"):
+                    if msg := check_syntax(unwrap(expr.text) or ""):
+                        problems.append(f"timer on {owner.get('id')}: {msg}")
+    return problems
+
+
+def _check_form(label: str, fields: list[dict[str, Any]]) -> list[str]:
+    problems, seen = [], set()
+    for f in fields:
+        if not _IDENTIFIER.match(f["id"]):
+            problems.append(f"{label}: form field id {f['id']!r} is not a variable name")
+        if f["id"] in seen:
+            problems.append(f"{label}: form field {f['id']!r} appears twice")
+        seen.add(f["id"])
+        if f["type"] not in FIELD_TYPES:
+            problems.append(
+                f"{label}: form field {f['id']!r} has type {f['type']!r}; "
+                f"use one of {', '.join(sorted(FIELD_TYPES))}"
+            )
+        if f["type"] == "enum" and not f["options"]:
+            problems.append(f"{label}: enum form field {f['id']!r} has no values")
+    return problems
+
+
+def _unwrap_expressions(root: etree._Element) -> None:
+    """Accept `${...}` around conditions and timers, as Camunda Modeler users write them."""
+    tags = ("conditionExpression", "timeDate", "timeDuration", "timeCycle")
+    for tag in tags:
+        for el in root.iter(f"{{{BPMN_NS}}}{tag}"):
+            if el.text:
+                el.text = unwrap(el.text)
+
+
+def _end_outcomes(root: etree._Element) -> dict[str, str]:
+    outcomes = {}
+    for end in root.iter(f"{{{BPMN_NS}}}endEvent"):
+        for prop in end.iterfind("bpmn:extensionElements/camunda:properties/camunda:property", NS):
+            if prop.get("name") == "outcome" and prop.get("value"):
+                outcomes[end.get("id")] = prop.get("value")
+    return outcomes
+
+
+def serialize_spec(parser: CamundaParser, key: str) -> dict[str, Any]:
+    spec = parser.get_spec(key)
+    subprocess_specs = parser.get_subprocess_specs(key)
+    return {
+        "spec": REGISTRY.convert(spec),
+        "subprocessSpecs": {name: REGISTRY.convert(s) for name, s in subprocess_specs.items()},
+    }
+
+
+def parse_deployment(
+    files: list[tuple[str, bytes]],
+    max_file_bytes: int,
+    deployed_decisions: dict[str, str] | None = None,
+) -> ParsedDeployment:
+    """Parse and validate a whole deployment; raise DeploymentRejected listing every problem.
+
+    ``deployed_decisions`` maps decision keys already deployed to their DMN source, so a
+    diagram may refer to a decision deployed earlier.
+    """
+    errors: dict[str, list[str]] = {}
+    bpmn_roots: list[tuple[str, etree._Element, bytes]] = []
+    dmn_roots: list[tuple[str, etree._Element, bytes]] = []
+    if not files:
+        raise DeploymentRejected({"(request)": ["no files: send .bpmn and .dmn files as multipart 'files'"]})
+    for name, data in files:
+        if not name.lower().endswith((".bpmn", ".dmn", ".bpmn20.xml")):
+            errors.setdefault(name, []).append("only .bpmn and .dmn files can be deployed")
+            continue
+        try:
+            root = parse_xml(data, max_file_bytes)
+        except XmlRejected as exc:
+            errors.setdefault(name, []).append(str(exc))
+            continue
+        if _is_dmn(root):
+            dmn_roots.append((name, root, data))
+        elif etree.QName(root).namespace == BPMN_NS and etree.QName(root).localname == "definitions":
+            bpmn_roots.append((name, root, data))
+        else:
+            errors.setdefault(name, []).append(
+                f"not a BPMN 2.0 or DMN document (root element {etree.QName(root).text})"
+            )
+
+    parser = PathwaysParser(validator=BpmnValidator())
+    uploaded_decisions: dict[str, ParsedDecision] = {}
+    for name, root, data in dmn_roots:
+        try:
+            parser.add_dmn_xml(root, filename=name)
+        except (ValidationException, SpiffWorkflowException, etree.LxmlError) as exc:
+            errors.setdefault(name, []).append(_message(exc))
+            continue
+        decisions = root.findall("{*}decision")
+        if not decisions:
+            errors.setdefault(name, []).append("no decision in this DMN file")
+        for decision in decisions:
+            key = decision.get("id")
+            uploaded_decisions[key] = ParsedDecision(
+                key=key,
+                name=decision.get("name") or key,
+                source_file=name,
+                source_xml=data.decode("utf-8"),
+                content_hash=hashlib.sha256(etree.tostring(root, method="c14n")).hexdigest(),
+            )
+    for key, source in (deployed_decisions or {}).items():
+        if key not in uploaded_decisions:
+            parser.add_dmn_xml(parse_xml(source.encode(), 1 << 30), filename=f"{key}.dmn")
+
+    process_files: list[tuple[str, etree._Element, bytes, list[str]]] = []
+    for name, root, data in bpmn_roots:
+        problems = _check_bpmn(root)
+        if problems:
+            errors.setdefault(name, []).extend(problems)
+            continue
+        _unwrap_expressions(root)
+        try:
+            parser.add_bpmn_xml(root, filename=name)
+        except (ValidationException, SpiffWorkflowException, etree.LxmlError) as exc:
+            errors.setdefault(name, []).append(_message(exc))
+            continue
+        keys = [p.get("id") for p in root.iterfind("bpmn:process", NS) if p.get("isExecutable") == "true"]
+        if not keys:
+            errors.setdefault(name, []).append("no executable process (isExecutable=\"true\")")
+        process_files.append((name, root, data, keys))
+
+    result = ParsedDeployment(decisions=list(uploaded_decisions.values()))
+    for name, root, data, keys in process_files:
+        outcomes = _end_outcomes(root)
+        for key in keys:
+            try:
+                serialized = serialize_spec(parser, key)
+            except (ValidationException, SpiffWorkflowException, KeyError) as exc:
+                errors.setdefault(name, []).append(_message(exc))
+                continue
+            start_node = root.find(f"bpmn:process[@id='{key}']/bpmn:startEvent", NS)
+            serialized["startForm"] = form_fields(start_node) if start_node is not None else []
+            serialized["outcomes"] = outcomes
+            process = root.find(f"bpmn:process[@id='{key}']", NS)
+            result.processes.append(ParsedProcess(
+                key=key,
+                name=process.get("name") or key,
+                source_file=name,
+                source_xml=data.decode("utf-8"),
+                spec=serialized,
+                content_hash=_content_hash(serialized),
+            ))
+    if errors:
+        raise DeploymentRejected(errors)
+    return result
+
+
+def _message(exc: Exception) -> str:
+    text = str(exc).strip() or exc.__class__.__name__
+    return re.sub(r"\s+", " ", text)

@@ -1,0 +1,343 @@
+"""Running instances: start, complete a user task, deliver a message, cancel.
+
+Every operation takes the stored state (a plain dict) and returns a Snapshot of plain
+data: the new state and what the rest of the application projects from it (ready user
+tasks, waiting timers, the trail of activities the engine passed, the variables).
+"""
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any, Callable
+from uuid import UUID
+
+from SpiffWorkflow.bpmn import BpmnWorkflow
+from SpiffWorkflow.bpmn.serializer.default.workflow import BpmnWorkflowConverter, WorkflowConverter
+from SpiffWorkflow.bpmn.serializer.workflow import BpmnWorkflowSerializer
+from SpiffWorkflow.bpmn.specs.event_definitions.timer import (
+    CycleTimerEventDefinition,
+    TimerEventDefinition,
+)
+from SpiffWorkflow.bpmn.specs.mixins.events.event_types import CatchingEvent
+from SpiffWorkflow.bpmn.util import BpmnEvent
+from SpiffWorkflow.exceptions import SpiffWorkflowException
+from SpiffWorkflow.task import TaskState
+
+from ..calendar import WorkingCalendar, to_london
+from .clock import frozen_at
+from .expressions import create_script_engine
+from .messages import MessageEvent
+from .parser import CONFIG, REGISTRY, unwrap
+
+# Engine-internal task specs (the implicit start/end and boundary splits) have no BPMN id.
+_SILENT_SPECS = {"ExclusiveGateway", "InclusiveGateway", "ParallelGateway", "EventBasedGateway"}
+
+
+class EngineError(Exception):
+    """The diagram could not be run as asked; the message is for a person."""
+
+
+class TaskNotActive(EngineError):
+    pass
+
+
+class NothingWaiting(EngineError):
+    pass
+
+
+@dataclass
+class Snapshot:
+    state: dict[str, Any]
+    variables: dict[str, Any]
+    completed: bool
+    user_tasks: list[dict[str, Any]]
+    timers: list[dict[str, Any]]
+    trail: list[dict[str, Any]] = field(default_factory=list)
+    outcome: str | None = None
+    waiting_messages: list[str] = field(default_factory=list)
+
+
+class _StateConverter(BpmnWorkflowConverter):
+    """The workflow without its spec: specs are stored once per deployed version."""
+
+    def to_dict(self, workflow):
+        dct = WorkflowConverter.to_dict(self, workflow)
+        dct["subprocesses"] = self.mapping_to_dict(workflow.subprocesses)
+        dct["bpmn_events"] = self.registry.convert(workflow.bpmn_events)
+        return dct
+
+    def restore_with_spec(self, dct, spec, subprocess_specs):
+        # The dict is consumed: callers pass state freshly loaded from the database.
+        workflow = BpmnWorkflow(spec, subprocess_specs, deserializing=True)
+        workflow.tasks = self.mapping_from_dict(dct["tasks"], UUID, workflow=workflow)
+        workflow.task_tree = workflow.tasks.get(UUID(dct["root"]))
+        self.set_default_attributes(workflow, dct)
+        self.subprocesses_from_dict(dct["subprocesses"], workflow)
+        workflow.bpmn_events = self.registry.restore(dct.pop("bpmn_events", []))
+        return workflow
+
+
+_STATE_REGISTRY = BpmnWorkflowSerializer.configure({**CONFIG, BpmnWorkflow: _StateConverter})
+_STATE = _StateConverter(BpmnWorkflow, _STATE_REGISTRY)
+
+
+def _iso_now(now: datetime) -> str:
+    return now.astimezone(timezone.utc).isoformat()
+
+
+class Engine:
+    def __init__(self, calendar: WorkingCalendar, clock: Callable[[], datetime] | None = None):
+        self.calendar = calendar
+        self.clock = clock or (lambda: datetime.now(timezone.utc))
+        self.script_engine = create_script_engine(calendar)
+        self._specs: dict[int, tuple[Any, dict[str, Any], dict[str, str]]] = {}
+        self._specs_lock = threading.Lock()
+
+    # -- specs -------------------------------------------------------------------------
+
+    def _spec(self, definition_id: int, stored: dict[str, Any]):
+        cached = self._specs.get(definition_id)
+        if cached is None:
+            # Deployed specs never change, so one restored copy per version serves every instance.
+            with self._specs_lock:
+                cached = self._specs.get(definition_id)
+                if cached is None:
+                    cached = (
+                        REGISTRY.restore(stored["spec"]),
+                        {k: REGISTRY.restore(v) for k, v in stored.get("subprocessSpecs", {}).items()},
+                        stored.get("outcomes", {}),
+                    )
+                    self._specs[definition_id] = cached
+        return cached
+
+    def _restore(self, definition_id: int, stored: dict[str, Any], state: dict[str, Any]) -> BpmnWorkflow:
+        spec, subprocess_specs, _ = self._spec(definition_id, stored)
+        workflow = _STATE.restore_with_spec(state, spec, subprocess_specs)
+        workflow.script_engine = self.script_engine
+        return workflow
+
+    # -- operations --------------------------------------------------------------------
+
+    def start(self, definition_id: int, stored: dict[str, Any], variables: dict[str, Any]) -> Snapshot:
+        spec, subprocess_specs, _ = self._spec(definition_id, stored)
+        workflow = BpmnWorkflow(spec, subprocess_specs, script_engine=self.script_engine)
+        workflow.script_engine = self.script_engine
+        start = workflow.get_next_task(state=TaskState.READY)
+        if start is not None:
+            start.set_data(**variables)
+        trail: list[dict[str, Any]] = []
+        self._advance(workflow, trail)
+        return self._snapshot(definition_id, stored, workflow, trail)
+
+    def complete_task(
+        self,
+        definition_id: int,
+        stored: dict[str, Any],
+        state: dict[str, Any],
+        task_id: str,
+        variables: dict[str, Any],
+        user: str | None,
+    ) -> Snapshot:
+        workflow = self._restore(definition_id, stored, state)
+        task = self._ready_user_task(workflow, task_id)
+        now = _iso_now(self.clock())
+        activity = task.task_spec.bpmn_id
+        task.set_data(**variables)
+        # Later due dates and timers count from when a step was done ("E" of the timescales).
+        task.data["completedAt"] = {**task.data.get("completedAt", {}), activity: now}
+        task.data["completedBy"] = {**task.data.get("completedBy", {}), activity: user}
+        trail: list[dict[str, Any]] = []
+        self._run(lambda: task.run(), task_id)
+        self._advance(workflow, trail)
+        return self._snapshot(definition_id, stored, workflow, trail)
+
+    def deliver_message(
+        self,
+        definition_id: int,
+        stored: dict[str, Any],
+        state: dict[str, Any],
+        message_name: str,
+        variables: dict[str, Any],
+    ) -> Snapshot:
+        workflow = self._restore(definition_id, stored, state)
+        waiting = [
+            t for t in workflow.get_tasks(state=TaskState.WAITING)
+            if isinstance(getattr(t.task_spec, "event_definition", None), MessageEvent)
+            and t.task_spec.event_definition.name == message_name
+        ]
+        if not waiting:
+            raise NothingWaiting(f"instance is not waiting for message {message_name!r}")
+        event_definition = waiting[0].task_spec.event_definition
+        trail: list[dict[str, Any]] = []
+        self._run(lambda: workflow.send_event(BpmnEvent(event_definition, payload=dict(variables))), None)
+        self._advance(workflow, trail)
+        return self._snapshot(definition_id, stored, workflow, trail)
+
+    def cancel(self, definition_id: int, stored: dict[str, Any], state: dict[str, Any]) -> Snapshot:
+        workflow = self._restore(definition_id, stored, state)
+        workflow.cancel()
+        return self._snapshot(definition_id, stored, workflow, [])
+
+    def waiting_messages(self, definition_id: int, stored: dict[str, Any], state: dict[str, Any]) -> list[str]:
+        workflow = self._restore(definition_id, stored, state)
+        return self._messages(workflow)
+
+    # -- internals ---------------------------------------------------------------------
+
+    def _run(self, action: Callable[[], Any], task_id: str | None) -> None:
+        try:
+            with frozen_at(self.clock()):
+                action()
+        except SpiffWorkflowException as exc:
+            raise EngineError(_describe(exc)) from exc
+
+    def _advance(self, workflow: BpmnWorkflow, trail: list[dict[str, Any]]) -> None:
+        def record(task):
+            spec = task.task_spec
+            if getattr(spec, "bpmn_id", None) and spec.__class__.__name__ not in _SILENT_SPECS:
+                entry = {
+                    "taskId": str(task.id),
+                    "activityId": spec.bpmn_id,
+                    "name": spec.bpmn_name,
+                    "type": spec.__class__.__name__,
+                    "at": _iso_now(self.clock()),
+                }
+                if spec.__class__.__name__ == "BusinessRuleTask":
+                    table = spec.dmnEngine.decision_table
+                    entry["decision"] = {o.name: task.data.get(o.name) for o in table.outputs}
+                trail.append(entry)
+
+        self._run(lambda: workflow.do_engine_steps(did_complete_task=record), None)
+
+    def _ready_user_task(self, workflow: BpmnWorkflow, task_id: str):
+        try:
+            task = workflow.get_task_from_id(UUID(task_id))
+        except (ValueError, KeyError, TypeError):
+            task = None
+        if task is None or not task.task_spec.manual:
+            raise TaskNotActive(f"task {task_id} is not a task of this instance")
+        if task.state != TaskState.READY:
+            raise TaskNotActive(f"task {task_id} is {TaskState.get_name(task.state).lower()}, not active")
+        return task
+
+    def _messages(self, workflow: BpmnWorkflow) -> list[str]:
+        return sorted({
+            t.task_spec.event_definition.name
+            for t in workflow.get_tasks(state=TaskState.WAITING)
+            if isinstance(getattr(t.task_spec, "event_definition", None), MessageEvent)
+        })
+
+    def _evaluate(self, task, expression: str, what: str) -> Any:
+        try:
+            return self.script_engine.evaluate(task, expression)
+        except Exception as exc:  # the script engine wraps everything a diagram can raise
+            raise EngineError(
+                f"{what} of {task.task_spec.bpmn_id} ({expression!r}) could not be evaluated: {_describe(exc)}"
+            ) from exc
+
+    def _user_task(self, task) -> dict[str, Any]:
+        ext = task.task_spec.extensions
+        # Due date and assignee are computed once, when the task becomes ready, and kept.
+        if "pathways" not in task.internal_data:
+            due = None
+            if ext.get("dueDate"):
+                value = self._evaluate(task, ext["dueDate"], "due date")
+                due = to_london(value).isoformat() if value else None
+            assignee = ext.get("assignee")
+            if assignee and assignee.startswith("${"):
+                assignee = self._evaluate(task, unwrap(assignee), "assignee")
+            task.internal_data["pathways"] = {
+                "due": due,
+                "assignee": str(assignee) if assignee else None,
+                "readyAt": _iso_now(self.clock()),
+            }
+        extra = task.internal_data["pathways"]
+        return {
+            "id": str(task.id),
+            "activityId": task.task_spec.bpmn_id,
+            "name": task.task_spec.bpmn_name or task.task_spec.bpmn_id,
+            "documentation": task.task_spec.documentation,
+            "lane": task.task_spec.lane,
+            "candidateGroups": list(ext.get("candidateGroups") or []),
+            "candidateUsers": list(ext.get("candidateUsers") or []),
+            "assignee": extra["assignee"],
+            "due": extra["due"],
+            "readyAt": extra["readyAt"],
+            "formFields": list(ext.get("formFields") or []),
+        }
+
+    def _timers(self, workflow: BpmnWorkflow) -> list[dict[str, Any]]:
+        timers = []
+        for task in workflow.get_tasks(state=TaskState.WAITING):
+            spec = task.task_spec
+            definition = getattr(spec, "event_definition", None)
+            if not isinstance(definition, TimerEventDefinition) or not isinstance(spec, CatchingEvent):
+                continue
+            value = task.internal_data.get("event_value")
+            if isinstance(definition, CycleTimerEventDefinition) and isinstance(value, dict):
+                value = value.get("next") if value.get("cycles") != 0 else None
+            if not value:
+                continue
+            kind = spec.__class__.__name__
+            if kind == "BoundaryEvent":
+                kind = "boundary" if spec.cancel_activity else "boundary-non-interrupting"
+            elif kind == "StartEvent":
+                kind = "start"
+            else:
+                kind = "intermediate"
+            attached = getattr(spec, "attached_to", None)
+            timers.append({
+                "id": str(task.id),
+                "activityId": spec.bpmn_id,
+                "name": spec.bpmn_name or definition.name,
+                "kind": kind,
+                "dueAt": TimerEventDefinition.get_datetime(value).isoformat()
+                if isinstance(value, str) else value,
+                "attachedTo": attached,
+            })
+        return timers
+
+    def _variables(self, workflow: BpmnWorkflow) -> dict[str, Any]:
+        # Branches each carry their own copy of the data; the instance's variables are
+        # what every branch has recorded, the most recent value winning.
+        variables: dict[str, Any] = dict(workflow.data)
+        reached = TaskState.COMPLETED | TaskState.READY | TaskState.WAITING | TaskState.STARTED
+        for task in sorted(workflow.get_tasks(state=reached), key=lambda t: t.last_state_change):
+            variables.update(task.data)
+        return variables
+
+    def _snapshot(self, definition_id, stored, workflow: BpmnWorkflow, trail) -> Snapshot:
+        _, _, outcomes = self._spec(definition_id, stored)
+        user_tasks = [self._user_task(t) for t in workflow.get_tasks(state=TaskState.READY, manual=True)]
+        completed = workflow.is_completed()
+        outcome = None
+        if completed:
+            ended = [
+                t for t in workflow.get_tasks(state=TaskState.COMPLETED)
+                if t.task_spec.__class__.__name__ == "EndEvent" and t.task_spec.bpmn_id in outcomes
+                and t.workflow is workflow
+            ]
+            if ended:
+                outcome = outcomes[max(ended, key=lambda t: t.last_state_change).task_spec.bpmn_id]
+        timers = self._timers(workflow)
+        messages = self._messages(workflow)
+        variables = self._variables(workflow)
+        if outcome:
+            variables["outcome"] = outcome
+        return Snapshot(
+            state=_STATE.to_dict(workflow),
+            variables=variables,
+            completed=completed,
+            user_tasks=user_tasks,
+            timers=timers,
+            trail=trail,
+            outcome=outcome,
+            waiting_messages=messages,
+        )
+
+
+def _describe(exc: Exception) -> str:
+    text = str(exc).strip() or exc.__class__.__name__
+    notes = getattr(exc, "__notes__", None) or []
+    return " ".join([text, *notes])

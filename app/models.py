@@ -1,0 +1,206 @@
+"""Database rows. Deployed definitions (what the diagrams say) are kept apart from
+running instances and their projections (what is happening)."""
+from __future__ import annotations
+
+import enum
+import uuid
+from datetime import datetime, timezone
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from .extensions import db
+
+
+class UTCDateTime(sa.types.TypeDecorator):
+    """Aware datetimes in, aware UTC datetimes out, on SQLite and PostgreSQL alike."""
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTCDateTime column")
+        value = value.astimezone(timezone.utc)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=timezone.utc)
+        return value.astimezone(timezone.utc)
+
+
+def new_id() -> str:
+    return str(uuid.uuid4())
+
+
+class InstanceStatus(str, enum.Enum):
+    ACTIVE = "active"
+    COMPLETED = "completed"
+    CANCELLED = "cancelled"
+    INCIDENT = "incident"
+
+
+class TaskStatus(str, enum.Enum):
+    ACTIVE = "active"
+    COMPLETED = "completed"
+    CANCELLED = "cancelled"
+
+
+class TimerStatus(str, enum.Enum):
+    PENDING = "pending"
+    FIRED = "fired"
+    CANCELLED = "cancelled"
+
+
+class User(db.Model):
+    __tablename__ = "user_account"
+    id: Mapped[str] = mapped_column(sa.String(80), primary_key=True)
+    display_name: Mapped[str] = mapped_column(sa.String(200))
+    password_hash: Mapped[str | None] = mapped_column(sa.String(255))
+    groups: Mapped[list[str]] = mapped_column(sa.JSON, default=list)
+    roles: Mapped[list[str]] = mapped_column(sa.JSON, default=list)
+    team: Mapped[str | None] = mapped_column(sa.String(80))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    def has_role(self, role: str) -> bool:
+        return role in self.roles or "admin" in self.roles
+
+
+class ApiToken(db.Model):
+    __tablename__ = "api_token"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[str] = mapped_column(sa.ForeignKey("user_account.id"), index=True)
+    # Only a hash is kept: a stolen database does not give working tokens.
+    token_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    user: Mapped[User] = relationship()
+
+
+class Deployment(db.Model):
+    __tablename__ = "deployment"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    deployed_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    deployed_by: Mapped[str | None] = mapped_column(sa.String(80))
+    files: Mapped[list[str]] = mapped_column(sa.JSON, default=list)
+
+
+class ProcessDefinition(db.Model):
+    __tablename__ = "process_definition"
+    __table_args__ = (sa.UniqueConstraint("key", "version"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(sa.String(120), index=True)
+    version: Mapped[int]
+    name: Mapped[str] = mapped_column(sa.String(255))
+    content_hash: Mapped[str] = mapped_column(sa.String(64))
+    source_file: Mapped[str] = mapped_column(sa.String(255))
+    source_xml: Mapped[str] = mapped_column(sa.Text)
+    # The parsed spec, stored once per version: instance state never repeats it.
+    spec: Mapped[dict[str, Any]] = mapped_column(sa.JSON)
+    deployment_id: Mapped[int] = mapped_column(sa.ForeignKey("deployment.id"))
+    deployed_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class DecisionDefinition(db.Model):
+    __tablename__ = "decision_definition"
+    __table_args__ = (sa.UniqueConstraint("key", "version"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(sa.String(120), index=True)
+    version: Mapped[int]
+    name: Mapped[str] = mapped_column(sa.String(255))
+    content_hash: Mapped[str] = mapped_column(sa.String(64))
+    source_file: Mapped[str] = mapped_column(sa.String(255))
+    source_xml: Mapped[str] = mapped_column(sa.Text)
+    deployment_id: Mapped[int] = mapped_column(sa.ForeignKey("deployment.id"))
+    deployed_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class ProcessInstance(db.Model):
+    __tablename__ = "process_instance"
+    id: Mapped[str] = mapped_column(sa.String(36), primary_key=True, default=new_id)
+    definition_id: Mapped[int] = mapped_column(sa.ForeignKey("process_definition.id"), index=True)
+    definition_key: Mapped[str] = mapped_column(sa.String(120), index=True)
+    business_key: Mapped[str | None] = mapped_column(sa.String(200), index=True)
+    status: Mapped[str] = mapped_column(sa.String(20), index=True)
+    # The engine's serialized state without its spec, and the variables projected from it.
+    state: Mapped[dict[str, Any]] = mapped_column(sa.JSON)
+    variables: Mapped[dict[str, Any]] = mapped_column(sa.JSON)
+    # Bumped on every change: a writer holding an older value has lost the race.
+    lock_version: Mapped[int] = mapped_column(default=0)
+    team: Mapped[str | None] = mapped_column(sa.String(80))
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    started_by: Mapped[str | None] = mapped_column(sa.String(80))
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    incident: Mapped[str | None] = mapped_column(sa.Text)
+    definition: Mapped[ProcessDefinition] = relationship()
+
+    # SQLAlchemy adds `WHERE lock_version = ?` to every UPDATE: a stale writer fails.
+    __mapper_args__ = {"version_id_col": lock_version}
+
+
+class Task(db.Model):
+    """A human task as the inbox sees it: a projection of the engine's READY user tasks."""
+
+    __tablename__ = "task"
+    __table_args__ = (sa.Index("ix_task_status_due", "status", "due_at"),)
+    id: Mapped[str] = mapped_column(sa.String(36), primary_key=True)
+    instance_id: Mapped[str] = mapped_column(sa.ForeignKey("process_instance.id"), index=True)
+    definition_key: Mapped[str] = mapped_column(sa.String(120))
+    business_key: Mapped[str | None] = mapped_column(sa.String(200), index=True)
+    activity_id: Mapped[str] = mapped_column(sa.String(120))
+    name: Mapped[str] = mapped_column(sa.String(255))
+    lane: Mapped[str | None] = mapped_column(sa.String(255))
+    candidate_groups: Mapped[list[str]] = mapped_column(sa.JSON, default=list)
+    team: Mapped[str | None] = mapped_column(sa.String(80))
+    assignee: Mapped[str | None] = mapped_column(sa.String(80), index=True)
+    status: Mapped[str] = mapped_column(sa.String(20))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    completed_by: Mapped[str | None] = mapped_column(sa.String(80))
+    form: Mapped[list[dict[str, Any]]] = mapped_column(sa.JSON, default=list)
+    documentation: Mapped[str | None] = mapped_column(sa.Text)
+    candidate_users: Mapped[list[str]] = mapped_column(sa.JSON, default=list)
+    instance: Mapped[ProcessInstance] = relationship()
+
+
+class TaskCandidateGroup(db.Model):
+    """One row per (task, group) so 'my groups' trays are an indexed join."""
+
+    __tablename__ = "task_candidate_group"
+    task_id: Mapped[str] = mapped_column(sa.ForeignKey("task.id", ondelete="CASCADE"), primary_key=True)
+    group: Mapped[str] = mapped_column(sa.String(80), primary_key=True, index=True)
+
+
+class Timer(db.Model):
+    __tablename__ = "timer"
+    __table_args__ = (sa.Index("ix_timer_status_due", "status", "due_at"),)
+    id: Mapped[str] = mapped_column(sa.String(36), primary_key=True)
+    instance_id: Mapped[str] = mapped_column(sa.ForeignKey("process_instance.id"), index=True)
+    activity_id: Mapped[str] = mapped_column(sa.String(120))
+    name: Mapped[str | None] = mapped_column(sa.String(255))
+    kind: Mapped[str] = mapped_column(sa.String(40))
+    due_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    status: Mapped[str] = mapped_column(sa.String(20))
+    attempts: Mapped[int] = mapped_column(default=0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_error: Mapped[str | None] = mapped_column(sa.Text)
+
+
+class AuditEvent(db.Model):
+    __tablename__ = "audit_event"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    instance_id: Mapped[str | None] = mapped_column(sa.String(36), index=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+    type: Mapped[str] = mapped_column(sa.String(60))
+    activity_id: Mapped[str | None] = mapped_column(sa.String(120))
+    task_id: Mapped[str | None] = mapped_column(sa.String(36))
+    user: Mapped[str | None] = mapped_column(sa.String(80))
+    details: Mapped[dict[str, Any]] = mapped_column(sa.JSON, default=dict)

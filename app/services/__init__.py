@@ -1,0 +1,1 @@
+"""Each public function here is one user action and one database transaction."""

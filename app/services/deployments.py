@@ -1,0 +1,91 @@
+"""Deploying diagrams and decision tables: all files or none, a new version only where
+the content changed."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import sqlalchemy as sa
+
+from ..engine import DeploymentRejected, parse_deployment
+from ..errors import BadRequest
+from ..extensions import db
+from ..models import DecisionDefinition, Deployment, ProcessDefinition
+from .projection import now
+from .transaction import commit
+
+
+@dataclass
+class DeploymentResult:
+    deployment: Deployment | None
+    created: list[ProcessDefinition | DecisionDefinition] = field(default_factory=list)
+    unchanged: list[ProcessDefinition | DecisionDefinition] = field(default_factory=list)
+
+
+def _latest(model, key: str):
+    return db.session.execute(
+        sa.select(model).where(model.key == key).order_by(model.version.desc()).limit(1)
+    ).scalar_one_or_none()
+
+
+def latest_decisions() -> list[DecisionDefinition]:
+    newest = sa.select(DecisionDefinition.key, sa.func.max(DecisionDefinition.version).label("v")) \
+        .group_by(DecisionDefinition.key).subquery()
+    return list(db.session.execute(
+        sa.select(DecisionDefinition).join(
+            newest, sa.and_(DecisionDefinition.key == newest.c.key, DecisionDefinition.version == newest.c.v)
+        ).order_by(DecisionDefinition.key)
+    ).scalars())
+
+
+def deploy(files: list[tuple[str, bytes]], max_file_bytes: int, user_id: str | None) -> DeploymentResult:
+    deployed = {d.key: d.source_xml for d in latest_decisions()}
+    try:
+        parsed = parse_deployment(files, max_file_bytes, deployed)
+    except DeploymentRejected as exc:
+        raise BadRequest("the deployment was refused; nothing was deployed", {"files": exc.errors}) from None
+    at = now()
+    deployment = Deployment(deployed_at=at, deployed_by=user_id, files=[name for name, _ in files])
+    result = DeploymentResult(deployment=deployment)
+    db.session.add(deployment)
+    db.session.flush()
+    for decision in parsed.decisions:
+        latest = _latest(DecisionDefinition, decision.key)
+        if latest is not None and latest.content_hash == decision.content_hash:
+            result.unchanged.append(latest)
+            continue
+        row = DecisionDefinition(
+            key=decision.key, version=(latest.version + 1) if latest else 1, name=decision.name,
+            content_hash=decision.content_hash, source_file=decision.source_file,
+            source_xml=decision.source_xml, deployment_id=deployment.id, deployed_at=at,
+        )
+        db.session.add(row)
+        result.created.append(row)
+    for process in parsed.processes:
+        latest = _latest(ProcessDefinition, process.key)
+        if latest is not None and latest.content_hash == process.content_hash:
+            result.unchanged.append(latest)
+            continue
+        row = ProcessDefinition(
+            key=process.key, version=(latest.version + 1) if latest else 1, name=process.name,
+            content_hash=process.content_hash, source_file=process.source_file,
+            source_xml=process.source_xml, spec=process.spec, deployment_id=deployment.id, deployed_at=at,
+        )
+        db.session.add(row)
+        result.created.append(row)
+    commit()
+    return result
+
+
+def files_from_paths(paths: list[Path]) -> list[tuple[str, bytes]]:
+    """The .bpmn and .dmn files named, or found under the folders named."""
+    files = []
+    for path in paths:
+        if path.is_dir():
+            found = sorted(p for p in path.rglob("*") if p.suffix in (".bpmn", ".dmn"))
+        elif path.exists():
+            found = [path]
+        else:
+            raise BadRequest(f"{path} does not exist")
+        files += [(p.name, p.read_bytes()) for p in found]
+    return files

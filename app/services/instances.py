@@ -1,0 +1,109 @@
+"""Starting, cancelling and messaging process instances."""
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+
+from ..engine import Engine, EngineError, NothingWaiting
+from ..errors import Invalid, NotFound
+from ..extensions import db
+from ..models import InstanceStatus, ProcessDefinition, ProcessInstance, User
+from . import forms
+from .projection import apply_snapshot, audit, lock_instance, now, require_active
+from .transaction import commit, engine_error
+
+
+def latest_definition(key: str) -> ProcessDefinition:
+    definition = db.session.execute(
+        sa.select(ProcessDefinition).where(ProcessDefinition.key == key)
+        .order_by(ProcessDefinition.version.desc()).limit(1)
+    ).scalar_one_or_none()
+    if definition is None:
+        raise NotFound(f"no process definition with key {key!r}")
+    return definition
+
+
+def start(engine: Engine, user: User, key: str, business_key: str | None, variables: Any) -> ProcessInstance:
+    definition = latest_definition(key)
+    values = forms.validate(definition.spec.get("startForm", []), variables)
+    if business_key is not None and (not isinstance(business_key, str) or len(business_key) > 200):
+        raise Invalid("businessKey must be text of at most 200 characters", {"businessKey": ["too long"]})
+    try:
+        snapshot = engine.start(definition.id, definition.spec, values)
+    except EngineError as exc:
+        raise engine_error(exc) from None
+    instance = ProcessInstance(
+        definition_id=definition.id,
+        definition_key=definition.key,
+        business_key=business_key,
+        status=InstanceStatus.ACTIVE.value,
+        state={},
+        variables={},
+        team=values.get("dutyTeam"),
+        started_at=now(),
+        started_by=user.id,
+    )
+    db.session.add(instance)
+    db.session.flush()
+    audit(instance.id, "instance_started", user.id, definitionKey=key, version=definition.version,
+          businessKey=business_key, variables=values)
+    apply_snapshot(instance, snapshot, user.id)
+    commit()
+    return instance
+
+
+def cancel(engine: Engine, user: User, instance_id: str, reason: str | None) -> ProcessInstance:
+    instance = lock_instance(instance_id)
+    require_active(instance)
+    definition = instance.definition
+    snapshot = engine.cancel(definition.id, definition.spec, instance.state)
+    apply_snapshot(instance, snapshot, user.id, ended_status=InstanceStatus.CANCELLED)
+    audit(instance.id, "instance_cancelled", user.id, reason=reason)
+    commit()
+    return instance
+
+
+def correlate_message(
+    engine: Engine,
+    user: User,
+    message_name: str,
+    business_key: str | None,
+    instance_id: str | None,
+    variables: Any,
+) -> list[ProcessInstance]:
+    """Deliver a message to every active instance it correlates with that waits for it.
+
+    Correlation is ours (business key or instance id), so one instance's message never
+    reaches another's.
+    """
+    values = forms.validate([], variables)
+    query = sa.select(ProcessInstance.id).where(ProcessInstance.status == InstanceStatus.ACTIVE.value)
+    if instance_id:
+        query = query.where(ProcessInstance.id == instance_id)
+    if business_key:
+        query = query.where(ProcessInstance.business_key == business_key)
+    candidates = list(db.session.execute(query.order_by(ProcessInstance.started_at)).scalars())
+    delivered = []
+    for candidate_id in candidates:
+        instance = lock_instance(candidate_id)
+        if instance.status != InstanceStatus.ACTIVE.value:
+            continue
+        definition = instance.definition
+        try:
+            snapshot = engine.deliver_message(definition.id, definition.spec, instance.state, message_name, values)
+        except NothingWaiting:
+            # The failed delivery consumed the loaded state; reload before the next use.
+            db.session.expire(instance)
+            continue
+        except EngineError as exc:
+            raise engine_error(exc) from None
+        audit(instance.id, "message_correlated", user.id, messageName=message_name, variables=values)
+        apply_snapshot(instance, snapshot, user.id)
+        delivered.append(instance)
+    if not delivered:
+        db.session.rollback()
+        raise NotFound(f"no active process instance is waiting for message {message_name!r}",
+                       {"businessKey": business_key, "processInstanceId": instance_id})
+    commit()
+    return delivered

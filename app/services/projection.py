@@ -1,0 +1,173 @@
+"""Writing what the engine reports back to the database: instance state, the task and
+timer projections the inbox and the timer workers query, and the audit trail."""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any
+
+import sqlalchemy as sa
+
+from ..calendar import to_london
+from ..engine import Snapshot
+from ..errors import Conflict, NotFound
+from ..extensions import db
+from ..models import (
+    AuditEvent,
+    InstanceStatus,
+    ProcessInstance,
+    Task,
+    TaskCandidateGroup,
+    TaskStatus,
+    Timer,
+    TimerStatus,
+)
+
+
+def now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def _dt(value: str | None) -> datetime | None:
+    return to_london(value).astimezone(timezone.utc) if value else None
+
+
+def audit(instance_id: str | None, type_: str, user: str | None = None, *, activity_id: str | None = None,
+          task_id: str | None = None, at: datetime | None = None, **details: Any) -> None:
+    db.session.add(AuditEvent(
+        instance_id=instance_id,
+        at=at or now(),
+        type=type_,
+        activity_id=activity_id,
+        task_id=task_id,
+        user=user,
+        details=details,
+    ))
+
+
+def lock_instance(instance_id: str) -> ProcessInstance:
+    """Load the instance for change, holding its row lock until commit.
+
+    PostgreSQL: `SELECT … FOR UPDATE`, so a second writer waits for the first. SQLite has
+    no row locks; a no-op UPDATE takes the database write lock before we read, which is
+    the same guarantee for an embedded, single-node install.
+    """
+    if db.session.get_bind().dialect.name == "sqlite":
+        db.session.execute(
+            sa.update(ProcessInstance)
+            .where(ProcessInstance.id == instance_id)
+            .values(lock_version=ProcessInstance.lock_version)
+            .execution_options(synchronize_session=False)
+        )
+    stmt = sa.select(ProcessInstance).where(ProcessInstance.id == instance_id)
+    if db.session.get_bind().dialect.name == "postgresql":
+        stmt = stmt.with_for_update()
+    instance = db.session.execute(stmt.execution_options(populate_existing=True)).scalar_one_or_none()
+    if instance is None:
+        raise NotFound(f"process instance {instance_id} not found")
+    return instance
+
+
+def require_active(instance: ProcessInstance) -> None:
+    if instance.status != InstanceStatus.ACTIVE.value:
+        raise Conflict(f"process instance {instance.id} is {instance.status}")
+
+
+def apply_snapshot(
+    instance: ProcessInstance,
+    snapshot: Snapshot,
+    user: str | None,
+    *,
+    completed_task_id: str | None = None,
+    ended_status: InstanceStatus | None = None,
+) -> None:
+    at = now()
+    instance.state = snapshot.state
+    instance.variables = snapshot.variables
+    for step in snapshot.trail:
+        audit(instance.id, "decision_evaluated" if "decision" in step else "activity_completed",
+              activity_id=step["activityId"], at=at, name=step["name"], kind=step["type"],
+              **({"outputs": step["decision"]} if "decision" in step else {}))
+    _sync_tasks(instance, snapshot, user, completed_task_id, at)
+    _sync_timers(instance, snapshot, at)
+    if ended_status is not None or snapshot.completed:
+        instance.status = (ended_status or InstanceStatus.COMPLETED).value
+        instance.ended_at = at
+        if instance.status == InstanceStatus.COMPLETED.value:
+            audit(instance.id, "instance_completed", user, at=at, outcome=snapshot.outcome)
+
+
+def _sync_tasks(instance, snapshot, user, completed_task_id, at) -> None:
+    open_rows = {
+        t.id: t for t in db.session.execute(
+            sa.select(Task).where(Task.instance_id == instance.id, Task.status == TaskStatus.ACTIVE.value)
+        ).scalars()
+    }
+    ready = {t["id"]: t for t in snapshot.user_tasks}
+    for task_id, row in open_rows.items():
+        if task_id in ready:
+            continue
+        row.status = TaskStatus.COMPLETED.value if task_id == completed_task_id else TaskStatus.CANCELLED.value
+        row.completed_at = at
+        if task_id == completed_task_id:
+            row.completed_by = user
+        else:
+            audit(instance.id, "task_cancelled", activity_id=row.activity_id, task_id=row.id, at=at)
+    for task_id, data in ready.items():
+        if task_id in open_rows:
+            continue
+        row = Task(
+            id=task_id,
+            instance_id=instance.id,
+            definition_key=instance.definition_key,
+            business_key=instance.business_key,
+            activity_id=data["activityId"],
+            name=data["name"],
+            lane=data["lane"],
+            candidate_groups=data["candidateGroups"],
+            candidate_users=data["candidateUsers"],
+            team=instance.team,
+            assignee=data["assignee"],
+            status=TaskStatus.ACTIVE.value,
+            created_at=at,
+            due_at=_dt(data["due"]),
+            form=data["formFields"],
+            documentation=data["documentation"],
+        )
+        db.session.add(row)
+        for group in data["candidateGroups"]:
+            db.session.add(TaskCandidateGroup(task_id=task_id, group=group))
+        audit(instance.id, "task_created", activity_id=row.activity_id, task_id=task_id, at=at,
+              name=row.name, candidateGroups=row.candidate_groups, assignee=row.assignee,
+              due=row.due_at.isoformat() if row.due_at else None)
+
+
+def _sync_timers(instance, snapshot, at) -> None:
+    pending = {
+        t.id: t for t in db.session.execute(
+            sa.select(Timer).where(Timer.instance_id == instance.id, Timer.status == TimerStatus.PENDING.value)
+        ).scalars()
+    }
+    waiting = {t["id"]: t for t in snapshot.timers}
+    fired = {step["taskId"] for step in snapshot.trail}
+    for timer_id, row in pending.items():
+        if timer_id not in waiting:
+            row.status = (TimerStatus.FIRED if timer_id in fired else TimerStatus.CANCELLED).value
+            row.ended_at = at
+            audit(instance.id, f"timer_{row.status}", activity_id=row.activity_id, at=at, timerId=row.id)
+    for timer_id, data in waiting.items():
+        if timer_id in pending:
+            continue
+        due = _dt(data["dueAt"])
+        db.session.add(Timer(
+            id=timer_id,
+            instance_id=instance.id,
+            activity_id=data["activityId"],
+            name=data["name"],
+            kind=data["kind"],
+            due_at=due,
+            status=TimerStatus.PENDING.value,
+            attempts=0,
+            created_at=at,
+        ))
+        audit(instance.id, "timer_scheduled", activity_id=data["activityId"], at=at, timerId=timer_id,
+              dueAt=due.isoformat(), kind=data["kind"])

@@ -1,0 +1,113 @@
+"""Working a human task: claim, release, assign, complete."""
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+
+from ..auth import deny
+from ..engine import Engine, EngineError, TaskNotActive
+from ..errors import Conflict, Invalid, NotFound
+from ..extensions import db
+from ..models import Task, TaskCandidateGroup, TaskStatus, User
+from . import forms
+from .projection import apply_snapshot, audit, lock_instance, require_active
+from .transaction import commit, engine_error
+
+
+def may_work(user: User, task: Task) -> bool:
+    """The task is in one of the user's groups, or named for them."""
+    if user.has_role("admin"):
+        return True
+    return bool(set(task.candidate_groups) & set(user.groups)) or user.id in (task.candidate_users or []) \
+        or task.assignee == user.id
+
+
+def visible_tasks_query(user: User) -> sa.Select:
+    query = sa.select(Task)
+    if not user.has_role("admin"):
+        groups = sa.select(TaskCandidateGroup.task_id).where(TaskCandidateGroup.group.in_(user.groups or []))
+        query = query.where(sa.or_(Task.id.in_(groups), Task.assignee == user.id))
+    return query
+
+
+def get_visible(user: User, task_id: str) -> Task:
+    task = db.session.get(Task, task_id)
+    if task is None:
+        raise NotFound(f"task {task_id} not found")
+    if not may_work(user, task):
+        raise deny(user, "see a task of another group", task.instance_id, task.id)
+    return task
+
+
+def _require_active(task: Task) -> None:
+    if task.status != TaskStatus.ACTIVE.value:
+        raise Conflict(f"task {task.id} is {task.status}, not active")
+
+
+def claim(user: User, task_id: str) -> Task:
+    task = get_visible(user, task_id)
+    _require_active(task)
+    if task.assignee and task.assignee != user.id:
+        raise Conflict(f"task {task.id} is already claimed by {task.assignee}")
+    task.assignee = user.id
+    audit(task.instance_id, "task_claimed", user.id, activity_id=task.activity_id, task_id=task.id)
+    commit()
+    return task
+
+
+def unclaim(user: User, task_id: str) -> Task:
+    task = get_visible(user, task_id)
+    _require_active(task)
+    if task.assignee not in (None, user.id) and not user.has_role("manager"):
+        raise deny(user, "release a task claimed by someone else", task.instance_id, task.id)
+    previous, task.assignee = task.assignee, None
+    audit(task.instance_id, "task_unclaimed", user.id, activity_id=task.activity_id, task_id=task.id,
+          previousAssignee=previous)
+    commit()
+    return task
+
+
+def assign(user: User, task_id: str, assignee_id: Any) -> Task:
+    task = get_visible(user, task_id)
+    _require_active(task)
+    if not user.has_role("manager"):
+        raise deny(user, "assign tasks (managers only)", task.instance_id, task.id)
+    if not isinstance(assignee_id, str) or not assignee_id:
+        raise Invalid("userId is required", {"userId": ["is required"]})
+    assignee = db.session.get(User, assignee_id)
+    if assignee is None:
+        raise Invalid(f"no user {assignee_id!r}", {"userId": ["no such user"]})
+    if not may_work(assignee, Task(candidate_groups=task.candidate_groups, candidate_users=task.candidate_users)):
+        raise Invalid(f"{assignee_id} is not in a group that works this task",
+                      {"userId": [f"must belong to one of: {', '.join(task.candidate_groups)}"]})
+    task.assignee = assignee_id
+    audit(task.instance_id, "task_assigned", user.id, activity_id=task.activity_id, task_id=task.id,
+          assignee=assignee_id)
+    commit()
+    return task
+
+
+def complete(engine: Engine, user: User, task_id: str, variables: Any) -> Task:
+    task = get_visible(user, task_id)
+    if task.assignee and task.assignee != user.id and not user.has_role("manager"):
+        raise deny(user, f"complete a task assigned to {task.assignee}", task.instance_id, task.id)
+    values = forms.validate(task.form, variables)
+    instance = lock_instance(task.instance_id)
+    # Re-read under the lock: another request may have completed it while we waited.
+    db.session.refresh(task)
+    _require_active(task)
+    require_active(instance)
+    definition = instance.definition
+    try:
+        snapshot = engine.complete_task(definition.id, definition.spec, instance.state, task.id, values, user.id)
+    except TaskNotActive as exc:
+        db.session.rollback()
+        raise Conflict(str(exc)) from None
+    except EngineError as exc:
+        raise engine_error(exc) from None
+    audit(instance.id, "task_completed", user.id, activity_id=task.activity_id, task_id=task.id,
+          name=task.name, variables=values)
+    apply_snapshot(instance, snapshot, user.id, completed_task_id=task.id)
+    commit()
+    return task

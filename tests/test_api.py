@@ -1,0 +1,192 @@
+"""The REST API contract, on a small diagram: auth, errors, tasks, messages, cancel."""
+from __future__ import annotations
+
+import pytest
+
+START = {"childId": "C-1", "referralReceivedAt": "2026-12-23T10:00:00Z"}
+
+
+def start_smoke(api, business_key="B-1", variables=START):
+    response = api.post("/process-definitions/smoke_flow/start",
+                        {"businessKey": business_key, "variables": variables})
+    assert response.status_code == 201, response.json
+    return response.json
+
+
+def test_health_needs_no_token(api):
+    response = api.as_(None) if False else api.client.get("/api/v1/health")
+    assert response.status_code == 200
+    assert response.json == {"status": "ok", "database": "ok", "redis": "not configured"}
+
+
+def test_missing_or_wrong_token_is_401(api):
+    assert api.client.get("/api/v1/tasks").status_code == 401
+    response = api.client.get("/api/v1/tasks", headers={"Authorization": "Bearer nope"})
+    assert response.status_code == 401
+    assert response.json["error"]["code"] == "unauthorized"
+
+
+def test_openapi_lists_every_endpoint(api):
+    spec = api.client.get("/api/v1/openapi.json").json
+    assert spec["openapi"].startswith("3.")
+    expected = {
+        ("/api/v1/health", "get"), ("/api/v1/process-definitions", "get"), ("/api/v1/deployments", "post"),
+        ("/api/v1/process-definitions/{key}/start", "post"), ("/api/v1/process-instances", "get"),
+        ("/api/v1/process-instances/{instance_id}", "get"),
+        ("/api/v1/process-instances/{instance_id}/history", "get"),
+        ("/api/v1/process-instances/{instance_id}/cancel", "post"), ("/api/v1/tasks", "get"),
+        ("/api/v1/tasks/{task_id}", "get"), ("/api/v1/tasks/{task_id}/claim", "post"),
+        ("/api/v1/tasks/{task_id}/unclaim", "post"), ("/api/v1/tasks/{task_id}/assign", "post"),
+        ("/api/v1/tasks/{task_id}/complete", "post"), ("/api/v1/messages", "post"),
+        ("/api/v1/decisions", "get"), ("/api/v1/decisions/{key}/evaluate", "post"),
+    }
+    present = {(path, method) for path, ops in spec["paths"].items() for method in ops}
+    assert expected <= present
+    assert "TaskOut" in spec["components"]["schemas"]
+
+
+def test_definitions_list_latest_versions(api):
+    response = api.get("/process-definitions")
+    assert response.status_code == 200
+    smoke = [d for d in response.json if d["key"] == "smoke_flow"]
+    assert smoke and smoke[0]["version"] >= 1 and smoke[0]["deployedAt"]
+
+
+def test_start_unknown_key_is_404(api):
+    response = api.post("/process-definitions/no_such_pathway/start", {"variables": {}})
+    assert response.status_code == 404
+    assert response.json["error"]["code"] == "not_found"
+
+
+def test_start_checks_variables_per_field(api):
+    response = api.post("/process-definitions/smoke_flow/start",
+                        {"variables": {"referralReceivedAt": "yesterday", "completedAt": {}}})
+    assert response.status_code == 422
+    details = response.json["error"]["details"]
+    assert set(details) == {"childId", "referralReceivedAt", "completedAt"}
+    assert api.get("/process-instances", definitionKey="smoke_flow").json == []
+
+
+def test_start_needs_integrator_role(api):
+    response = api.as_("nel.ai.sw1").post("/process-definitions/smoke_flow/start", {"variables": START})
+    assert response.status_code == 403
+
+
+def test_instance_shows_task_due_date_and_waiting_timer(api):
+    instance = start_smoke(api)
+    # Wed 23 Dec 2026 + 3 working days: Christmas Day and the substitute Boxing Day are skipped.
+    (task,) = instance["activeTasks"]
+    assert task["due"] == "2026-12-30T23:59:59+00:00"
+    assert task["candidateGroups"] == ["nel-ai-sw"]
+    assert task["documentation"] == "See the child."
+    (timer,) = instance["timers"]
+    assert timer["activityId"] == "visit_late" and timer["status"] == "pending"
+    assert timer["dueAt"] == "2026-12-30T23:59:59+00:00"
+
+
+def test_complete_validates_then_moves_on_and_records_who(api):
+    instance = start_smoke(api)
+    task_id = instance["activeTasks"][0]["id"]
+    worker = api.as_("nel.ai.sw1")
+    bad = worker.post(f"/tasks/{task_id}/complete", {"variables": {"seen": "yes", "typo": 1}})
+    assert bad.status_code == 422
+    assert set(bad.json["error"]["details"]) == {"seen", "visitDate", "typo"}
+    assert worker.get(f"/tasks/{task_id}").json["status"] == "active"
+
+    done = worker.post(f"/tasks/{task_id}/complete", {"variables": {"visitDate": "2026-12-24", "seen": True}})
+    assert done.status_code == 200
+    assert done.json["activeTasks"] == [] and done.json["timers"] == []
+    assert done.json["variables"]["completedBy"] == {"visit": "nel.ai.sw1"}
+
+    again = worker.post(f"/tasks/{task_id}/complete", {"variables": {"visitDate": "2026-12-24"}})
+    assert again.status_code == 409
+
+    history = api.get(f"/process-instances/{instance['id']}/history").json
+    kinds = [(e["type"], e["activityId"]) for e in history]
+    assert ("task_completed", "visit") in kinds and ("timer_cancelled", "visit_late") in kinds
+    completed = next(e for e in history if e["type"] == "task_completed")
+    assert completed["user"] == "nel.ai.sw1" and completed["details"]["variables"]["seen"] is True
+
+
+def test_another_groups_task_is_403_and_audited(api):
+    instance = start_smoke(api)
+    task_id = instance["activeTasks"][0]["id"]
+    outsider = api.as_("nel.ifd.atm")
+    assert outsider.get(f"/tasks/{task_id}").status_code == 403
+    response = outsider.post(f"/tasks/{task_id}/complete", {"variables": {"visitDate": "2026-12-24"}})
+    assert response.status_code == 403
+    assert outsider.get("/tasks").json == []
+    history = api.get(f"/process-instances/{instance['id']}/history").json
+    denied = [e for e in history if e["type"] == "access_denied"]
+    assert len(denied) == 2 and denied[0]["user"] == "nel.ifd.atm"
+
+
+def test_unknown_task_is_404(api):
+    assert api.as_("nel.ai.sw1").get("/tasks/00000000-0000-0000-0000-000000000000").status_code == 404
+
+
+def test_claim_unclaim_assign(api):
+    instance = start_smoke(api)
+    task_id = instance["activeTasks"][0]["id"]
+    sam, priya, atm = api.as_("nel.ai.sw1"), api.as_("nel.ai.sw2"), api.as_("nel.ai.atm")
+    assert sam.post(f"/tasks/{task_id}/claim").json["assignee"] == "nel.ai.sw1"
+    assert priya.post(f"/tasks/{task_id}/claim").status_code == 409
+    assert priya.post(f"/tasks/{task_id}/complete", {"variables": {"visitDate": "2026-12-24"}}).status_code == 403
+    assert [t["id"] for t in sam.get("/tasks", assignee="nel.ai.sw1").json] == [task_id]
+    assert sam.post(f"/tasks/{task_id}/unclaim").json["assignee"] is None
+    assert sam.post(f"/tasks/{task_id}/assign", {"userId": "nel.ai.sw2"}).status_code == 403
+    # The ATM is not in the social workers' group, so may not touch its tasks.
+    assert atm.post(f"/tasks/{task_id}/assign", {"userId": "nel.ai.sw2"}).status_code == 403
+    admin = api.as_("admin")
+    assert admin.post(f"/tasks/{task_id}/assign", {"userId": "nel.ifd.atm"}).status_code == 422
+    assert admin.post(f"/tasks/{task_id}/assign", {}).status_code == 422
+    assert admin.post(f"/tasks/{task_id}/assign", {"userId": "nel.ai.sw2"}).json["assignee"] == "nel.ai.sw2"
+
+
+def test_messages_correlate_by_business_key(api):
+    instance = start_smoke(api, "B-7")
+    start_smoke(api, "B-8")
+    worker = api.as_("nel.ai.sw1")
+    for inst_key in ("B-7",):
+        task = worker.get("/tasks", businessKey=inst_key).json[0]
+        worker.post(f"/tasks/{task['id']}/complete", {"variables": {"visitDate": "2026-12-24"}})
+    nothing = api.post("/messages", {"messageName": "policeUpdate", "businessKey": "B-8"})
+    assert nothing.status_code == 404
+    missing = api.post("/messages", {"messageName": "policeUpdate"})
+    assert missing.status_code == 422
+    response = api.post("/messages", {"messageName": "policeUpdate", "businessKey": "B-7",
+                                      "variables": {"policeNote": "no further action"}})
+    assert response.status_code == 200 and response.json["correlated"] == 1
+    ended = api.get(f"/process-instances/{instance['id']}").json
+    assert ended["status"] == "completed"
+    assert ended["variables"]["policeNote"] == "no further action"
+    assert ended["variables"]["outcome"] == "close"
+    assert api.as_("nel.ai.sw1").post("/messages", {"messageName": "policeUpdate", "businessKey": "B-8"}).status_code == 403
+
+
+def test_cancel_ends_tasks_and_timers(api):
+    instance = start_smoke(api)
+    response = api.post(f"/process-instances/{instance['id']}/cancel", {"reason": "duplicate referral"})
+    assert response.status_code == 200
+    assert response.json["status"] == "cancelled"
+    assert response.json["activeTasks"] == [] and response.json["timers"] == []
+    assert api.post(f"/process-instances/{instance['id']}/cancel", {}).status_code == 409
+    task_id = instance["activeTasks"][0]["id"]
+    assert api.as_("nel.ai.sw1").get(f"/tasks/{task_id}").json["status"] == "cancelled"
+
+
+@pytest.mark.parametrize("query", [{"status": "sleeping"}, {"overdue": "perhaps"}])
+def test_bad_query_parameters_are_422(api, query):
+    path = "/process-instances" if "status" in query else "/tasks"
+    assert api.get(path, **query).status_code == 422
+
+
+def test_body_must_be_json_object(api):
+    response = api.client.post("/api/v1/process-definitions/smoke_flow/start", data="[1,2]",
+                               content_type="application/json",
+                               headers={"Authorization": f"Bearer {api.app.tokens['front.door']}"})
+    assert response.status_code == 422
+    response = api.client.post("/api/v1/process-definitions/smoke_flow/start", data="{not json",
+                               content_type="application/json",
+                               headers={"Authorization": f"Bearer {api.app.tokens['front.door']}"})
+    assert response.status_code == 400

@@ -1,0 +1,125 @@
+"""Deployments are all or nothing, versioned by content, and refuse hostile XML."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from urllib3 import encode_multipart_formdata
+
+FIXTURES = Path(__file__).parent / "fixtures"
+SMOKE = (FIXTURES / "smoke_flow.bpmn").read_bytes()
+
+XXE = b"""<?xml version="1.0"?>
+<!DOCTYPE d [<!ENTITY secret SYSTEM "file:///etc/passwd">]>
+<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" id="x">
+  <bpmn:process id="xxe" isExecutable="true"><bpmn:documentation>&secret;</bpmn:documentation></bpmn:process>
+</bpmn:definitions>"""
+
+LAUGHS = b"""<?xml version="1.0"?>
+<!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;">
+<!ENTITY lol3 "&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;">
+<!ENTITY lol9 "&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;">]>
+<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" id="x">&lol9;</bpmn:definitions>"""
+
+
+def deploy(api, *files: tuple[str, bytes], user="process.owner"):
+    # Encoded up front: the test client spools large multipart bodies to files it never closes.
+    body, content_type = encode_multipart_formdata([("files", (name, content)) for name, content in files])
+    return api.as_(user).post("/deployments", data=body, content_type=content_type)
+
+
+def versions(api, key):
+    return [d["version"] for d in api.get("/process-definitions").json if d["key"] == key]
+
+
+def renamed(key: str) -> bytes:
+    return SMOKE.replace(b'id="smoke_flow"', f'id="{key}"'.encode())
+
+
+def test_deploy_needs_process_owner(api):
+    assert deploy(api, ("a.bpmn", renamed("needs_owner")), user="nel.ai.sw1").status_code == 403
+    assert versions(api, "needs_owner") == []
+
+
+def test_same_content_is_not_a_new_version_and_changed_content_is(api):
+    first = deploy(api, ("v.bpmn", renamed("versioned")))
+    assert first.status_code == 201
+    assert [(d["key"], d["version"]) for d in first.json["deployed"]] == [("versioned", 1)]
+    again = deploy(api, ("v.bpmn", renamed("versioned")))
+    assert again.json["deployed"] == [] and again.json["unchanged"][0]["version"] == 1
+    changed = renamed("versioned").replace(b'name="Visit"', b'name="Initial visit"')
+    assert deploy(api, ("v.bpmn", changed)).json["deployed"][0]["version"] == 2
+    assert versions(api, "versioned") == [2]
+
+
+def test_running_instance_stays_on_its_version(api):
+    deploy(api, ("p.bpmn", renamed("pinned")))
+    started = api.post("/process-definitions/pinned/start",
+                       {"variables": {"childId": "C", "referralReceivedAt": "2026-12-02"}}).json
+    changed = renamed("pinned").replace(b'name="Visit"', b'name="Home visit"')
+    deploy(api, ("p.bpmn", changed))
+    instance = api.get(f"/process-instances/{started['id']}").json
+    assert instance["version"] == 1 and instance["activeTasks"][0]["name"] == "Visit"
+    newer = api.post("/process-definitions/pinned/start",
+                     {"variables": {"childId": "C", "referralReceivedAt": "2026-12-02"}}).json
+    assert newer["version"] == 2 and newer["activeTasks"][0]["name"] == "Home visit"
+
+
+@pytest.mark.parametrize("name,content,expected", [
+    ("not-xml.bpmn", b"this is not XML", "not well-formed XML"),
+    ("empty.bpmn", b"", "empty"),
+    ("xxe.bpmn", XXE, "DOCTYPE"),
+    ("laughs.bpmn", LAUGHS, "DOCTYPE"),
+    ("huge.bpmn", b"<x>" + b" " * (20 * 1024 * 1024) + b"</x>", "limit"),
+    ("notes.txt", b"hello", "only .bpmn and .dmn"),
+    ("html.bpmn", b"<html><body>hi</body></html>", "not a BPMN 2.0 or DMN document"),
+])
+def test_bad_files_are_refused_and_nothing_is_deployed(api, name, content, expected):
+    response = deploy(api, ("good.bpmn", renamed("all_or_nothing")), (name, content))
+    assert response.status_code == 400, response.json
+    problems = response.json["error"]["details"]["files"]
+    assert list(problems) == [name]
+    assert expected in problems[name][0]
+    assert versions(api, "all_or_nothing") == []
+
+
+def test_request_over_the_size_limit_is_413(api):
+    api.app.config["MAX_CONTENT_LENGTH"], limit = 1024 * 1024, api.app.config["MAX_CONTENT_LENGTH"]
+    try:
+        response = deploy(api, ("big.bpmn", b"x" * (2 * 1024 * 1024)))
+    finally:
+        api.app.config["MAX_CONTENT_LENGTH"] = limit
+    assert response.status_code == 413
+    assert response.json["error"]["code"] == "too_large"
+
+
+def test_user_task_without_a_role_is_refused(api):
+    no_lane = renamed("roleless").replace(b"<bpmn:flowNodeRef>visit</bpmn:flowNodeRef>", b"")
+    response = deploy(api, ("roleless.bpmn", no_lane))
+    assert response.status_code == 400
+    assert "has no role" in response.json["error"]["details"]["files"]["roleless.bpmn"][0]
+
+
+def test_broken_expressions_and_form_types_are_refused(api):
+    broken = renamed("broken").replace(b"working_days(3, referralReceivedAt)}", b"working_days(3,}") \
+        .replace(b'type="boolean"', b'type="checkbox"')
+    problems = deploy(api, ("broken.bpmn", broken)).json["error"]["details"]["files"]["broken.bpmn"]
+    assert any("due date expression" in p for p in problems)
+    assert any("'checkbox'" in p for p in problems)
+
+
+def test_missing_decision_is_refused(api):
+    with_rule = renamed("rules").replace(
+        b'<bpmn:userTask id="visit"',
+        b'<bpmn:businessRuleTask id="r" camunda:decisionRef="no_such_decision"><bpmn:incoming>f1</bpmn:incoming>'
+        b'<bpmn:outgoing>f0</bpmn:outgoing></bpmn:businessRuleTask><bpmn:userTask id="visit"'
+    ).replace(b'sourceRef="start" targetRef="visit" />',
+              b'sourceRef="start" targetRef="r" /><bpmn:sequenceFlow id="f0" sourceRef="r" targetRef="visit" />')
+    response = deploy(api, ("rules.bpmn", with_rule))
+    assert response.status_code == 400
+    assert "no_such_decision" in str(response.json["error"]["details"])
+
+
+def test_no_files_is_400(api):
+    response = api.as_("process.owner").post("/deployments", data={}, content_type="multipart/form-data")
+    assert response.status_code == 400
