@@ -1,6 +1,7 @@
 """The `pathways` command. Every command reads DATABASE_URL and REDIS_URL like the server."""
 from __future__ import annotations
 
+import functools
 import sys
 from datetime import datetime, timezone
 from pathlib import Path
@@ -29,14 +30,29 @@ def cli() -> None:
 
 
 def main() -> None:
-    try:
-        cli(standalone_mode=True)
-    except PathwaysError as exc:
-        click.echo(f"error: {exc.message}", err=True)
+    cli()
+
+
+class _Failed(click.ClickException):
+    """A PathwaysError told to an operator: the message, then each problem on its own line."""
+
+    def __init__(self, exc: PathwaysError):
+        lines = [exc.message]
         for name, problems in exc.details.get("files", exc.details).items():
             for problem in problems if isinstance(problems, list) else [problems]:
-                click.echo(f"  {name}: {problem}", err=True)
-        sys.exit(1)
+                lines.append(f"  {name}: {problem}")
+        super().__init__("\n".join(lines))
+
+
+def _operator_errors(command):
+    @functools.wraps(command)
+    def wrapper(*args, **kwargs):
+        try:
+            return command(*args, **kwargs)
+        except PathwaysError as exc:
+            raise _Failed(exc) from None
+
+    return wrapper
 
 
 @cli.command("init-db", help="Create or upgrade the database schema (Alembic migrations).")
@@ -49,6 +65,7 @@ def init_db() -> None:
 
 @cli.command(help="Deploy .bpmn and .dmn files (default: bpmn/ and dmn/). All or nothing.")
 @click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+@_operator_errors
 def deploy(paths: tuple[Path, ...]) -> None:
     from .services import deployments
 
@@ -125,6 +142,7 @@ def _split(text: str) -> list[str]:
 
 
 @cli.command("seed-demo", help="Create demo teams, users and tokens, and a few sample referrals.")
+@_operator_errors
 def seed_demo() -> None:
     from .demo import DEMO_USERS, sample_referrals
 

@@ -32,7 +32,7 @@ RUNTIME_TABLES = ("audit_event", "timer", "task_candidate_group", "task", "proce
 def postgres_database():
     admin_url = normalise_database_url(POSTGRES_URL)
     name = f"pathways_test_{uuid.uuid4().hex[:10]}"
-    admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT", poolclass=sa.pool.NullPool)
     with admin.connect() as conn:
         conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
     url = sa.engine.make_url(admin_url).set(database=name).render_as_string(hide_password=False)

@@ -190,3 +190,34 @@ def test_body_must_be_json_object(api):
                                content_type="application/json",
                                headers={"Authorization": f"Bearer {api.app.tokens['front.door']}"})
     assert response.status_code == 400
+
+
+def test_two_concurrent_completions_one_wins(api):
+    import threading
+
+    instance = start_smoke(api)
+    task_id = instance["activeTasks"][0]["id"]
+    barrier = threading.Barrier(2)
+    results = {}
+
+    def complete(user):
+        client = api.as_(user)
+        barrier.wait()
+        results[user] = client.post(f"/tasks/{task_id}/complete",
+                                     {"variables": {"visitDate": "2026-12-24", "seen": user == "nel.ai.sw1"}})
+
+    threads = [threading.Thread(target=complete, args=(u,)) for u in ("nel.ai.sw1", "nel.ai.sw2")]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    statuses = sorted(r.status_code for r in results.values())
+    assert statuses == [200, 409], {u: r.json for u, r in results.items()}
+    winner = next(u for u, r in results.items() if r.status_code == 200)
+    after = api.get(f"/process-instances/{instance['id']}").json
+    assert after["variables"]["completedBy"] == {"visit": winner}
+    assert after["variables"]["seen"] is (winner == "nel.ai.sw1")
+    history = api.get(f"/process-instances/{instance['id']}/history").json
+    assert [e["user"] for e in history if e["type"] == "task_completed"] == [winner]
+    # The instance carries on from the winner's completion: it now waits for the police update.
+    assert api.post("/messages", {"messageName": "policeUpdate", "businessKey": "B-1"}).json["correlated"] == 1
