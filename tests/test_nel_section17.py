@@ -1,0 +1,245 @@
+"""North East Lincolnshire Section 17 allocation and assessment, worked through the API by
+a user of each lane to every end the document names, with working-day due dates.
+
+The suite's engine clock is Tue 1 Dec 2026 09:00 UTC (tests/conftest.py), so deadlines that
+count from a completed step count from then.
+"""
+from __future__ import annotations
+
+import pytest
+
+IFD, ATM, TM, SW1, SW2 = "nel.ifd.atm", "nel.ai.atm", "nel.ai.tm", "nel.ai.sw1", "nel.ai.sw2"
+RECEIVED = "2026-12-23T10:15:00Z"  # Wed 23 Dec 2026, two days before Christmas
+
+
+def start(api, received=RECEIVED, strategy=False, business_key="REF-1"):
+    response = api.post("/process-definitions/nel_section17/start", {
+        "businessKey": business_key,
+        "variables": {"childId": "C-1", "referralId": business_key, "referralReceivedAt": received,
+                      "strategyDiscussionRecommended": strategy},
+    })
+    assert response.status_code == 201, response.json
+    return response.json
+
+
+def active(instance, activity_id):
+    matches = [t for t in instance["activeTasks"] if t["activityId"] == activity_id]
+    assert matches, f"{activity_id} not active; active: {[t['activityId'] for t in instance['activeTasks']]}"
+    return matches[0]
+
+
+def work(api, instance, activity_id, user, **variables):
+    task = active(instance, activity_id)
+    response = api.as_(user).post(f"/tasks/{task['id']}/complete", {"variables": variables})
+    assert response.status_code == 200, response.json
+    return response.json
+
+
+def allocate(api, instance, worker=SW1):
+    instance = work(api, instance, "duty_atm_review", ATM, reviewDecision="accept")
+    return work(api, instance, "allocation_discussion", ATM, allocatedWorker=worker,
+                visitPlan="Joint visit with health visitor", managementCaseNoteRecorded=True)
+
+
+def assess(api, instance, complexity="low", escalating=False, agencies=False, visit="2026-12-22"):
+    instance = work(api, instance, "initial_visit", SW1, visitDate=visit, childSeen=True)
+    return work(api, instance, "formal_supervision", ATM, complexity=complexity,
+                concernsEscalating=escalating, multipleAgencies=agencies, assessmentFocus="Neglect")
+
+
+def finish(api, instance, outcome):
+    instance = work(api, instance, "single_assessment", SW1, assessmentCompletedOn="2027-01-06",
+                    recommendedOutcome=outcome, assessmentSummary="Needs met by universal services")
+    return work(api, instance, "agree_assessment_outcome", ATM, assessmentOutcome=outcome,
+                outcomeRationale="Agreed in supervision")
+
+
+def timer(instance, activity_id):
+    matches = [t for t in instance["timers"] if t["activityId"] == activity_id]
+    assert len(matches) == 1, instance["timers"]
+    return matches[0]
+
+
+def test_strategy_discussion_recommended_ends_at_once(api):
+    instance = start(api, strategy=True)
+    assert instance["status"] == "completed"
+    assert instance["variables"]["outcome"] == "strategy_discussion_requested"
+    assert instance["activeTasks"] == [] and instance["timers"] == []
+
+
+@pytest.mark.parametrize("received,due", [
+    ("2026-12-23T10:15:00Z", "2026-12-23T23:59:59+00:00"),  # a working day: the same day
+    ("2026-12-25T10:00:00Z", "2026-12-29T23:59:59+00:00"),  # Christmas Day: next working day after the holidays
+    ("2026-12-19T11:00:00Z", "2026-12-21T23:59:59+00:00"),  # a Saturday: Monday
+    ("2027-06-30T23:30:00Z", "2027-07-01T23:59:59+01:00"),  # already 1 July in London (BST)
+])
+def test_duty_atm_reviews_the_tray_the_same_working_day(api, received, due):
+    instance = start(api, received=received)
+    review = active(instance, "duty_atm_review")
+    assert review["candidateGroups"] == ["nel-ai-atm"]
+    assert api.as_(ATM).get(f"/tasks/{review['id']}").json["due"] in (due, _utc(due))
+    assert {f["id"] for f in review["formFields"]} == {"reviewDecision", "reviewNotes"}
+
+
+def _utc(iso: str) -> str:
+    from datetime import datetime, timezone
+    return datetime.fromisoformat(iso).astimezone(timezone.utc).isoformat()
+
+
+def test_happy_path_low_complexity_ten_day_track_to_close(api):
+    instance = allocate(api, start(api))
+    # The case is open to A&I from acceptance; 12 weeks count from the referral (84 days).
+    assert timer(instance, "twelve_week_limit")["dueAt"] == "2027-03-17T10:15:00+00:00"
+
+    visit = active(instance, "initial_visit")
+    # Allocation recorded Tue 1 Dec 2026: visit within 3 working days is Fri 4 Dec.
+    assert visit["due"] == "2026-12-04T23:59:59+00:00"
+    assert visit["assignee"] == SW1 and visit["candidateGroups"] == ["nel-ai-sw"]
+    assert timer(instance, "initial_visit_overdue")["dueAt"] == "2026-12-04T23:59:59+00:00"
+    # Another social worker in the group cannot do the allocated worker's visit.
+    other = api.as_(SW2).post(f"/tasks/{visit['id']}/complete",
+                              {"variables": {"visitDate": "2026-12-03", "childSeen": True}})
+    assert other.status_code == 403
+
+    instance = work(api, instance, "initial_visit", SW1, visitDate="2026-12-22", childSeen=True)
+    supervision = active(instance, "formal_supervision")
+    # Visit Tue 22 Dec: 5 working days skip Christmas Day and the substitute Boxing Day (Mon 28).
+    assert supervision["due"] == "2026-12-31T23:59:59+00:00"
+    assert supervision["candidateGroups"] == ["nel-ai-atm"]
+    assert timer(instance, "supervision_overdue")["dueAt"] == "2026-12-31T23:59:59+00:00"
+    assert "initial_visit_overdue" not in [t["activityId"] for t in instance["timers"]]
+
+    instance = work(api, instance, "formal_supervision", ATM, complexity="low", concernsEscalating=False,
+                    multipleAgencies=False, assessmentFocus="Parenting capacity")
+    assert instance["variables"]["assessmentDays"] == 10
+    assessment = active(instance, "single_assessment")
+    # 10 working days from the visit, New Year's Day skipped: Fri 8 Jan 2027.
+    assert assessment["due"] == "2027-01-08T23:59:59+00:00"
+    assert assessment["assignee"] == SW1
+    assert timer(instance, "assessment_overdue")["dueAt"] == "2027-01-08T23:59:59+00:00"
+
+    instance = finish(api, instance, "close")
+    assert instance["status"] == "completed" and instance["endedAt"]
+    assert instance["variables"]["outcome"] == "close"
+    assert instance["activeTasks"] == [] and instance["timers"] == []
+
+    history = api.get(f"/process-instances/{instance['id']}/history").json
+    done = [(e["activityId"], e["user"]) for e in history if e["type"] == "task_completed"]
+    assert done == [("duty_atm_review", ATM), ("allocation_discussion", ATM), ("initial_visit", SW1),
+                    ("formal_supervision", ATM), ("single_assessment", SW1), ("agree_assessment_outcome", ATM)]
+    decision = next(e for e in history if e["type"] == "decision_evaluated")
+    assert decision["activityId"] == "decide_assessment_track"
+    assert decision["details"]["outputs"] == {"assessmentDays": 10}
+    assert history[-1]["type"] == "instance_completed" and history[-1]["details"]["outcome"] == "close"
+    cancelled = {e["activityId"] for e in history if e["type"] == "timer_cancelled"}
+    assert {"initial_visit_overdue", "supervision_overdue", "assessment_overdue", "twelve_week_limit"} <= cancelled
+
+
+@pytest.mark.parametrize("complexity,escalating,agencies,days,due", [
+    ("high", False, False, 35, "2027-02-12T23:59:59+00:00"),
+    ("low", True, False, 35, "2027-02-12T23:59:59+00:00"),
+    ("low", False, True, 35, "2027-02-12T23:59:59+00:00"),
+    ("low", False, False, 10, "2027-01-08T23:59:59+00:00"),
+])
+def test_supervision_decides_the_track(api, complexity, escalating, agencies, days, due):
+    instance = assess(api, allocate(api, start(api)), complexity, escalating, agencies)
+    assert instance["variables"]["assessmentDays"] == days
+    assert active(instance, "single_assessment")["due"] == due
+
+
+@pytest.mark.parametrize("outcome", [
+    "close", "step_down_early_help", "short_cin_package", "transfer_cin_team", "strategy_discussion",
+])
+def test_every_assessment_outcome_ends_the_pathway_there(api, outcome):
+    instance = finish(api, assess(api, allocate(api, start(api))), outcome)
+    assert instance["status"] == "completed"
+    assert instance["variables"]["outcome"] == outcome
+    assert instance["variables"]["assessmentOutcome"] == outcome
+
+
+def test_atm_recommendation_may_differ_from_the_agreed_outcome(api):
+    instance = assess(api, allocate(api, start(api)))
+    instance = work(api, instance, "single_assessment", SW1, assessmentCompletedOn="2027-01-06",
+                    recommendedOutcome="close", assessmentSummary="Ongoing worries about school attendance")
+    instance = work(api, instance, "agree_assessment_outcome", ATM, assessmentOutcome="short_cin_package",
+                    outcomeRationale="Short package of work at CIN")
+    assert instance["variables"]["outcome"] == "short_cin_package"
+    assert instance["variables"]["recommendedOutcome"] == "close"
+
+
+def test_challenge_agreed_between_atms_then_returned_to_ifd(api):
+    instance = work(api, start(api), "duty_atm_review", ATM, reviewDecision="challenge",
+                    reviewNotes="Threshold for assessment not met")
+    instance = work(api, instance, "atm_challenge_discussion", ATM, challengeOutcome="agreed_return")
+    returned = active(instance, "ifd_returned_referral")
+    assert returned["candidateGroups"] == ["nel-ifd"]
+    assert api.as_(ATM).get(f"/tasks/{returned['id']}").status_code == 403
+    instance = work(api, instance, "ifd_returned_referral", IFD, ifdNextSteps="Early help offer")
+    assert instance["status"] == "completed"
+    assert instance["variables"]["outcome"] == "not_accepted_returned_to_ifd"
+
+
+def test_challenge_agreed_between_atms_to_accept(api):
+    instance = work(api, start(api), "duty_atm_review", ATM, reviewDecision="challenge")
+    instance = work(api, instance, "atm_challenge_discussion", ATM, challengeOutcome="agreed_accept")
+    assert active(instance, "allocation_discussion")["candidateGroups"] == ["nel-ai-atm"]
+
+
+@pytest.mark.parametrize("decision,next_step", [("accept", "allocation_discussion"),
+                                                 ("return", "ifd_returned_referral")])
+def test_unresolved_challenge_escalates_to_team_managers(api, decision, next_step):
+    instance = work(api, start(api), "duty_atm_review", ATM, reviewDecision="challenge")
+    instance = work(api, instance, "atm_challenge_discussion", ATM, challengeOutcome="not_agreed")
+    escalation = active(instance, "tm_escalation_discussion")
+    assert escalation["candidateGroups"] == ["nel-ai-tm"]
+    assert api.as_(ATM).post(f"/tasks/{escalation['id']}/complete",
+                             {"variables": {"escalationOutcome": decision}}).status_code == 403
+    instance = work(api, instance, "tm_escalation_discussion", TM, escalationOutcome=decision)
+    active(instance, next_step)
+    if decision == "return":
+        instance = work(api, instance, "ifd_returned_referral", IFD, ifdNextSteps="Step down to early help")
+        assert instance["variables"]["outcome"] == "not_accepted_returned_to_ifd"
+
+
+def test_forms_refuse_missing_and_wrong_values_per_field(api):
+    instance = allocate(api, start(api))
+    visit = active(instance, "initial_visit")
+    response = api.as_(SW1).post(f"/tasks/{visit['id']}/complete",
+                                 {"variables": {"visitDate": "2026-02-30", "childSeen": "yes"}})
+    assert response.status_code == 422
+    assert set(response.json["error"]["details"]) == {"visitDate", "childSeen"}
+    supervision_less = api.get(f"/process-instances/{instance['id']}").json
+    assert [t["activityId"] for t in supervision_less["activeTasks"]] == ["initial_visit"]
+
+    instance = work(api, instance, "initial_visit", SW1, visitDate="2026-12-22", childSeen=True)
+    supervision = active(instance, "formal_supervision")
+    response = api.as_(ATM).post(f"/tasks/{supervision['id']}/complete",
+                                 {"variables": {"complexity": "medium"}})
+    details = response.json["error"]["details"]
+    assert response.status_code == 422
+    assert set(details) == {"complexity", "concernsEscalating", "multipleAgencies", "assessmentFocus"}
+    assert "low, high" in details["complexity"][0]
+
+
+def test_start_variables_are_checked_per_field(api):
+    response = api.post("/process-definitions/nel_section17/start", {
+        "variables": {"childId": "C-1", "referralReceivedAt": "not a date", "strategyDiscussionRecommended": "no"}})
+    assert response.status_code == 422
+    assert set(response.json["error"]["details"]) == {"referralId", "referralReceivedAt",
+                                                      "strategyDiscussionRecommended"}
+
+
+def test_each_lane_sees_only_its_own_tray(api):
+    start(api, business_key="REF-A")
+    assert [t["activityId"] for t in api.as_(ATM).get("/tasks").json] == ["duty_atm_review"]
+    for user in (IFD, TM, SW1):
+        assert api.as_(user).get("/tasks").json == []
+    assert len(api.as_(ATM).get("/tasks", candidateGroup="nel-ai-atm", businessKey="REF-A").json) == 1
+
+
+def test_overdue_filter_uses_the_due_date(api):
+    start(api, received="2020-01-06T09:00:00Z", business_key="OLD")  # reviewed long ago: overdue now
+    start(api, received="2099-01-05T09:00:00Z", business_key="NEW")
+    overdue = api.as_(ATM).get("/tasks", overdue="true").json
+    assert [t["businessKey"] for t in overdue] == ["OLD"]
+    assert [t["businessKey"] for t in api.as_(ATM).get("/tasks", overdue="false").json] == ["NEW"]
