@@ -9,6 +9,7 @@ from werkzeug.exceptions import RequestEntityTooLarge
 
 from .calendar import WorkingCalendar, parse_closures
 from .config import Config
+from .duty import parse_rotas
 from .engine import DecisionEvaluator, Engine
 from .extensions import db
 
@@ -31,6 +32,7 @@ def create_app(config: Config | dict[str, Any] | None = None) -> Flask:
     app.extensions["pathways.calendar"] = calendar
     app.extensions["pathways.engine"] = engine
     app.extensions["pathways.decisions"] = DecisionEvaluator(engine.script_engine)
+    app.extensions["pathways.duty_rotas"] = parse_rotas(app.config["PATHWAYS_DUTY_ROTAS"])
 
     from .api import bp as api_bp
 

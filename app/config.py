@@ -37,6 +37,8 @@ class Config:
         self.PATHWAYS_MAX_FILE_BYTES = int(env.get("PATHWAYS_MAX_FILE_BYTES", 2 * 1024 * 1024))
         # The whole request may be larger (several files), but not unbounded.
         self.MAX_CONTENT_LENGTH = int(env.get("PATHWAYS_MAX_REQUEST_BYTES", 32 * 1024 * 1024))
+        # Which team takes each pathway's new cases, week by week (see app/duty.py).
+        self.PATHWAYS_DUTY_ROTAS = env.get("PATHWAYS_DUTY_ROTAS", "")
         self.SQLALCHEMY_ENGINE_OPTIONS: dict[str, object] = {"pool_pre_ping": True}
         self.JSON_SORT_KEYS = False
         for key, value in overrides.items():

@@ -64,6 +64,7 @@ def sample_referrals(app: Flask) -> list[str]:
         return ["No sample referrals: nel_section17 is not deployed (run 'pathways deploy')."]
     front_door = db.session.get(User, "front.door")
     engine = app.extensions["pathways.engine"]
+    rota = app.extensions["pathways.duty_rotas"].get("nel_section17")
     lines = []
     for offset, (business_key, variables) in enumerate(SAMPLE_REFERRALS):
         exists = db.session.execute(
@@ -73,6 +74,6 @@ def sample_referrals(app: Flask) -> list[str]:
             continue
         received = datetime.now(timezone.utc) - timedelta(hours=offset)
         instance = instances.start(engine, front_door, "nel_section17", business_key,
-                                   {**variables, "referralReceivedAt": received.isoformat()})
+                                   {**variables, "referralReceivedAt": received.isoformat()}, rota)
         lines.append(f"Started sample referral {business_key} (nel_section17, instance {instance.id}).")
     return lines

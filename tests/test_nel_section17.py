@@ -243,3 +243,53 @@ def test_overdue_filter_uses_the_due_date(api):
     overdue = api.as_(ATM).get("/tasks", overdue="true").json
     assert [t["businessKey"] for t in overdue] == ["OLD"]
     assert [t["businessKey"] for t in api.as_(ATM).get("/tasks", overdue="false").json] == ["NEW"]
+
+
+@pytest.fixture
+def rota(app):
+    """Two A&I teams on a weekly duty rota; the demo A&I users are in team `nel-ai`."""
+    from app.auth import issue_token
+    from app.cli import _create_user
+    from app.duty import parse_rotas
+    from app.extensions import db
+
+    rotas = app.extensions["pathways.duty_rotas"]
+    rotas.update(parse_rotas('{"nel_section17": {"teams": ["nel-ai", "nel-ai-b"], '
+                             '"firstWeek": "2026-11-30", "dateVariable": "referralReceivedAt"}}'))
+    with app.app_context():
+        user = _create_user("nel.ai.atm.b", ["nel-ai-atm"], ["staff", "manager"], None, "ATM, team B", "nel-ai-b")
+        app.tokens["nel.ai.atm.b"] = issue_token(user)
+        db.session.commit()
+    yield
+    rotas.clear()
+
+
+def test_referral_goes_to_the_team_on_duty_the_day_it_arrives(api, rota):
+    # Week of Mon 30 Nov 2026: nel-ai; week of Mon 7 Dec: nel-ai-b; week of 14 Dec: nel-ai again.
+    a = start(api, received="2026-12-04T16:00:00Z", business_key="WEEK-A")
+    b = start(api, received="2026-12-07T09:00:00Z", business_key="WEEK-B")
+    c = start(api, received="2026-12-08T09:00:00Z", business_key="WEEK-B-OVERRIDE")
+    override = api.post("/process-definitions/nel_section17/start", {"businessKey": "OVERRIDE", "variables": {
+        "childId": "C-9", "referralId": "OVERRIDE", "referralReceivedAt": "2026-12-08T09:00:00Z",
+        "strategyDiscussionRecommended": False, "dutyTeam": "nel-ai"}}).json
+    assert [t["businessKey"] for t in api.as_(ATM).get("/tasks").json] == ["WEEK-A", "OVERRIDE"]
+    assert [t["businessKey"] for t in api.as_("nel.ai.atm.b").get("/tasks").json] == ["WEEK-B", "WEEK-B-OVERRIDE"]
+    other_team_task = active(b, "duty_atm_review")["id"]
+    assert api.as_(ATM).get(f"/tasks/{other_team_task}").status_code == 403
+    assert a["id"] and c["id"] and override["id"]
+    history = api.get(f"/process-instances/{b['id']}/history").json
+    assert history[0]["details"]["team"] == "nel-ai-b"
+
+
+@pytest.mark.parametrize("text,message", [
+    ("{not json", "not valid JSON"),
+    ('{"k": {"teams": [], "firstWeek": "2026-11-30", "dateVariable": "d"}}', "teams"),
+    ('{"k": {"teams": ["a"], "firstWeek": "2026-12-01", "dateVariable": "d"}}', "Monday"),
+    ('{"k": {"teams": ["a"], "firstWeek": "soon", "dateVariable": "d"}}', "YYYY-MM-DD"),
+    ('{"k": {"teams": ["a"], "firstWeek": "2026-11-30"}}', "dateVariable"),
+])
+def test_bad_rota_configuration_is_explained(text, message):
+    from app.duty import parse_rotas
+
+    with pytest.raises(ValueError, match=message):
+        parse_rotas(text)

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import sqlalchemy as sa
-from flask import g, jsonify
+from flask import current_app, g, jsonify
 
 from ..auth import authenticated, require_role
 from ..errors import Invalid, NotFound
@@ -40,7 +40,8 @@ def start(key: str):
     """Variables are checked against the start event's form fields, if it has any."""
     require_role(g.user, "integrator", "manager", action="start a process (needs the integrator role)")
     data = body(schemas.StartRequest)
-    instance = service.start(engine(), g.user, key, data.get("businessKey"), data["variables"])
+    rota = current_app.extensions["pathways.duty_rotas"].get(key)
+    instance = service.start(engine(), g.user, key, data.get("businessKey"), data["variables"], rota)
     return jsonify(instance_json(instance)), 201
 
 

@@ -5,6 +5,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from ..duty import DutyRota
 from ..engine import Engine, EngineError, NothingWaiting
 from ..errors import Invalid, NotFound
 from ..extensions import db
@@ -24,9 +25,13 @@ def latest_definition(key: str) -> ProcessDefinition:
     return definition
 
 
-def start(engine: Engine, user: User, key: str, business_key: str | None, variables: Any) -> ProcessInstance:
+def start(engine: Engine, user: User, key: str, business_key: str | None, variables: Any,
+          rota: DutyRota | None = None) -> ProcessInstance:
+    """Start the latest version of ``key``; with a duty ``rota``, the case goes to the team
+    on duty the day it arrived unless the caller names a `dutyTeam`."""
     definition = latest_definition(key)
     values = forms.validate(definition.spec.get("startForm", []), variables)
+    team = values.get("dutyTeam") or (rota.team_for(values) if rota else None)
     if business_key is not None and (not isinstance(business_key, str) or len(business_key) > 200):
         raise Invalid("businessKey must be text of at most 200 characters", {"businessKey": ["too long"]})
     try:
@@ -40,14 +45,14 @@ def start(engine: Engine, user: User, key: str, business_key: str | None, variab
         status=InstanceStatus.ACTIVE.value,
         state={},
         variables={},
-        team=values.get("dutyTeam"),
+        team=team,
         started_at=now(),
         started_by=user.id,
     )
     db.session.add(instance)
     db.session.flush()
     audit(instance.id, "instance_started", user.id, definitionKey=key, version=definition.version,
-          businessKey=business_key, variables=values)
+          businessKey=business_key, team=team, variables=values)
     apply_snapshot(instance, snapshot, user.id)
     commit()
     return instance

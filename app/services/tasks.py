@@ -16,18 +16,23 @@ from .transaction import commit, engine_error
 
 
 def may_work(user: User, task: Task) -> bool:
-    """The task is in one of the user's groups, or named for them."""
-    if user.has_role("admin"):
+    """The task is named for the user, or is in one of their groups and held by their team
+    (a case held by a team goes to that team's members of each group)."""
+    if user.has_role("admin") or task.assignee == user.id or user.id in (task.candidate_users or []):
         return True
-    return bool(set(task.candidate_groups) & set(user.groups)) or user.id in (task.candidate_users or []) \
-        or task.assignee == user.id
+    same_team = task.team is None or user.team is None or task.team == user.team
+    return same_team and bool(set(task.candidate_groups) & set(user.groups))
 
 
 def visible_tasks_query(user: User) -> sa.Select:
+    """The same rule as may_work, as a query the inbox can index."""
     query = sa.select(Task)
     if not user.has_role("admin"):
         groups = sa.select(TaskCandidateGroup.task_id).where(TaskCandidateGroup.group.in_(user.groups or []))
-        query = query.where(sa.or_(Task.id.in_(groups), Task.assignee == user.id))
+        in_group = Task.id.in_(groups)
+        if user.team is not None:
+            in_group = sa.and_(in_group, sa.or_(Task.team.is_(None), Task.team == user.team))
+        query = query.where(sa.or_(in_group, Task.assignee == user.id))
     return query
 
 
@@ -78,7 +83,8 @@ def assign(user: User, task_id: str, assignee_id: Any) -> Task:
     assignee = db.session.get(User, assignee_id)
     if assignee is None:
         raise Invalid(f"no user {assignee_id!r}", {"userId": ["no such user"]})
-    if not may_work(assignee, Task(candidate_groups=task.candidate_groups, candidate_users=task.candidate_users)):
+    if not may_work(assignee, Task(candidate_groups=task.candidate_groups, candidate_users=task.candidate_users,
+                                   team=task.team)):
         raise Invalid(f"{assignee_id} is not in a group that works this task",
                       {"userId": [f"must belong to one of: {', '.join(task.candidate_groups)}"]})
     task.assignee = assignee_id
