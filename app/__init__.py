@@ -12,6 +12,7 @@ from .config import Config
 from .duty import parse_rotas
 from .engine import DecisionEvaluator, Engine
 from .extensions import db
+from .timer_queue import TimerQueue
 
 
 def create_app(config: Config | dict[str, Any] | None = None) -> Flask:
@@ -33,6 +34,11 @@ def create_app(config: Config | dict[str, Any] | None = None) -> Flask:
     app.extensions["pathways.engine"] = engine
     app.extensions["pathways.decisions"] = DecisionEvaluator(engine.script_engine)
     app.extensions["pathways.duty_rotas"] = parse_rotas(app.config["PATHWAYS_DUTY_ROTAS"])
+    app.extensions["pathways.timer_queue"] = (
+        TimerQueue(app.config["REDIS_URL"], app.config["PATHWAYS_TIMER_QUEUE"],
+                   app.config["PATHWAYS_SWEEP_STALE_SECONDS"])
+        if app.config["REDIS_URL"] else None
+    )
 
     from .api import bp as api_bp
 

@@ -1,10 +1,12 @@
 """The `pathways` command. Every command reads DATABASE_URL and REDIS_URL like the server."""
 from __future__ import annotations
 
+import contextlib
 import functools
 import sys
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Iterator
 
 import click
 from flask import Flask
@@ -22,6 +24,20 @@ DEMO_PASSWORD = "pathways-demo"
 
 def _app() -> Flask:
     return create_app()
+
+
+@contextlib.contextmanager
+def _context(app: Flask) -> Iterator[Flask]:
+    """An app context for one command, leaving no connection open behind it."""
+    with app.app_context():
+        try:
+            yield app
+        finally:
+            db.session.remove()
+            db.engine.dispose()
+            queue = app.extensions["pathways.timer_queue"]
+            if queue is not None:
+                queue.connection.close()
 
 
 @click.group(help="Pathways: BPMN process automation for children's social care.")
@@ -58,7 +74,7 @@ def _operator_errors(command):
 @cli.command("init-db", help="Create or upgrade the database schema (Alembic migrations).")
 def init_db() -> None:
     app = _app()
-    with app.app_context():
+    with _context(app):
         db_migrate.upgrade()
         click.echo(f"database ready: {db.engine.url.render_as_string(hide_password=True)}")
 
@@ -71,7 +87,7 @@ def deploy(paths: tuple[Path, ...]) -> None:
 
     app = _app()
     targets = list(paths) or [ROOT / "bpmn", ROOT / "dmn"]
-    with app.app_context():
+    with _context(app):
         files = deployments.files_from_paths(targets)
         result = deployments.deploy(files, app.config["PATHWAYS_MAX_FILE_BYTES"], "cli")
         for row in result.created:
@@ -113,7 +129,7 @@ def users() -> None:
 def users_create(name, groups, roles, display_name, team, password_stdin) -> None:
     password = sys.stdin.readline().rstrip("\n") if password_stdin else None
     app = _app()
-    with app.app_context():
+    with _context(app):
         user = _create_user(name, _split(groups), _split(roles), password, display_name, team)
         db.session.commit()
         click.echo(f"user {user.id}: groups {', '.join(user.groups) or '-'}; roles {', '.join(user.roles)}")
@@ -128,7 +144,7 @@ def token() -> None:
 @click.argument("user_id")
 def token_create(user_id: str) -> None:
     app = _app()
-    with app.app_context():
+    with _context(app):
         user = db.session.get(User, user_id)
         if user is None:
             raise click.ClickException(f"no user {user_id!r}; create it with 'pathways users create'")
@@ -147,7 +163,7 @@ def seed_demo() -> None:
     from .demo import DEMO_USERS, sample_referrals
 
     app = _app()
-    with app.app_context():
+    with _context(app):
         rows = []
         for user_id, name, groups, roles, team in DEMO_USERS:
             user = _create_user(user_id, groups, roles, DEMO_PASSWORD, name, team)
@@ -159,6 +175,63 @@ def seed_demo() -> None:
             click.echo(f"  {user.id:<22} {','.join(user.roles):<24} {','.join(user.groups):<28} {value}")
         for line in started:
             click.echo(line)
+
+
+def _redis_app() -> Flask:
+    app = _app()
+    if app.extensions["pathways.timer_queue"] is None:
+        raise click.ClickException("REDIS_URL is not set: the worker and the sweep deliver timers through Redis")
+    return app
+
+
+@cli.command(help="Run an RQ worker that fires timers, with its scheduler and a periodic sweep.")
+@click.option("--burst", is_flag=True, help="Stop when the queue is empty (tests, one-off catch-up).")
+@click.option("--sweep-every", type=float, default=None, help="Seconds between sweeps (0: none).")
+def worker(burst: bool, sweep_every: float | None) -> None:
+    from workers import worker as rq_worker
+
+    app = _redis_app()
+    every = app.config["PATHWAYS_SWEEP_SECONDS"] if sweep_every is None else sweep_every
+    rq_worker.run(app, burst=burst, sweep_every=every)
+
+
+@cli.group(help="Inspect and deliver timers.")
+def timers() -> None:
+    pass
+
+
+@timers.command("sweep", help="Put back on Redis every pending timer whose job is missing or dead.")
+def timers_sweep() -> None:
+    from .services import timers as service
+
+    app = _redis_app()
+    with _context(app):
+        result = service.sweep(app.extensions["pathways.timer_queue"])
+    click.echo(f"{result.pending} pending timer(s); {result.requeued} put back on the queue")
+
+
+@timers.command("run-due", help="Fire every timer due at an instant (default: now), without Redis.")
+@click.option("--as-of", "as_of", default=None, help="ISO 8601 instant; a future one needs PATHWAYS_ALLOW_CLOCK_OVERRIDE=1.")
+def timers_run_due(as_of: str | None) -> None:
+    from .calendar import to_london
+    from .services import timers as service
+
+    app = _app()
+    now = datetime.now(timezone.utc)
+    try:
+        instant = to_london(as_of).astimezone(timezone.utc) if as_of else now
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--as-of") from None
+    if instant > now and not app.config["PATHWAYS_ALLOW_CLOCK_OVERRIDE"]:
+        raise click.ClickException(
+            f"{instant.isoformat()} is in the future; firing timers early needs PATHWAYS_ALLOW_CLOCK_OVERRIDE=1"
+        )
+    with _context(app):
+        queue = app.extensions["pathways.timer_queue"]
+        attempts = queue.max_attempts if queue else 5
+        counts = service.run_due(app.extensions["pathways.engine"], instant, attempts)
+    summary = ", ".join(f"{n} {what}" for what, n in sorted(counts.items())) or "nothing due"
+    click.echo(f"as of {instant.isoformat()}: {summary}")
 
 
 @cli.command(help="Serve Pathways over HTTP (gunicorn).")
@@ -175,16 +248,28 @@ def serve(host: str, port: int, workers: int | None, threads: int) -> None:
         import os
         workers = 1 if sqlite else 2 * (os.cpu_count() or 1) + 1
 
+    embedded_timers = app.extensions["pathways.timer_queue"] is None
+
+    def start_embedded_timers(_worker):
+        # No Redis: each server process fires due timers itself, every few seconds.
+        from .embedded import start_timer_thread
+
+        start_timer_thread(app)
+
     class Server(BaseApplication):
         def load_config(self):
             self.cfg.set("bind", f"{host}:{port}")
             self.cfg.set("workers", workers)
             self.cfg.set("threads", threads)
             self.cfg.set("accesslog", "-")
+            if embedded_timers:
+                self.cfg.set("post_worker_init", start_embedded_timers)
 
         def load(self):
             return app
 
     click.echo(f"Pathways on http://{host}:{port}/ (API at /api/v1, OpenAPI at /api/v1/openapi.json)")
+    if embedded_timers:
+        click.echo(f"Timers: fired in-process every {app.config['PATHWAYS_EMBEDDED_TIMER_SECONDS']:g}s (no REDIS_URL)")
     Server().run()
 

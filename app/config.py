@@ -39,6 +39,14 @@ class Config:
         self.MAX_CONTENT_LENGTH = int(env.get("PATHWAYS_MAX_REQUEST_BYTES", 32 * 1024 * 1024))
         # Which team takes each pathway's new cases, week by week (see app/duty.py).
         self.PATHWAYS_DUTY_ROTAS = env.get("PATHWAYS_DUTY_ROTAS", "")
+        # Timers: the RQ queue, how often workers sweep for lost jobs, when a started job
+        # counts as abandoned, and how often the embedded server (no Redis) fires due timers.
+        self.PATHWAYS_TIMER_QUEUE = env.get("PATHWAYS_TIMER_QUEUE", "pathways-timers")
+        self.PATHWAYS_SWEEP_SECONDS = float(env.get("PATHWAYS_SWEEP_SECONDS", 30))
+        self.PATHWAYS_SWEEP_STALE_SECONDS = float(env.get("PATHWAYS_SWEEP_STALE_SECONDS", 60))
+        self.PATHWAYS_EMBEDDED_TIMER_SECONDS = float(env.get("PATHWAYS_EMBEDDED_TIMER_SECONDS", 15))
+        # `timers run-due --as-of` a future instant is for tests and simulations only.
+        self.PATHWAYS_ALLOW_CLOCK_OVERRIDE = env.get("PATHWAYS_ALLOW_CLOCK_OVERRIDE") == "1"
         self.SQLALCHEMY_ENGINE_OPTIONS: dict[str, object] = {"pool_pre_ping": True}
         self.JSON_SORT_KEYS = False
         for key, value in overrides.items():

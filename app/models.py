@@ -179,9 +179,14 @@ class TaskCandidateGroup(db.Model):
 
 
 class Timer(db.Model):
+    """One firing of a BPMN timer. The database owns it; Redis only carries its delivery,
+    as an RQ job whose id is this row's id."""
+
     __tablename__ = "timer"
     __table_args__ = (sa.Index("ix_timer_status_due", "status", "due_at"),)
-    id: Mapped[str] = mapped_column(sa.String(36), primary_key=True)
+    id: Mapped[str] = mapped_column(sa.String(36), primary_key=True, default=new_id)
+    # The engine's waiting event task; a cycle timer keeps its task and gets a row per firing.
+    engine_task_id: Mapped[str] = mapped_column(sa.String(36), index=True)
     instance_id: Mapped[str] = mapped_column(sa.ForeignKey("process_instance.id"), index=True)
     activity_id: Mapped[str] = mapped_column(sa.String(120))
     name: Mapped[str | None] = mapped_column(sa.String(255))
@@ -191,6 +196,7 @@ class Timer(db.Model):
     attempts: Mapped[int] = mapped_column(default=0)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    fired_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_error: Mapped[str | None] = mapped_column(sa.Text)
 
 

@@ -5,6 +5,7 @@ PostgreSQL is the real server named by PATHWAYS_TEST_POSTGRES_URL (default: the 
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import uuid
 from datetime import datetime, timezone
@@ -28,22 +29,30 @@ TEST_NOW = datetime(2026, 12, 1, 9, 0, tzinfo=timezone.utc)
 RUNTIME_TABLES = ("audit_event", "timer", "task_candidate_group", "task", "process_instance")
 
 
-@pytest.fixture(scope="session")
-def postgres_database():
+@contextlib.contextmanager
+def throwaway_postgres():
+    """A PostgreSQL database of our own on the real server, dropped afterwards."""
     admin_url = normalise_database_url(POSTGRES_URL)
     name = f"pathways_test_{uuid.uuid4().hex[:10]}"
     admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT", poolclass=sa.pool.NullPool)
     with admin.connect() as conn:
         conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    url = sa.engine.make_url(admin_url).set(database=name).render_as_string(hide_password=False)
-    yield url
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
+    try:
+        yield sa.engine.make_url(admin_url).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
 
 
-def make_app(database_url: str):
-    app = create_app({"SQLALCHEMY_DATABASE_URI": database_url, "TESTING": True, "REDIS_URL": None})
+@pytest.fixture(scope="session")
+def postgres_database():
+    with throwaway_postgres() as url:
+        yield url
+
+
+def make_app(database_url: str, **config: Any):
+    app = create_app({"SQLALCHEMY_DATABASE_URI": database_url, "TESTING": True, "REDIS_URL": None, **config})
     # Tests run at a fixed instant so due dates and timers do not depend on the day they run.
     app.extensions["pathways.engine"].clock = lambda: TEST_NOW
     with app.app_context():
@@ -59,6 +68,14 @@ def backend(request, tmp_path_factory):
     else:
         url = request.getfixturevalue("postgres_database")
     app = make_app(url)
+    seed(app)
+    yield app
+    with app.app_context():
+        db.engine.dispose()
+
+
+def seed(app) -> None:
+    """Demo users with a token each (in ``app.tokens``), and bpmn/, dmn/ and the fixtures deployed."""
     tokens = {}
     with app.app_context():
         for user_id, name, groups, roles, team in DEMO_USERS:
@@ -69,9 +86,6 @@ def backend(request, tmp_path_factory):
         files = deployments.files_from_paths([p for p in sources if p.exists()])
         deployments.deploy(files, app.config["PATHWAYS_MAX_FILE_BYTES"], "tests")
     app.tokens = tokens
-    yield app
-    with app.app_context():
-        db.engine.dispose()
 
 
 @pytest.fixture

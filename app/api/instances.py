@@ -106,3 +106,26 @@ def message():
     delivered = service.correlate_message(engine(), g.user, data["messageName"], data.get("businessKey"),
                                           data.get("processInstanceId"), data["variables"])
     return jsonify({"correlated": len(delivered), "processInstanceIds": [i.id for i in delivered]})
+
+
+@bp.post("/process-instances/<instance_id>/retry")
+@authenticated
+@doc("Take an instance out of incident and deliver its timers again", response=(200, schemas.InstanceOut),
+     errors=(403, 404, 409))
+def retry(instance_id: str):
+    """For an instance in `incident` after a timer failed every attempt: its pending timers
+    get fresh attempts and are delivered again (at once if already due)."""
+    from redis.exceptions import RedisError
+
+    from ..services import timers
+
+    require_role(g.user, "manager", "integrator", action="retry an instance in incident")
+    instance, pending = timers.retry(g.user, instance_id)
+    queue = current_app.extensions["pathways.timer_queue"]
+    if queue is not None:
+        try:
+            queue.reschedule(pending)
+        except RedisError as exc:
+            # Committed already: the sweep delivers them once Redis is back.
+            current_app.logger.warning("retry: timers not re-enqueued now (%s); the sweep will", exc)
+    return jsonify(instance_json(instance))

@@ -6,6 +6,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.orm import Session
 
 from ..calendar import to_london
 from ..engine import Snapshot
@@ -20,7 +21,17 @@ from ..models import (
     TaskStatus,
     Timer,
     TimerStatus,
+    new_id,
 )
+
+
+# Timers created in this transaction, to hand to the scheduler once it commits.
+NEW_TIMERS = "pathways.new_timers"
+
+
+@sa.event.listens_for(Session, "after_rollback")
+def _forget_new_timers(session: Session) -> None:
+    session.info.pop(NEW_TIMERS, None)
 
 
 def now() -> datetime:
@@ -142,32 +153,47 @@ def _sync_tasks(instance, snapshot, user, completed_task_id, at) -> None:
 
 
 def _sync_timers(instance, snapshot, at) -> None:
-    pending = {
-        t.id: t for t in db.session.execute(
-            sa.select(Timer).where(Timer.instance_id == instance.id, Timer.status == TimerStatus.PENDING.value)
-        ).scalars()
-    }
-    waiting = {t["id"]: t for t in snapshot.timers}
-    fired = {step["taskId"] for step in snapshot.trail}
-    for timer_id, row in pending.items():
-        if timer_id not in waiting:
-            row.status = (TimerStatus.FIRED if timer_id in fired else TimerStatus.CANCELLED).value
-            row.ended_at = at
-            audit(instance.id, f"timer_{row.status}", activity_id=row.activity_id, at=at, timerId=row.id)
-    for timer_id, data in waiting.items():
-        if timer_id in pending:
+    """Match the engine's waiting timers to timer rows by (engine task, due time).
+
+    A pending row the engine no longer waits on has fired (its event ran, or a cycle moved
+    on to its next due time) or was cancelled (its task completed, the instance ended).
+    """
+    pending = list(db.session.execute(
+        sa.select(Timer).where(Timer.instance_id == instance.id, Timer.status == TimerStatus.PENDING.value)
+    ).scalars())
+    waiting = {(t["id"], _dt(t["dueAt"])): t for t in snapshot.timers}
+    still_waiting_tasks = {t["id"] for t in snapshot.timers}
+    ran = {step["taskId"] for step in snapshot.trail}
+    known = set()
+    for row in pending:
+        key = (row.engine_task_id, row.due_at)
+        if key in waiting:
+            known.add(key)
             continue
-        due = _dt(data["dueAt"])
-        db.session.add(Timer(
-            id=timer_id,
+        fired = row.engine_task_id in ran or row.engine_task_id in still_waiting_tasks
+        row.status = (TimerStatus.FIRED if fired else TimerStatus.CANCELLED).value
+        row.ended_at = at
+        if fired:
+            row.fired_at = at
+        details = {"latenessSeconds": round((at - row.due_at).total_seconds(), 3)} if fired else {}
+        audit(instance.id, f"timer_{row.status}", activity_id=row.activity_id, at=at, timerId=row.id,
+              dueAt=row.due_at.isoformat(), **details)
+    for key, data in waiting.items():
+        if key in known:
+            continue
+        row = Timer(
+            id=new_id(),
+            engine_task_id=data["id"],
             instance_id=instance.id,
             activity_id=data["activityId"],
             name=data["name"],
             kind=data["kind"],
-            due_at=due,
+            due_at=key[1],
             status=TimerStatus.PENDING.value,
             attempts=0,
             created_at=at,
-        ))
-        audit(instance.id, "timer_scheduled", activity_id=data["activityId"], at=at, timerId=timer_id,
-              dueAt=due.isoformat(), kind=data["kind"])
+        )
+        db.session.add(row)
+        db.session.info.setdefault(NEW_TIMERS, []).append((row.id, row.due_at))
+        audit(instance.id, "timer_scheduled", activity_id=data["activityId"], at=at, timerId=row.id,
+              dueAt=row.due_at.isoformat(), kind=data["kind"])

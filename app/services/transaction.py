@@ -4,12 +4,18 @@ from __future__ import annotations
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 
+from flask import current_app
+
 from ..engine import EngineError
+from ..timer_queue import schedule_quietly
+from .projection import NEW_TIMERS
 from ..errors import Conflict, Invalid
 from ..extensions import db
 
 
 def commit() -> None:
+    """Commit the action; then hand any timers it created to the scheduler."""
+    new_timers = db.session.info.pop(NEW_TIMERS, [])
     try:
         db.session.commit()
     except StaleDataError:
@@ -18,6 +24,7 @@ def commit() -> None:
     except IntegrityError:
         db.session.rollback()
         raise Conflict("the change clashes with one made at the same time; reload and try again") from None
+    schedule_quietly(current_app.extensions.get("pathways.timer_queue"), new_timers)
 
 
 def engine_error(exc: EngineError) -> Invalid:

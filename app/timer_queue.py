@@ -1,0 +1,116 @@
+"""Delivery of timers through RQ on Redis.
+
+The database owns every timer; this module only puts a job on Redis for each one, due
+at the timer's time and named by the timer's id, so a second copy of the same job is
+harmless and a lost one can be found and put back by the sweep.
+"""
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta, timezone
+from typing import Iterable
+
+from redis import Redis
+from redis.exceptions import RedisError
+from rq import Queue, Retry
+from rq.exceptions import NoSuchJobError
+from rq.intermediate_queue import IntermediateQueue
+from rq.job import Job, JobStatus
+
+log = logging.getLogger(__name__)
+
+QUEUE = "pathways-timers"
+FIRE_JOB = "workers.jobs.fire_timer"
+# Backoff between attempts of a failing timer; after the last the instance is an incident.
+RETRY_INTERVALS = [5, 30, 120, 600]
+_DEAD = {JobStatus.FAILED, JobStatus.STOPPED, JobStatus.CANCELED}
+
+
+class TimerQueue:
+    def __init__(self, redis_url: str, queue_name: str = QUEUE, stale_after: float = 60.0):
+        self.connection = Redis.from_url(redis_url, socket_connect_timeout=5, socket_timeout=10)
+        self.queue = Queue(queue_name, connection=self.connection)
+        # A started job not heard of for this long belongs to a worker that died.
+        self.stale_after = timedelta(seconds=stale_after)
+
+    @property
+    def max_attempts(self) -> int:
+        return len(RETRY_INTERVALS) + 1
+
+    def schedule(self, timers: Iterable[tuple[str, datetime]]) -> int:
+        """Enqueue a job per (timer id, due time); return how many were put on Redis."""
+        count = 0
+        now = datetime.now(timezone.utc)
+        with self.connection.pipeline() as pipe:
+            for timer_id, due_at in timers:
+                options = dict(job_id=timer_id, retry=Retry(max=len(RETRY_INTERVALS), interval=RETRY_INTERVALS),
+                               result_ttl=3600, failure_ttl=7 * 86400, pipeline=pipe)
+                if due_at <= now:
+                    # Already due: straight onto the queue, not via the scheduler.
+                    self.queue.enqueue(FIRE_JOB, timer_id, **options)
+                else:
+                    # RQ's scheduler keeps whole seconds: round up, never deliver early.
+                    at = due_at.astimezone(timezone.utc)
+                    if at.microsecond:
+                        at = at.replace(microsecond=0) + timedelta(seconds=1)
+                    self.queue.enqueue_at(at, FIRE_JOB, timer_id, **options)
+                count += 1
+            pipe.execute()
+        return count
+
+    def missing(self, timers: list[tuple[str, datetime]]) -> list[tuple[str, datetime]]:
+        """The (timer id, due time) pairs among ``timers`` with no live job on Redis: none at
+        all, a dead one, one started by a worker that has gone quiet, or one still waiting
+        for a scheduler well after its time (the scheduler's worker died holding its lock)."""
+        if not timers:
+            return []
+        jobs = Job.fetch_many([timer_id for timer_id, _ in timers], connection=self.connection)
+        now = datetime.now(timezone.utc)
+        # Taken off the queue by a worker that died before starting it.
+        stranded = set(self._intermediate().get_job_ids()) - set(self.queue.started_job_registry.get_job_ids())
+        lost = []
+        for (timer_id, due_at), job in zip(timers, jobs):
+            if job is None or timer_id in stranded:
+                lost.append((timer_id, due_at))
+                continue
+            status = job.get_status(refresh=False)
+            # A finished job whose timer is still pending did not fire it (it ran early).
+            if status in _DEAD or (status == JobStatus.FINISHED and due_at < now - self.stale_after):
+                lost.append((timer_id, due_at))
+            elif status == JobStatus.STARTED:
+                heard = job.last_heartbeat or job.started_at
+                if heard is not None and heard.replace(tzinfo=timezone.utc) < now - self.stale_after:
+                    lost.append((timer_id, due_at))
+            elif status == JobStatus.SCHEDULED and due_at < now - self.stale_after:
+                lost.append((timer_id, due_at))
+        return lost
+
+    def reschedule(self, timers: list[tuple[str, datetime]]) -> int:
+        """Replace whatever is left of these timers' jobs with fresh ones."""
+        intermediate = self._intermediate()
+        for timer_id, _ in timers:
+            intermediate.remove(timer_id)
+            try:
+                Job.fetch(timer_id, connection=self.connection).delete(remove_from_queue=True)
+            except NoSuchJobError:
+                pass
+        return self.schedule(timers)
+
+    def _intermediate(self) -> IntermediateQueue:
+        return IntermediateQueue(self.queue.key, self.connection)
+
+    def ping(self) -> bool:
+        try:
+            return bool(self.connection.ping())
+        except RedisError:
+            return False
+
+
+def schedule_quietly(queue: TimerQueue | None, timers: list[tuple[str, datetime]]) -> None:
+    """After commit: a Redis failure here loses nothing, the sweep will enqueue them."""
+    if queue is None or not timers:
+        return
+    try:
+        queue.schedule(timers)
+    except RedisError as exc:
+        log.warning("could not enqueue %d timer(s), the sweep will: %s", len(timers), exc)

@@ -1,0 +1,138 @@
+"""Timers owned by the database, fired by `run_due` (what the embedded server and
+`pathways timers run-due` do); on SQLite and PostgreSQL."""
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import pytest
+import sqlalchemy as sa
+
+from app.extensions import db
+from app.models import AuditEvent, Timer
+from app.services import timers
+
+ATM, SW1 = "nel.ai.atm", "nel.ai.sw1"
+
+
+def start_quick(api, visit_due: str, escalate_from: str | None = "2026-12-01", key="Q-1"):
+    variables = {"visitDue": visit_due}
+    if escalate_from:
+        variables["escalateFrom"] = escalate_from
+    response = api.post("/process-definitions/quick_timer/start", {"businessKey": key, "variables": variables})
+    assert response.status_code == 201, response.json
+    return response.json
+
+
+def run_due(app, as_of: datetime, attempts: int = 3) -> dict[str, int]:
+    with app.app_context():
+        return timers.run_due(app.extensions["pathways.engine"], as_of, attempts)
+
+
+def fired_count(app, instance_id: str) -> int:
+    with app.app_context():
+        return db.session.execute(sa.select(sa.func.count()).select_from(AuditEvent).where(
+            AuditEvent.instance_id == instance_id, AuditEvent.type == "timer_fired")).scalar_one()
+
+
+def at(iso: str) -> datetime:
+    return datetime.fromisoformat(iso)
+
+
+def test_overdue_visit_raises_the_atm_escalation_once(api, app):
+    instance = start_quick(api, "2026-12-04T23:59:59+00:00")
+    (timer,) = instance["timers"]
+    assert run_due(app, at("2026-12-04T23:59:58+00:00")) == {}
+    assert run_due(app, at("2026-12-05T00:00:00+00:00")) == {"fired": 1}
+    assert run_due(app, at("2026-12-05T00:00:01+00:00")) == {}
+    after = api.get(f"/process-instances/{instance['id']}").json
+    assert after["timers"] == []
+    chase = next(t for t in after["activeTasks"] if t["activityId"] == "chase_visit")
+    assert chase["candidateGroups"] == ["nel-ai-atm"]
+    assert chase["due"] == "2026-12-02T23:59:59+00:00"
+    assert [t["activityId"] for t in api.as_(ATM).get("/tasks").json] == ["chase_visit"]
+    # Non-interrupting: the visit is still there for the social worker.
+    assert any(t["activityId"] == "visit" for t in after["activeTasks"])
+    assert fired_count(app, instance["id"]) == 1
+    with app.app_context():
+        assert timers.fire(app.extensions["pathways.engine"], timer["id"], at("2026-12-06T00:00:00+00:00")) \
+            == timers.NOT_PENDING
+
+
+def test_timer_of_a_completed_task_does_nothing(api, app):
+    instance = start_quick(api, "2026-12-04T23:59:59+00:00")
+    timer_id = instance["timers"][0]["id"]
+    visit = instance["activeTasks"][0]
+    assert api.as_(SW1).post(f"/tasks/{visit['id']}/complete", {"variables": {}}).status_code == 200
+    with app.app_context():
+        assert timers.fire(app.extensions["pathways.engine"], timer_id, at("2027-01-01T00:00:00+00:00")) \
+            == timers.NOT_PENDING
+        assert db.session.get(Timer, timer_id).status == "cancelled"
+    assert run_due(app, at("2027-01-01T00:00:00+00:00")) == {}
+    assert api.as_(ATM).get("/tasks").json == []
+
+
+def test_timer_across_a_bank_holiday_weekend_fires_on_the_right_working_day(api, app):
+    # Easter 2027: 3 working days from Thu 25 Mar skip Good Friday, the weekend and Easter Monday.
+    with app.app_context():
+        due = app.extensions["pathways.calendar"].working_days(3, "2027-03-25T15:00:00Z")
+    instance = start_quick(api, due.isoformat())
+    assert instance["timers"][0]["dueAt"] == "2027-04-01T22:59:59+00:00"
+    assert run_due(app, at("2027-03-31T12:00:00+00:00")) == {}
+    assert run_due(app, at("2027-04-01T22:59:58+00:00")) == {}
+    assert run_due(app, at("2027-04-01T23:00:00+00:00")) == {"fired": 1}
+
+
+def test_a_failing_timer_retries_then_becomes_an_incident_until_retried(api, app):
+    instance = start_quick(api, "2026-12-04T23:59:59+00:00", escalate_from=None)
+    late = at("2026-12-05T00:00:00+00:00")
+    assert run_due(app, late, attempts=3) == {"failed": 1}
+    assert run_due(app, late, attempts=3) == {"failed": 1}
+    assert run_due(app, late, attempts=3) == {"incident": 1}
+    shown = api.get(f"/process-instances/{instance['id']}").json
+    assert shown["status"] == "incident"
+    assert "chase_visit" in shown["incident"] and "escalateFrom" in shown["incident"]
+    assert shown["timers"][0]["status"] == "pending"
+    assert run_due(app, late) == {}  # held while in incident
+
+    assert api.as_(SW1).post(f"/process-instances/{instance['id']}/retry").status_code == 403
+    retried = api.post(f"/process-instances/{instance['id']}/retry")
+    assert retried.status_code == 200 and retried.json["status"] == "active" and retried.json["incident"] is None
+    assert api.post(f"/process-instances/{instance['id']}/retry").status_code == 409
+    history = [e["type"] for e in api.get(f"/process-instances/{instance['id']}/history").json]
+    assert "incident" in history and "incident_retried" in history
+    assert fired_count(app, instance["id"]) == 0
+
+
+def test_nel_visit_overdue_escalates_to_the_atm(api, app):
+    from test_nel_section17 import allocate, start
+
+    instance = allocate(api, start(api))
+    visit_timer = next(t for t in instance["timers"] if t["activityId"] == "initial_visit_overdue")
+    assert run_due(app, at(visit_timer["dueAt"]) + timedelta(seconds=1)) == {"fired": 1}
+    tasks = api.as_(ATM).get("/tasks", processInstanceId=instance["id"]).json
+    assert [t["activityId"] for t in tasks] == ["visit_overdue_followup"]
+    shown = api.get(f"/process-instances/{instance['id']}").json
+    assert {t["activityId"] for t in shown["activeTasks"]} == {"initial_visit", "visit_overdue_followup"}
+
+
+@pytest.mark.parametrize("as_of", ["2026-11-01T00:00:00Z"])
+def test_run_due_cli_refuses_the_future_without_override(as_of, tmp_path, monkeypatch):
+    from click.testing import CliRunner
+
+    from app.cli import cli
+
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 't.sqlite3'}")
+    monkeypatch.delenv("REDIS_URL", raising=False)
+    monkeypatch.delenv("PATHWAYS_ALLOW_CLOCK_OVERRIDE", raising=False)
+    runner = CliRunner()
+    assert runner.invoke(cli, ["init-db"]).exit_code == 0
+    future = (datetime.now(timezone.utc) + timedelta(days=2)).isoformat()
+    refused = runner.invoke(cli, ["timers", "run-due", "--as-of", future])
+    assert refused.exit_code != 0 and "PATHWAYS_ALLOW_CLOCK_OVERRIDE" in refused.output
+    monkeypatch.setenv("PATHWAYS_ALLOW_CLOCK_OVERRIDE", "1")
+    allowed = runner.invoke(cli, ["timers", "run-due", "--as-of", future])
+    assert allowed.exit_code == 0 and "nothing due" in allowed.output
+    past = runner.invoke(cli, ["timers", "run-due", "--as-of", as_of])
+    assert past.exit_code == 0
+    bad = runner.invoke(cli, ["timers", "run-due", "--as-of", "tomorrow"])
+    assert bad.exit_code != 0

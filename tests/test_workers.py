@@ -1,0 +1,227 @@
+"""Timers delivered by real RQ workers on real Redis and PostgreSQL: fired exactly once,
+through worker crashes, a flushed Redis and racing workers."""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from redis import Redis
+
+from app.extensions import db
+from app.models import AuditEvent, Timer, User
+from app.services import instances
+
+from conftest import Api, make_app, seed, throwaway_postgres
+
+REDIS_URL = os.environ.get("PATHWAYS_TEST_REDIS_URL", "redis://127.0.0.1:6379/14")
+PATHWAYS = str(Path(sys.executable).parent / "pathways")
+LOG = os.environ.get("PATHWAYS_TEST_WORKER_LOG", os.devnull)
+
+
+@pytest.fixture(scope="module")
+def live():
+    """A PostgreSQL database, a Redis queue of this run's own, and an app that uses both."""
+    queue = f"pathways-test-{uuid.uuid4().hex[:8]}"
+    config = {"REDIS_URL": REDIS_URL, "PATHWAYS_TIMER_QUEUE": queue, "PATHWAYS_SWEEP_STALE_SECONDS": 3.0}
+    with throwaway_postgres() as url:
+        app = make_app(url, **config)
+        # Real time here: the workers run on the real clock.
+        app.extensions["pathways.engine"].clock = lambda: datetime.now(timezone.utc)
+        seed(app)
+        app.worker_env = {**os.environ, "DATABASE_URL": url, "REDIS_URL": REDIS_URL,
+                          "PATHWAYS_TIMER_QUEUE": queue, "PATHWAYS_SWEEP_SECONDS": "1",
+                          "PATHWAYS_SWEEP_STALE_SECONDS": "3"}
+        yield app
+        with app.app_context():
+            app.extensions["pathways.timer_queue"].connection.close()
+            db.engine.dispose()
+
+
+@pytest.fixture
+def env(live):
+    yield live
+    Redis.from_url(REDIS_URL).flushdb()
+    with live.app_context():
+        db.session.remove()
+        with db.engine.begin() as conn:
+            for table in ("audit_event", "timer", "task_candidate_group", "task", "process_instance"):
+                conn.execute(sa.text(f"DELETE FROM {table}"))
+
+
+class Workers:
+    def __init__(self, env):
+        self.env = env
+        self.procs: list[subprocess.Popen] = []
+
+    def start(self, n: int = 1) -> None:
+        for _ in range(n):
+            with open(LOG, "ab") as log:
+                self.procs.append(subprocess.Popen([PATHWAYS, "worker"], env=self.env, stdout=log,
+                                                   stderr=subprocess.STDOUT))
+
+    def kill(self) -> None:
+        for proc in self.procs:
+            proc.send_signal(signal.SIGKILL)
+            proc.wait()
+        self.procs.clear()
+
+    def stop(self) -> None:
+        for proc in self.procs:
+            proc.terminate()
+        for proc in self.procs:
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        self.procs.clear()
+
+
+@pytest.fixture
+def workers(env):
+    w = Workers(env.worker_env)
+    yield w
+    w.stop()
+
+
+def start_visits(app, count: int, lead: float, escalate_from="2026-12-01", same_instant=False) -> list[str]:
+    """Start ``count`` quick_timer instances, each with its overdue timer due ``lead``
+    seconds after it starts, or all at one instant ``lead`` seconds after the last starts
+    (a timer already due when it is created fires at once, in the same transaction)."""
+    ids = []
+    # About 20 ms a start on this machine; allow for a slower one.
+    instant = soon(lead + count * 0.05)
+    with app.app_context():
+        user = db.session.get(User, "front.door")
+        engine = app.extensions["pathways.engine"]
+        for i in range(count):
+            due = instant if same_instant else soon(lead)
+            instance = instances.start(engine, user, "quick_timer", f"W-{i}",
+                                       {"visitDue": due.isoformat(), "escalateFrom": escalate_from})
+            ids.append(instance.id)
+    return ids
+
+
+def fired_per_timer(app) -> dict[str, int]:
+    with app.app_context():
+        rows = db.session.execute(
+            sa.select(AuditEvent.details).where(AuditEvent.type == "timer_fired")).scalars().all()
+        counts: dict[str, int] = {}
+        for details in rows:
+            counts[details["timerId"]] = counts.get(details["timerId"], 0) + 1
+        return counts
+
+
+def pending(app) -> int:
+    with app.app_context():
+        return db.session.execute(sa.select(sa.func.count()).select_from(Timer).where(
+            Timer.status == "pending")).scalar_one()
+
+
+def timer_statuses(app) -> dict[str, int]:
+    with app.app_context():
+        return dict(db.session.execute(sa.select(Timer.status, sa.func.count()).group_by(Timer.status)).all())
+
+
+def wait_for(condition, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+
+
+def soon(seconds: float) -> datetime:
+    return datetime.now(timezone.utc) + timedelta(seconds=seconds)
+
+
+def test_a_worker_fires_the_escalation_once_for_the_right_group(env, workers):
+    api = Api(env, "front.door")
+    (instance_id,) = start_visits(env, 1, 2)
+    workers.start()
+    atm = api.as_("nel.ai.atm")
+    wait_for(lambda: atm.get("/tasks").json, 30, "the ATM's escalation task")
+    assert [t["activityId"] for t in atm.get("/tasks").json] == ["chase_visit"]
+    assert api.as_("nel.ai.sw1").get("/tasks").json[0]["activityId"] == "visit"
+    time.sleep(1.5)  # give a duplicate delivery time to show itself
+    assert list(fired_per_timer(env).values()) == [1]
+    shown = api.get(f"/process-instances/{instance_id}").json
+    assert shown["timers"] == [] and shown["status"] == "active"
+
+
+def test_a_timer_whose_task_completed_first_does_nothing(env, workers):
+    api = Api(env, "front.door")
+    (instance_id,) = start_visits(env, 1, 2)
+    visit = api.get(f"/process-instances/{instance_id}").json["activeTasks"][0]
+    assert api.as_("nel.ai.sw1").post(f"/tasks/{visit['id']}/complete", {"variables": {}}).status_code == 200
+    with env.app_context():
+        timer_id = db.session.execute(sa.select(Timer.id)).scalar_one()
+    workers.start()
+    from rq.job import Job
+    connection = env.extensions["pathways.timer_queue"].connection
+    wait_for(lambda: Job.fetch(timer_id, connection=connection).get_status() == "finished", 30, "the job to run")
+    assert Job.fetch(timer_id, connection=connection).return_value() == "not_pending"
+    assert fired_per_timer(env) == {}
+    assert api.as_("nel.ai.atm").get("/tasks").json == []
+
+
+def test_two_workers_racing_every_timer_fire_each_once(env, workers):
+    start_visits(env, 40, 3)
+    due = soon(3)
+    queue = env.extensions["pathways.timer_queue"]
+    with env.app_context():
+        ids = list(db.session.execute(sa.select(Timer.id)).scalars())
+    # A second delivery of every timer under another job id: both workers will try each.
+    for timer_id in ids:
+        queue.queue.enqueue_at(due, "workers.jobs.fire_timer", timer_id, job_id=f"{timer_id}-again")
+    workers.start(2)
+    wait_for(lambda: pending(env) == 0, 60, "every timer to fire")
+    time.sleep(2)
+    counts = fired_per_timer(env)
+    assert sorted(counts) == sorted(ids) and set(counts.values()) == {1}
+
+
+def test_worker_killed_mid_run_then_restarted_fires_each_timer_once(env, workers):
+    start_visits(env, 400, 2)
+    workers.start()
+    wait_for(lambda: len(fired_per_timer(env)) >= 40, 60, "the worker to get going")
+    workers.kill()
+    left = pending(env)
+    assert left > 0, "the worker finished before it could be killed; raise the timer count"
+    workers.start()
+    wait_for(lambda: pending(env) == 0, 120, "the restarted worker to fire the rest")
+    counts = fired_per_timer(env)
+    assert len(counts) == 400 and set(counts.values()) == {1}, timer_statuses(env)
+
+
+def test_redis_flushed_with_a_thousand_timers_pending_the_sweep_fires_all_once(env, workers):
+    start_visits(env, 1000, 2, same_instant=True)
+    Redis.from_url(REDIS_URL).flushdb()
+    workers.start()
+    assert pending(env) == 1000
+    wait_for(lambda: pending(env) == 0, 180, "the sweep and worker to fire all 1,000")
+    counts = fired_per_timer(env)
+    assert len(counts) == 1000 and set(counts.values()) == {1}
+
+
+def test_sweep_command_puts_back_lost_jobs(env):
+    from click.testing import CliRunner
+
+    from app.cli import cli
+
+    start_visits(env, 5, 3600)
+    Redis.from_url(REDIS_URL).flushdb()
+    result = CliRunner(env=env.worker_env).invoke(cli, ["timers", "sweep"])
+    assert result.exit_code == 0, result.output
+    assert "5 pending timer(s); 5 put back" in result.output
+    again = CliRunner(env=env.worker_env).invoke(cli, ["timers", "sweep"])
+    assert "0 put back" in again.output
