@@ -102,7 +102,7 @@ class ProcessDefinition(db.Model):
     source_file: Mapped[str] = mapped_column(sa.String(255))
     source_xml: Mapped[str] = mapped_column(sa.Text)
     # The parsed spec, stored once per version: instance state never repeats it.
-    spec: Mapped[dict[str, Any]] = mapped_column(sa.JSON)
+    spec: Mapped[dict[str, Any]] = mapped_column(sa.JSON, deferred=True)
     deployment_id: Mapped[int] = mapped_column(sa.ForeignKey("deployment.id"))
     deployed_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
@@ -168,6 +168,7 @@ class Task(db.Model):
     documentation: Mapped[str | None] = mapped_column(sa.Text)
     candidate_users: Mapped[list[str]] = mapped_column(sa.JSON, default=list)
     instance: Mapped[ProcessInstance] = relationship()
+    group_rows: Mapped[list["TaskCandidateGroup"]] = relationship(cascade="all, delete-orphan")
 
 
 class TaskCandidateGroup(db.Model):

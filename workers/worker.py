@@ -37,6 +37,6 @@ def run(app: Flask, burst: bool = False, sweep_every: float = 30.0) -> None:
     # per job would cost more than the job. A crash loses nothing: the sweep re-delivers.
     worker = SimpleWorker([queue.queue], connection=queue.connection)
     try:
-        worker.work(with_scheduler=True, burst=burst, logging_level="INFO")
+        worker.work(with_scheduler=True, burst=burst, logging_level="WARNING")
     finally:
         stop.set()

@@ -34,6 +34,10 @@ from .parser import CONFIG, REGISTRY, unwrap
 _SILENT_SPECS = {"ExclusiveGateway", "InclusiveGateway", "ParallelGateway", "EventBasedGateway"}
 
 
+# A deployed version's stored spec, or a function that loads it (only needed on a cache miss).
+StoredSpec = dict[str, Any] | Callable[[], dict[str, Any]]
+
+
 class EngineError(Exception):
     """The diagram could not be run as asked; the message is for a person."""
 
@@ -96,31 +100,38 @@ class Engine:
 
     # -- specs -------------------------------------------------------------------------
 
-    def _spec(self, definition_id: int, stored: dict[str, Any]):
+    def _spec(self, definition_id: int, stored: StoredSpec):
+        """The restored spec of a deployed version; ``stored`` is its stored dict, or a
+        function returning it, called only the first time this version is seen."""
         cached = self._specs.get(definition_id)
         if cached is None:
             # Deployed specs never change, so one restored copy per version serves every instance.
             with self._specs_lock:
                 cached = self._specs.get(definition_id)
                 if cached is None:
+                    data = stored() if callable(stored) else stored
                     cached = (
-                        REGISTRY.restore(stored["spec"]),
-                        {k: REGISTRY.restore(v) for k, v in stored.get("subprocessSpecs", {}).items()},
-                        stored.get("outcomes", {}),
+                        REGISTRY.restore(data["spec"]),
+                        {k: REGISTRY.restore(v) for k, v in data.get("subprocessSpecs", {}).items()},
+                        data.get("outcomes", {}),
+                        data.get("startForm", []),
                     )
                     self._specs[definition_id] = cached
         return cached
 
-    def _restore(self, definition_id: int, stored: dict[str, Any], state: dict[str, Any]) -> BpmnWorkflow:
-        spec, subprocess_specs, _ = self._spec(definition_id, stored)
+    def start_form(self, definition_id: int, stored: StoredSpec) -> list[dict[str, Any]]:
+        return self._spec(definition_id, stored)[3]
+
+    def _restore(self, definition_id: int, stored: StoredSpec, state: dict[str, Any]) -> BpmnWorkflow:
+        spec, subprocess_specs, *_ = self._spec(definition_id, stored)
         workflow = _STATE.restore_with_spec(state, spec, subprocess_specs)
         workflow.script_engine = self.script_engine
         return workflow
 
     # -- operations --------------------------------------------------------------------
 
-    def start(self, definition_id: int, stored: dict[str, Any], variables: dict[str, Any]) -> Snapshot:
-        spec, subprocess_specs, _ = self._spec(definition_id, stored)
+    def start(self, definition_id: int, stored: StoredSpec, variables: dict[str, Any]) -> Snapshot:
+        spec, subprocess_specs, *_ = self._spec(definition_id, stored)
         workflow = BpmnWorkflow(spec, subprocess_specs, script_engine=self.script_engine)
         workflow.script_engine = self.script_engine
         start = workflow.get_next_task(state=TaskState.READY)
@@ -133,7 +144,7 @@ class Engine:
     def complete_task(
         self,
         definition_id: int,
-        stored: dict[str, Any],
+        stored: StoredSpec,
         state: dict[str, Any],
         task_id: str,
         variables: dict[str, Any],
@@ -155,7 +166,7 @@ class Engine:
     def deliver_message(
         self,
         definition_id: int,
-        stored: dict[str, Any],
+        stored: StoredSpec,
         state: dict[str, Any],
         message_name: str,
         variables: dict[str, Any],
@@ -174,7 +185,7 @@ class Engine:
         self._advance(workflow, trail)
         return self._snapshot(definition_id, stored, workflow, trail)
 
-    def fire_timers(self, definition_id: int, stored: dict[str, Any], state: dict[str, Any],
+    def fire_timers(self, definition_id: int, stored: StoredSpec, state: dict[str, Any],
                     as_of: datetime) -> Snapshot:
         """Fire every timer of the instance due by ``as_of`` and run on from there."""
         workflow = self._restore(definition_id, stored, state)
@@ -189,12 +200,12 @@ class Engine:
             raise EngineError(_describe(exc)) from exc
         return self._snapshot(definition_id, stored, workflow, trail)
 
-    def cancel(self, definition_id: int, stored: dict[str, Any], state: dict[str, Any]) -> Snapshot:
+    def cancel(self, definition_id: int, stored: StoredSpec, state: dict[str, Any]) -> Snapshot:
         workflow = self._restore(definition_id, stored, state)
         workflow.cancel()
         return self._snapshot(definition_id, stored, workflow, [])
 
-    def waiting_messages(self, definition_id: int, stored: dict[str, Any], state: dict[str, Any]) -> list[str]:
+    def waiting_messages(self, definition_id: int, stored: StoredSpec, state: dict[str, Any]) -> list[str]:
         workflow = self._restore(definition_id, stored, state)
         return self._messages(workflow)
 
@@ -329,7 +340,7 @@ class Engine:
         return variables
 
     def _snapshot(self, definition_id, stored, workflow: BpmnWorkflow, trail) -> Snapshot:
-        _, _, outcomes = self._spec(definition_id, stored)
+        outcomes = self._spec(definition_id, stored)[2]
         user_tasks = [self._user_task(t) for t in workflow.get_tasks(state=TaskState.READY, manual=True)]
         completed = workflow.is_completed()
         outcome = None

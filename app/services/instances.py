@@ -11,7 +11,7 @@ from ..errors import Invalid, NotFound
 from ..extensions import db
 from ..models import InstanceStatus, ProcessDefinition, ProcessInstance, User
 from . import forms
-from .projection import apply_snapshot, audit, lock_instance, now, require_active
+from .projection import apply_snapshot, audit, lock_instance, now, require_active, stored_spec
 from .transaction import commit, engine_error
 
 
@@ -30,12 +30,12 @@ def start(engine: Engine, user: User, key: str, business_key: str | None, variab
     """Start the latest version of ``key``; with a duty ``rota``, the case goes to the team
     on duty the day it arrived unless the caller names a `dutyTeam`."""
     definition = latest_definition(key)
-    values = forms.validate(definition.spec.get("startForm", []), variables)
+    values = forms.validate(engine.start_form(definition.id, stored_spec(definition.id)), variables)
     team = values.get("dutyTeam") or (rota.team_for(values) if rota else None)
     if business_key is not None and (not isinstance(business_key, str) or len(business_key) > 200):
         raise Invalid("businessKey must be text of at most 200 characters", {"businessKey": ["too long"]})
     try:
-        snapshot = engine.start(definition.id, definition.spec, values)
+        snapshot = engine.start(definition.id, stored_spec(definition.id), values)
     except EngineError as exc:
         raise engine_error(exc) from None
     instance = ProcessInstance(
@@ -61,8 +61,7 @@ def start(engine: Engine, user: User, key: str, business_key: str | None, variab
 def cancel(engine: Engine, user: User, instance_id: str, reason: str | None) -> ProcessInstance:
     instance = lock_instance(instance_id)
     require_active(instance)
-    definition = instance.definition
-    snapshot = engine.cancel(definition.id, definition.spec, instance.state)
+    snapshot = engine.cancel(instance.definition_id, stored_spec(instance.definition_id), instance.state)
     apply_snapshot(instance, snapshot, user.id, ended_status=InstanceStatus.CANCELLED)
     audit(instance.id, "instance_cancelled", user.id, reason=reason)
     commit()
@@ -94,9 +93,9 @@ def correlate_message(
         instance = lock_instance(candidate_id)
         if instance.status != InstanceStatus.ACTIVE.value:
             continue
-        definition = instance.definition
         try:
-            snapshot = engine.deliver_message(definition.id, definition.spec, instance.state, message_name, values)
+            snapshot = engine.deliver_message(instance.definition_id, stored_spec(instance.definition_id),
+                                              instance.state, message_name, values)
         except NothingWaiting:
             # The failed delivery consumed the loaded state; reload before the next use.
             db.session.expire(instance)

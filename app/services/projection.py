@@ -3,7 +3,7 @@ timer projections the inbox and the timer workers query, and the audit trail."""
 from __future__ import annotations
 
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, Callable
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -15,6 +15,7 @@ from ..extensions import db
 from ..models import (
     AuditEvent,
     InstanceStatus,
+    ProcessDefinition,
     ProcessInstance,
     Task,
     TaskCandidateGroup,
@@ -78,6 +79,11 @@ def lock_instance(instance_id: str) -> ProcessInstance:
     return instance
 
 
+def stored_spec(definition_id: int) -> Callable[[], dict[str, Any]]:
+    """Load a version's stored spec only if the engine has not got it cached."""
+    return lambda: db.session.get(ProcessDefinition, definition_id).spec
+
+
 def require_active(instance: ProcessInstance) -> None:
     if instance.status != InstanceStatus.ACTIVE.value:
         raise Conflict(f"process instance {instance.id} is {instance.status}")
@@ -91,6 +97,12 @@ def apply_snapshot(
     completed_task_id: str | None = None,
     ended_status: InstanceStatus | None = None,
 ) -> None:
+    with db.session.no_autoflush:
+        # One flush at the end: the inserts below go to the database as a few batches.
+        _apply(instance, snapshot, user, completed_task_id, ended_status)
+
+
+def _apply(instance, snapshot, user, completed_task_id, ended_status) -> None:
     at = now()
     instance.state = snapshot.state
     instance.variables = snapshot.variables
@@ -144,9 +156,8 @@ def _sync_tasks(instance, snapshot, user, completed_task_id, at) -> None:
             form=data["formFields"],
             documentation=data["documentation"],
         )
+        row.group_rows = [TaskCandidateGroup(group=group) for group in data["candidateGroups"]]
         db.session.add(row)
-        for group in data["candidateGroups"]:
-            db.session.add(TaskCandidateGroup(task_id=task_id, group=group))
         audit(instance.id, "task_created", activity_id=row.activity_id, task_id=task_id, at=at,
               name=row.name, candidateGroups=row.candidate_groups, assignee=row.assignee,
               due=row.due_at.isoformat() if row.due_at else None)

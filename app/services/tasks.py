@@ -11,7 +11,7 @@ from ..errors import Conflict, Invalid, NotFound
 from ..extensions import db
 from ..models import Task, TaskCandidateGroup, TaskStatus, User
 from . import forms
-from .projection import apply_snapshot, audit, lock_instance, require_active
+from .projection import apply_snapshot, audit, lock_instance, require_active, stored_spec
 from .transaction import commit, engine_error
 
 
@@ -104,9 +104,9 @@ def complete(engine: Engine, user: User, task_id: str, variables: Any) -> Task:
     db.session.refresh(task)
     _require_active(task)
     require_active(instance)
-    definition = instance.definition
     try:
-        snapshot = engine.complete_task(definition.id, definition.spec, instance.state, task.id, values, user.id)
+        snapshot = engine.complete_task(instance.definition_id, stored_spec(instance.definition_id), instance.state,
+                                        task.id, values, user.id)
     except TaskNotActive as exc:
         db.session.rollback()
         raise Conflict(str(exc)) from None

@@ -13,7 +13,7 @@ from ..errors import Conflict
 from ..extensions import db
 from ..models import InstanceStatus, ProcessInstance, Timer, TimerStatus, User
 from ..timer_queue import TimerQueue
-from .projection import apply_snapshot, audit, lock_instance
+from .projection import apply_snapshot, audit, lock_instance, stored_spec
 from .transaction import commit
 
 log = logging.getLogger(__name__)
@@ -23,11 +23,14 @@ FIRED, NOT_DUE, NOT_PENDING, MISSING, HELD = "fired", "not_due", "not_pending", 
 
 def fire(engine: Engine, timer_id: str, as_of: datetime) -> str:
     """Fire ``timer_id`` if it is still pending and due at ``as_of``; say what happened."""
-    timer = db.session.get(Timer, timer_id)
-    if timer is None:
+    instance_id = db.session.execute(sa.select(Timer.instance_id).where(Timer.id == timer_id)).scalar()
+    if instance_id is None:
         return MISSING
-    instance = lock_instance(timer.instance_id)
-    db.session.refresh(timer)
+    instance = lock_instance(instance_id)
+    # Read under the instance's lock: a firing that got there first is visible now.
+    timer = db.session.execute(
+        sa.select(Timer).where(Timer.id == timer_id).execution_options(populate_existing=True)
+    ).scalar_one()
     if timer.status != TimerStatus.PENDING.value:
         db.session.rollback()
         return NOT_PENDING
@@ -38,8 +41,7 @@ def fire(engine: Engine, timer_id: str, as_of: datetime) -> str:
         # An incident holds its timers until someone retries the instance.
         db.session.rollback()
         return HELD
-    definition = instance.definition
-    snapshot = engine.fire_timers(definition.id, definition.spec, instance.state, as_of)
+    snapshot = engine.fire_timers(instance.definition_id, stored_spec(instance.definition_id), instance.state, as_of)
     apply_snapshot(instance, snapshot, None)
     db.session.flush()
     if timer.status == TimerStatus.PENDING.value:
