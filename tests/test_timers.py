@@ -136,3 +136,73 @@ def test_run_due_cli_refuses_the_future_without_override(as_of, tmp_path, monkey
     assert past.exit_code == 0
     bad = runner.invoke(cli, ["timers", "run-due", "--as-of", "tomorrow"])
     assert bad.exit_code != 0
+
+
+def test_every_timer_kind_intermediate_cycle_duration_and_subprocess_boundary(api, app):
+    # Opened Fri 27 Nov 2026; the suite's clock is Tue 1 Dec 2026 09:00 UTC.
+    instance = api.post("/process-definitions/timer_kinds/start",
+                        {"variables": {"openedAt": "2026-11-27T10:00:00Z"}}).json
+    (cooling,) = instance["timers"]
+    assert cooling["activityId"] == "cooling_off" and cooling["kind"] == "intermediate"
+    # Two working days after Friday: Tuesday 1 Dec, end of day.
+    assert cooling["dueAt"] == "2026-12-01T23:59:59+00:00"
+    assert run_due(app, at("2026-12-02T00:00:00+00:00")) == {"fired": 1}
+
+    shown = api.get(f"/process-instances/{instance['id']}").json
+    kinds = {t["activityId"]: (t["kind"], t["dueAt"]) for t in shown["timers"]}
+    assert kinds == {
+        # A duration counts from when the step began: when the cooling-off timer fired.
+        "consent_lapsed": ("boundary", "2026-12-12T00:00:00+00:00"),
+        "weekly": ("boundary-non-interrupting", "2026-12-04T10:00:00+00:00"),
+        "limit": ("boundary", "2027-02-19T10:00:00+00:00"),
+    }
+    consent = next(t for t in shown["activeTasks"] if t["activityId"] == "consent")
+    api.as_(SW1).post(f"/tasks/{consent['id']}/complete", {"variables": {}})
+    # The weekly cycle fires three times, each time a meeting task and the next due time.
+    for week, due in enumerate(["2026-12-04T10:00:00+00:00", "2026-12-11T10:00:00+00:00",
+                                "2026-12-18T10:00:00+00:00"], start=1):
+        assert run_due(app, at(due) + timedelta(seconds=1)).get("fired", 0) >= 1
+        shown = api.get(f"/process-instances/{instance['id']}").json
+        meetings = [t for t in shown["activeTasks"] if t["activityId"] == "meeting"]
+        assert len(meetings) == week
+    assert [t["activityId"] for t in shown["timers"]] == ["limit"]
+    assert shown["status"] == "active"
+
+
+def test_interrupting_duration_timer_on_a_task_ends_its_branch(api, app):
+    instance = api.post("/process-definitions/timer_kinds/start",
+                        {"variables": {"openedAt": "2026-11-27T10:00:00Z"}}).json
+    run_due(app, at("2026-12-02T00:00:00+00:00"))
+    assert run_due(app, at("2026-12-12T00:00:00+00:00"))["fired"] >= 1
+    shown = api.get(f"/process-instances/{instance['id']}").json
+    assert "consent" not in [t["activityId"] for t in shown["activeTasks"]]
+    history = api.get(f"/process-instances/{instance['id']}/history").json
+    assert ("activity_completed", "lapsed_end") in [(e["type"], e["activityId"]) for e in history]
+
+
+def test_interrupting_boundary_on_a_subprocess_ends_it(api, app):
+    instance = api.post("/process-definitions/timer_kinds/start",
+                        {"variables": {"openedAt": "2026-11-27T10:00:00Z"}}).json
+    run_due(app, at("2026-12-02T00:00:00+00:00"))
+    consent = next(t for t in api.get(f"/process-instances/{instance['id']}").json["activeTasks"]
+                   if t["activityId"] == "consent")
+    api.as_(SW1).post(f"/tasks/{consent['id']}/complete", {"variables": {}})
+    assert run_due(app, at("2027-02-19T10:00:01+00:00"))["fired"] >= 1
+    shown = api.get(f"/process-instances/{instance['id']}").json
+    assert shown["status"] == "completed" and shown["activeTasks"] == [] and shown["timers"] == []
+    history = api.get(f"/process-instances/{instance['id']}/history").json
+    assert ("activity_completed", "limit_end") in [(e["type"], e["activityId"]) for e in history]
+    cancelled = [e["activityId"] for e in history if e["type"] == "task_cancelled"]
+    assert "plan" in cancelled
+
+
+def test_timer_start_event_waits_then_starts_the_work(api, app):
+    instance = api.post("/process-definitions/timer_start/start",
+                        {"variables": {"planAgreedAt": "2026-11-30T14:00:00Z"}}).json
+    assert instance["activeTasks"] == []
+    (timer,) = instance["timers"]
+    # Three calendar months, clamped: 28 Feb 2027 (London time kept).
+    assert (timer["kind"], timer["dueAt"]) == ("start", "2027-02-28T14:00:00+00:00")
+    assert run_due(app, at("2027-02-28T14:00:01+00:00")) == {"fired": 1}
+    tasks = api.as_("cin.tm").get("/tasks").json
+    assert [t["activityId"] for t in tasks] == ["review"]

@@ -190,12 +190,13 @@ class Engine:
         """Fire every timer of the instance due by ``as_of`` and run on from there."""
         workflow = self._restore(definition_id, stored, state)
         trail: list[dict[str, Any]] = []
-        # SpiffWorkflow fires a timer only strictly after its due time.
-        instant = as_of + timedelta(microseconds=1)
         try:
-            with frozen_at(instant):
+            # SpiffWorkflow fires a timer only strictly after its due time.
+            with frozen_at(as_of + timedelta(microseconds=1)):
                 workflow.refresh_timers()
-                workflow.do_engine_steps(did_complete_task=self._recorder(trail, instant))
+            # What follows (durations of timers reached now) counts from as_of itself.
+            with frozen_at(as_of):
+                workflow.do_engine_steps(did_complete_task=self._recorder(trail, as_of))
         except SpiffWorkflowException as exc:
             raise EngineError(_describe(exc)) from exc
         return self._snapshot(definition_id, stored, workflow, trail)
