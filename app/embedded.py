@@ -4,14 +4,15 @@ from __future__ import annotations
 import logging
 import threading
 from datetime import datetime, timezone
+from typing import Callable
 
 from flask import Flask
 
 log = logging.getLogger(__name__)
 
 
-def start_timer_thread(app: Flask) -> threading.Event:
-    """Fire due timers every PATHWAYS_EMBEDDED_TIMER_SECONDS until the returned event is set."""
+def start_timer_thread(app: Flask) -> Callable[[], None]:
+    """Fire due timers every PATHWAYS_EMBEDDED_TIMER_SECONDS; return a function that stops it."""
     from .services import timers
 
     stop = threading.Event()
@@ -27,5 +28,11 @@ def start_timer_thread(app: Flask) -> threading.Event:
             except Exception:  # noqa: BLE001 - keep firing after a database hiccup
                 log.exception("firing due timers failed; trying again in %ss", every)
 
-    threading.Thread(target=loop, name="embedded-timers", daemon=True).start()
-    return stop
+    thread = threading.Thread(target=loop, name="embedded-timers", daemon=True)
+    thread.start()
+
+    def halt() -> None:
+        stop.set()
+        thread.join(timeout=30)
+
+    return halt

@@ -206,3 +206,29 @@ def test_timer_start_event_waits_then_starts_the_work(api, app):
     assert run_due(app, at("2027-02-28T14:00:01+00:00")) == {"fired": 1}
     tasks = api.as_("cin.tm").get("/tasks").json
     assert [t["activityId"] for t in tasks] == ["review"]
+
+
+def test_embedded_server_fires_due_timers_without_redis(api, app):
+    import time
+
+    from app.embedded import start_timer_thread
+
+    engine = app.extensions["pathways.engine"]
+    engine.clock, clock = (lambda: datetime.now(timezone.utc)), engine.clock
+    app.config["PATHWAYS_EMBEDDED_TIMER_SECONDS"], every = 0.2, app.config["PATHWAYS_EMBEDDED_TIMER_SECONDS"]
+    stop = None
+    try:
+        waiting = start_quick(api, (datetime.now(timezone.utc) + timedelta(seconds=0.5)).isoformat())
+        assert waiting["timers"], "a timer due in a moment waits"
+        stop = start_timer_thread(app)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and api.get(f"/process-instances/{waiting['id']}").json["timers"]:
+            time.sleep(0.1)
+    finally:
+        if stop is not None:
+            stop()
+        engine.clock = clock
+        app.config["PATHWAYS_EMBEDDED_TIMER_SECONDS"] = every
+    shown = api.get(f"/process-instances/{waiting['id']}").json
+    assert shown["timers"] == []
+    assert "chase_visit" in [t["activityId"] for t in shown["activeTasks"]]
