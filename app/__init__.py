@@ -36,7 +36,7 @@ def create_app(config: Config | dict[str, Any] | None = None) -> Flask:
     app.extensions["pathways.duty_rotas"] = parse_rotas(app.config["PATHWAYS_DUTY_ROTAS"])
     app.extensions["pathways.timer_queue"] = (
         TimerQueue(app.config["REDIS_URL"], app.config["PATHWAYS_TIMER_QUEUE"],
-                   app.config["PATHWAYS_SWEEP_STALE_SECONDS"])
+                   app.config["PATHWAYS_SWEEP_STALE_SECONDS"], app.config["PATHWAYS_TIMER_RETRY_SECONDS"])
         if app.config["REDIS_URL"] else None
     )
 

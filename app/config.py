@@ -44,6 +44,9 @@ class Config:
         self.PATHWAYS_TIMER_QUEUE = env.get("PATHWAYS_TIMER_QUEUE", "pathways-timers")
         self.PATHWAYS_SWEEP_SECONDS = float(env.get("PATHWAYS_SWEEP_SECONDS", 30))
         self.PATHWAYS_SWEEP_STALE_SECONDS = float(env.get("PATHWAYS_SWEEP_STALE_SECONDS", 60))
+        self.PATHWAYS_TIMER_RETRY_SECONDS = tuple(
+            int(x) for x in env.get("PATHWAYS_TIMER_RETRY_SECONDS", "5,30,120,600").split(",") if x.strip()
+        )
         self.PATHWAYS_EMBEDDED_TIMER_SECONDS = float(env.get("PATHWAYS_EMBEDDED_TIMER_SECONDS", 15))
         # `timers run-due --as-of` a future instant is for tests and simulations only.
         self.PATHWAYS_ALLOW_CLOCK_OVERRIDE = env.get("PATHWAYS_ALLOW_CLOCK_OVERRIDE") == "1"

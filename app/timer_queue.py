@@ -22,20 +22,22 @@ log = logging.getLogger(__name__)
 QUEUE = "pathways-timers"
 FIRE_JOB = "workers.jobs.fire_timer"
 # Backoff between attempts of a failing timer; after the last the instance is an incident.
-RETRY_INTERVALS = [5, 30, 120, 600]
+RETRY_INTERVALS = (5, 30, 120, 600)
 _DEAD = {JobStatus.FAILED, JobStatus.STOPPED, JobStatus.CANCELED}
 
 
 class TimerQueue:
-    def __init__(self, redis_url: str, queue_name: str = QUEUE, stale_after: float = 60.0):
+    def __init__(self, redis_url: str, queue_name: str = QUEUE, stale_after: float = 60.0,
+                 retry_intervals: tuple[int, ...] = RETRY_INTERVALS):
         self.connection = Redis.from_url(redis_url, socket_connect_timeout=5, socket_timeout=10)
         self.queue = Queue(queue_name, connection=self.connection)
         # A started job not heard of for this long belongs to a worker that died.
         self.stale_after = timedelta(seconds=stale_after)
+        self.retry_intervals = list(retry_intervals)
 
     @property
     def max_attempts(self) -> int:
-        return len(RETRY_INTERVALS) + 1
+        return len(self.retry_intervals) + 1
 
     def schedule(self, timers: Iterable[tuple[str, datetime]]) -> int:
         """Enqueue a job per (timer id, due time); return how many were put on Redis."""
@@ -43,7 +45,7 @@ class TimerQueue:
         now = datetime.now(timezone.utc)
         with self.connection.pipeline() as pipe:
             for timer_id, due_at in timers:
-                options = dict(job_id=timer_id, retry=Retry(max=len(RETRY_INTERVALS), interval=RETRY_INTERVALS),
+                options = dict(job_id=timer_id, retry=Retry(max=len(self.retry_intervals), interval=self.retry_intervals),
                                result_ttl=3600, failure_ttl=7 * 86400, pipeline=pipe)
                 if due_at <= now:
                     # Already due: straight onto the queue, not via the scheduler.
@@ -69,7 +71,7 @@ class TimerQueue:
         # Taken off the queue by a worker that died before starting it.
         stranded = set(self._intermediate().get_job_ids()) - set(self.queue.started_job_registry.get_job_ids())
         lost = []
-        for (timer_id, due_at), job in zip(timers, jobs):
+        for (timer_id, due_at), job in zip(timers, jobs, strict=True):
             if job is None or timer_id in stranded:
                 lost.append((timer_id, due_at))
                 continue

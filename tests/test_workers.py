@@ -30,7 +30,8 @@ LOG = os.environ.get("PATHWAYS_TEST_WORKER_LOG", os.devnull)
 def live():
     """A PostgreSQL database, a Redis queue of this run's own, and an app that uses both."""
     queue = f"pathways-test-{uuid.uuid4().hex[:8]}"
-    config = {"REDIS_URL": REDIS_URL, "PATHWAYS_TIMER_QUEUE": queue, "PATHWAYS_SWEEP_STALE_SECONDS": 3.0}
+    config = {"REDIS_URL": REDIS_URL, "PATHWAYS_TIMER_QUEUE": queue, "PATHWAYS_SWEEP_STALE_SECONDS": 3.0,
+              "PATHWAYS_TIMER_RETRY_SECONDS": (1, 1)}
     with throwaway_postgres() as url:
         app = make_app(url, **config)
         # Real time here: the workers run on the real clock.
@@ -38,7 +39,7 @@ def live():
         seed(app)
         app.worker_env = {**os.environ, "DATABASE_URL": url, "REDIS_URL": REDIS_URL,
                           "PATHWAYS_TIMER_QUEUE": queue, "PATHWAYS_SWEEP_SECONDS": "1",
-                          "PATHWAYS_SWEEP_STALE_SECONDS": "3"}
+                          "PATHWAYS_SWEEP_STALE_SECONDS": "3", "PATHWAYS_TIMER_RETRY_SECONDS": "1,1"}
         yield app
         with app.app_context():
             app.extensions["pathways.timer_queue"].connection.close()
@@ -211,6 +212,19 @@ def test_redis_flushed_with_a_thousand_timers_pending_the_sweep_fires_all_once(e
     wait_for(lambda: pending(env) == 0, 180, "the sweep and worker to fire all 1,000")
     counts = fired_per_timer(env)
     assert len(counts) == 1000 and set(counts.values()) == {1}
+
+
+def test_a_failing_timer_is_retried_then_shown_as_an_incident(env, workers):
+    api = Api(env, "front.door")
+    (instance_id,) = start_visits(env, 1, 1, escalate_from=None)
+    workers.start()
+    wait_for(lambda: api.get(f"/process-instances/{instance_id}").json["status"] == "incident", 60,
+             "three attempts and the incident")
+    shown = api.get(f"/process-instances/{instance_id}").json
+    assert "escalateFrom" in shown["incident"] and "3 times" in shown["incident"]
+    with env.app_context():
+        assert db.session.execute(sa.select(Timer.attempts)).scalar_one() == 3
+    assert fired_per_timer(env) == {}
 
 
 def test_sweep_command_puts_back_lost_jobs(env):

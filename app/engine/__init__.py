@@ -3,11 +3,13 @@
 The rest of Pathways hands it plain dicts (stored specs and states, variables) and gets
 plain dicts back.
 """
+from .decisions import DecisionEvaluator
 from .parser import DeploymentRejected, ParsedDecision, ParsedDeployment, ParsedProcess, parse_deployment
 from .runtime import Engine, EngineError, NothingWaiting, Snapshot, TaskNotActive
 from .xmlsafe import XmlRejected, parse_xml
 
 __all__ = [
+    "DecisionEvaluator",
     "DeploymentRejected",
     "Engine",
     "EngineError",
@@ -21,6 +23,3 @@ __all__ = [
     "parse_deployment",
     "parse_xml",
 ]
-from .decisions import DecisionEvaluator  # noqa: E402
-
-__all__.append("DecisionEvaluator")
