@@ -16,6 +16,7 @@ from rq import Queue, Retry
 from rq.exceptions import NoSuchJobError
 from rq.intermediate_queue import IntermediateQueue
 from rq.job import Job, JobStatus
+from rq.utils import utcparse
 
 log = logging.getLogger(__name__)
 
@@ -23,7 +24,10 @@ QUEUE = "pathways-timers"
 FIRE_JOB = "workers.jobs.fire_timer"
 # Backoff between attempts of a failing timer; after the last the instance is an incident.
 RETRY_INTERVALS = (5, 30, 120, 600)
-_DEAD = {JobStatus.FAILED, JobStatus.STOPPED, JobStatus.CANCELED}
+# The outcome of a delivery ("fired", "not_pending"...) is kept briefly for whoever is
+# investigating; the database is the record, so nothing depends on it.
+RESULT_TTL = 60
+_DEAD = {JobStatus.FAILED.value, JobStatus.STOPPED.value, JobStatus.CANCELED.value}
 
 
 class TimerQueue:
@@ -46,7 +50,7 @@ class TimerQueue:
         with self.connection.pipeline() as pipe:
             for timer_id, due_at in timers:
                 options = dict(job_id=timer_id, retry=Retry(max=len(self.retry_intervals), interval=self.retry_intervals),
-                               result_ttl=3600, failure_ttl=7 * 86400, pipeline=pipe)
+                               result_ttl=RESULT_TTL, failure_ttl=7 * 86400, pipeline=pipe)
                 if due_at <= now:
                     # Already due: straight onto the queue, not via the scheduler.
                     self.queue.enqueue(FIRE_JOB, timer_id, **options)
@@ -66,24 +70,27 @@ class TimerQueue:
         for a scheduler well after its time (the scheduler's worker died holding its lock)."""
         if not timers:
             return []
-        jobs = Job.fetch_many([timer_id for timer_id, _ in timers], connection=self.connection)
+        # Only the fields we judge by, one round trip for the whole batch.
+        with self.connection.pipeline(transaction=False) as pipe:
+            for timer_id, _ in timers:
+                pipe.hmget(Job.key_for(timer_id), "status", "last_heartbeat", "started_at")
+            fields = pipe.execute()
         now = datetime.now(timezone.utc)
         # Taken off the queue by a worker that died before starting it.
         stranded = set(self._intermediate().get_job_ids()) - set(self.queue.started_job_registry.get_job_ids())
         lost = []
-        for (timer_id, due_at), job in zip(timers, jobs, strict=True):
-            if job is None or timer_id in stranded:
+        for (timer_id, due_at), (status, heartbeat, started) in zip(timers, fields, strict=True):
+            status = status.decode() if status else None
+            if status is None or timer_id in stranded or status in _DEAD:
                 lost.append((timer_id, due_at))
-                continue
-            status = job.get_status(refresh=False)
-            # A finished job whose timer is still pending did not fire it (it ran early).
-            if status in _DEAD or (status == JobStatus.FINISHED and due_at < now - self.stale_after):
+            elif status == JobStatus.FINISHED.value and due_at < now - self.stale_after:
+                # Finished while its timer is still pending: it ran early and left it.
                 lost.append((timer_id, due_at))
-            elif status == JobStatus.STARTED:
-                heard = job.last_heartbeat or job.started_at
-                if heard is not None and heard.replace(tzinfo=timezone.utc) < now - self.stale_after:
+            elif status == JobStatus.STARTED.value:
+                heard = heartbeat or started
+                if heard and utcparse(heard.decode()).replace(tzinfo=timezone.utc) < now - self.stale_after:
                     lost.append((timer_id, due_at))
-            elif status == JobStatus.SCHEDULED and due_at < now - self.stale_after:
+            elif status == JobStatus.SCHEDULED.value and due_at < now - self.stale_after:
                 lost.append((timer_id, due_at))
         return lost
 
