@@ -254,10 +254,11 @@ class Engine:
             raise TaskNotActive(f"task {task_id} is {TaskState.get_name(task.state).lower()}, not active")
         return task
 
-    def _messages(self, workflow: BpmnWorkflow) -> list[str]:
+    def _messages(self, workflow: BpmnWorkflow, tasks: list | None = None) -> list[str]:
+        waiting = [t for t in (tasks or workflow.get_tasks()) if t.state == TaskState.WAITING]
         return sorted({
             t.task_spec.event_definition.name
-            for t in workflow.get_tasks(state=TaskState.WAITING)
+            for t in waiting
             if isinstance(getattr(t.task_spec, "event_definition", None), MessageEvent)
         })
 
@@ -300,9 +301,11 @@ class Engine:
             "formFields": list(ext.get("formFields") or []),
         }
 
-    def _timers(self, workflow: BpmnWorkflow) -> list[dict[str, Any]]:
+    def _timers(self, tasks: list) -> list[dict[str, Any]]:
         timers = []
-        for task in workflow.get_tasks(state=TaskState.WAITING):
+        for task in tasks:
+            if task.state != TaskState.WAITING:
+                continue
             spec = task.task_spec
             definition = getattr(spec, "event_definition", None)
             if not isinstance(definition, TimerEventDefinition) or not isinstance(spec, CatchingEvent):
@@ -331,31 +334,33 @@ class Engine:
             })
         return timers
 
-    def _variables(self, workflow: BpmnWorkflow) -> dict[str, Any]:
+    def _variables(self, workflow: BpmnWorkflow, tasks: list) -> dict[str, Any]:
         # Branches each carry their own copy of the data; the instance's variables are
         # what every branch has recorded, the most recent value winning.
         variables: dict[str, Any] = dict(workflow.data)
         reached = TaskState.COMPLETED | TaskState.READY | TaskState.WAITING | TaskState.STARTED
-        for task in sorted(workflow.get_tasks(state=reached), key=lambda t: t.last_state_change):
+        for task in sorted((t for t in tasks if t.state & reached), key=lambda t: t.last_state_change):
             variables.update(task.data)
         return variables
 
     def _snapshot(self, definition_id, stored, workflow: BpmnWorkflow, trail) -> Snapshot:
         outcomes = self._spec(definition_id, stored)[2]
-        user_tasks = [self._user_task(t) for t in workflow.get_tasks(state=TaskState.READY, manual=True)]
+        # One walk of the task tree serves everything below: it is the costly part.
+        tasks = workflow.get_tasks()
+        user_tasks = [self._user_task(t) for t in tasks if t.state == TaskState.READY and t.task_spec.manual]
         completed = workflow.is_completed()
         outcome = None
         if completed:
             ended = [
-                t for t in workflow.get_tasks(state=TaskState.COMPLETED)
-                if t.task_spec.__class__.__name__ == "EndEvent" and t.task_spec.bpmn_id in outcomes
-                and t.workflow is workflow
+                t for t in tasks
+                if t.state == TaskState.COMPLETED and t.task_spec.__class__.__name__ == "EndEvent"
+                and t.task_spec.bpmn_id in outcomes and t.workflow is workflow
             ]
             if ended:
                 outcome = outcomes[max(ended, key=lambda t: t.last_state_change).task_spec.bpmn_id]
-        timers = self._timers(workflow)
-        messages = self._messages(workflow)
-        variables = self._variables(workflow)
+        timers = self._timers(tasks)
+        messages = self._messages(workflow, tasks)
+        variables = self._variables(workflow, tasks)
         if outcome:
             variables["outcome"] = outcome
         return Snapshot(

@@ -99,10 +99,10 @@ def complete(engine: Engine, user: User, task_id: str, variables: Any) -> Task:
     if task.assignee and task.assignee != user.id and not user.has_role("manager"):
         raise deny(user, f"complete a task assigned to {task.assignee}", task.instance_id, task.id)
     values = forms.validate(task.form, variables)
-    instance = lock_instance(task.instance_id)
-    # Re-read under the lock: another request may have completed it while we waited.
-    db.session.refresh(task)
     _require_active(task)
+    # Under the instance's lock the engine state is current: a task another request
+    # completed while we waited is no longer ready there, which the engine reports.
+    instance = lock_instance(task.instance_id)
     require_active(instance)
     try:
         snapshot = engine.complete_task(instance.definition_id, stored_spec(instance.definition_id), instance.state,

@@ -1,0 +1,226 @@
+"""The nel_section17 happy path, many times, four ways, in one run:
+
+1. plain in-memory SpiffWorkflow;
+2. in memory with a full SpiffWorkflow deserialize + serialize per completion (the floor
+   for any engine that persists its state);
+3. Pathways' service layer on SQLite and on PostgreSQL;
+4. over HTTP (gunicorn) on PostgreSQL.
+
+Prints task completions per second, p50/p95 latency per completion, each way's ratio to
+the round-trip floor and the bytes of stored state per finished instance. Checks ratios and
+sizes measured in this run (not absolute times): the service layer on PostgreSQL within 4x
+of the floor, at most 32 KB of state per finished instance. Run with `make bench`.
+"""
+from __future__ import annotations
+
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+import pytest
+import requests
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from conftest import ROOT, make_app, seed, throwaway_postgres  # noqa: E402
+
+INSTANCES = {"memory": 200, "roundtrip": 200, "sqlite": 100, "postgres": 100, "http": 50}
+START = {"childId": "C-1", "referralId": "R-1", "referralReceivedAt": "2027-06-01T10:00:00Z",
+         "strategyDiscussionRecommended": False}
+# (activity, user, variables) in the order the happy path reaches them.
+STEPS: list[tuple[str, str, dict[str, Any]]] = [
+    ("duty_atm_review", "nel.ai.atm", {"reviewDecision": "accept"}),
+    ("allocation_discussion", "nel.ai.atm", {"allocatedWorker": "nel.ai.sw1", "visitPlan": "Visit",
+                                             "managementCaseNoteRecorded": True}),
+    ("initial_visit", "nel.ai.sw1", {"visitDate": "2027-06-02", "childSeen": True}),
+    ("formal_supervision", "nel.ai.atm", {"complexity": "low", "concernsEscalating": False,
+                                          "multipleAgencies": False, "assessmentFocus": "Neglect"}),
+    ("single_assessment", "nel.ai.sw1", {"assessmentCompletedOn": "2027-06-10", "recommendedOutcome": "close",
+                                         "assessmentSummary": "Needs met"}),
+    ("agree_assessment_outcome", "nel.ai.atm", {"assessmentOutcome": "close", "outcomeRationale": "Agreed"}),
+]
+
+
+class Result:
+    def __init__(self, name: str):
+        self.name = name
+        self.latencies: list[float] = []
+        self.elapsed = 0.0
+        self.state_bytes: list[int] = []
+
+    def per_second(self) -> float:
+        return len(self.latencies) / self.elapsed
+
+    def pct(self, p: float) -> float:
+        ordered = sorted(self.latencies)
+        return ordered[min(len(ordered) - 1, int(p * len(ordered)))] * 1000
+
+
+def timed(result: Result, action: Callable[[], Any]) -> Any:
+    began = time.perf_counter()
+    value = action()
+    result.latencies.append(time.perf_counter() - began)
+    return value
+
+
+# -- 1 and 2: SpiffWorkflow on its own ----------------------------------------------------
+
+def spiff_runs(name: str, count: int, roundtrip: bool) -> Result:
+    from SpiffWorkflow.bpmn import BpmnWorkflow
+    from SpiffWorkflow.bpmn.serializer.workflow import BpmnWorkflowSerializer
+    from SpiffWorkflow.task import TaskState
+
+    from app.calendar import WorkingCalendar
+    from app.engine.expressions import create_script_engine
+    from app.engine.parser import CONFIG, PathwaysParser
+    from app.engine.xmlsafe import parse_xml
+
+    parser = PathwaysParser()
+    parser.add_dmn_xml(parse_xml((ROOT / "dmn" / "nel_assessment_track.dmn").read_bytes(), 1 << 22), "t.dmn")
+    parser.add_bpmn_xml(parse_xml((ROOT / "bpmn" / "nel_section17.bpmn").read_bytes(), 1 << 22), "s.bpmn")
+    spec, subprocesses = parser.get_spec("nel_section17"), parser.get_subprocess_specs("nel_section17")
+    engine = create_script_engine(WorkingCalendar())
+    serializer = BpmnWorkflowSerializer(BpmnWorkflowSerializer.configure(CONFIG))
+    result = Result(name)
+    began = time.perf_counter()
+    for _ in range(count):
+        workflow = BpmnWorkflow(spec, subprocesses, script_engine=engine)
+        workflow.get_next_task(state=TaskState.READY).set_data(**START)
+        workflow.do_engine_steps()
+        state = serializer.serialize_json(workflow) if roundtrip else None
+        for activity, user, variables in STEPS:
+            def complete():
+                nonlocal workflow, state
+                if roundtrip:
+                    workflow = serializer.deserialize_json(state)
+                    workflow.script_engine = engine
+                task = next(t for t in workflow.get_tasks(state=TaskState.READY, manual=True)
+                            if t.task_spec.bpmn_id == activity)
+                task.set_data(**variables)
+                task.data["completedAt"] = {**task.data.get("completedAt", {}), activity: "2027-06-01T12:00:00+00:00"}
+                task.data["completedBy"] = {**task.data.get("completedBy", {}), activity: user}
+                task.run()
+                workflow.do_engine_steps()
+                if roundtrip:
+                    state = serializer.serialize_json(workflow)
+            timed(result, complete)
+        assert workflow.is_completed(), "the happy path did not reach its end"
+        if roundtrip:
+            result.state_bytes.append(len(state))
+    result.elapsed = time.perf_counter() - began
+    return result
+
+
+# -- 3: the service layer -----------------------------------------------------------------
+
+def service_runs(name: str, database_url: str, count: int) -> Result:
+    from datetime import datetime, timezone
+
+    import sqlalchemy as sa
+
+    from app.extensions import db
+    from app.models import ProcessInstance, Task, User
+    from app.services import instances, tasks
+
+    app = make_app(database_url)
+    app.extensions["pathways.engine"].clock = lambda: datetime.now(timezone.utc)
+    seed(app)
+    engine = app.extensions["pathways.engine"]
+    result = Result(name)
+    try:
+        with app.app_context():
+            users = {u.id: u for u in db.session.execute(sa.select(User)).scalars()}
+            began = time.perf_counter()
+            for i in range(count):
+                instance_id = instances.start(engine, users["front.door"], "nel_section17", f"B-{i}", START).id
+                for activity, user, variables in STEPS:
+                    task_id = db.session.execute(sa.select(Task.id).where(
+                        Task.instance_id == instance_id, Task.activity_id == activity,
+                        Task.status == "active")).scalar_one()
+                    timed(result, lambda: tasks.complete(engine, users[user], task_id, variables))
+                instance = db.session.get(ProcessInstance, instance_id)
+                assert instance.status == "completed" and instance.variables["outcome"] == "close"
+                result.state_bytes.append(len(json.dumps(instance.state)) + len(json.dumps(instance.variables)))
+            result.elapsed = time.perf_counter() - began
+    finally:
+        with app.app_context():
+            db.engine.dispose()
+    return result
+
+
+# -- 4: over HTTP --------------------------------------------------------------------------
+
+def http_runs(name: str, database_url: str, count: int) -> Result:
+    from app.extensions import db
+
+    app = make_app(database_url)
+    seed(app)
+    with app.app_context():
+        db.engine.dispose()
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {**os.environ, "DATABASE_URL": database_url}
+    env.pop("REDIS_URL", None)
+    server = subprocess.Popen([str(Path(sys.executable).parent / "pathways"), "serve", "--port", str(port),
+                               "--workers", "2", "--threads", "1"],
+                              env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    base = f"http://127.0.0.1:{port}/api/v1"
+    result = Result(name)
+    sessions = {user: requests.Session() for user in ("front.door", "nel.ai.atm", "nel.ai.sw1")}
+    for user, session in sessions.items():
+        session.headers["Authorization"] = f"Bearer {app.tokens[user]}"
+    try:
+        for _ in range(100):
+            try:
+                if requests.get(f"{base}/health", timeout=1).status_code == 200:
+                    break
+            except requests.ConnectionError:
+                time.sleep(0.1)
+        began = time.perf_counter()
+        for i in range(count):
+            instance = sessions["front.door"].post(f"{base}/process-definitions/nel_section17/start",
+                                                   json={"businessKey": f"H-{i}", "variables": START}).json()
+            for activity, user, variables in STEPS:
+                task = next(t for t in instance["activeTasks"] if t["activityId"] == activity)
+                response = timed(result, lambda: sessions[user].post(f"{base}/tasks/{task['id']}/complete",
+                                                                     json={"variables": variables}))
+                assert response.status_code == 200, response.text
+                instance = response.json()
+            assert instance["status"] == "completed"
+        result.elapsed = time.perf_counter() - began
+    finally:
+        for session in sessions.values():
+            session.close()
+        server.terminate()
+        server.wait(timeout=30)
+    return result
+
+
+@pytest.mark.benchmark
+def test_nel_section17_four_ways(tmp_path):
+    results = [spiff_runs("in-memory SpiffWorkflow", INSTANCES["memory"], roundtrip=False),
+               spiff_runs("in-memory + round trip (floor)", INSTANCES["roundtrip"], roundtrip=True),
+               service_runs("service layer, SQLite", f"sqlite:///{tmp_path / 'bench.sqlite3'}", INSTANCES["sqlite"])]
+    with throwaway_postgres() as url:
+        results.append(service_runs("service layer, PostgreSQL", url, INSTANCES["postgres"]))
+    with throwaway_postgres() as url:
+        results.append(http_runs("HTTP, PostgreSQL", url, INSTANCES["http"]))
+    floor = results[1].per_second()
+    print("\nnel_section17 happy path (6 completions per instance)")
+    print(f"{'way':<34}{'completions/s':>14}{'p50 ms':>9}{'p95 ms':>9}{'vs floor':>10}{'state bytes':>13}")
+    for r in results:
+        size = f"{statistics.median(r.state_bytes):,.0f}" if r.state_bytes else "-"
+        print(f"{r.name:<34}{r.per_second():>14.0f}{r.pct(0.5):>9.2f}{r.pct(0.95):>9.2f}"
+              f"{r.per_second() / floor:>9.2f}x{size:>13}")
+    pg, http = results[3], results[4]
+    print(f"targets: >= 150 completions/s PostgreSQL service layer: {pg.per_second():.0f} "
+          f"{'PASS' if pg.per_second() >= 150 else 'MISS'}; p50 <= 15 ms over HTTP: {http.pct(0.5):.1f} ms "
+          f"{'PASS' if http.pct(0.5) <= 15 else 'MISS'}; <= 32 KB state: {max(pg.state_bytes):,} bytes")
+    assert pg.per_second() >= floor / 4, "service layer on PostgreSQL is more than 4x slower than the floor"
+    assert max(pg.state_bytes) <= 32 * 1024
