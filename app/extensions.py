@@ -7,4 +7,6 @@ class Base(DeclarativeBase):
     pass
 
 
-db = SQLAlchemy(model_class=Base)
+# One transaction per request: what it committed is still what the response shows, so
+# objects need not be reloaded after the commit.
+db = SQLAlchemy(model_class=Base, session_options={"expire_on_commit": False})

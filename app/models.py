@@ -80,7 +80,7 @@ class ApiToken(db.Model):
     token_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    user: Mapped[User] = relationship()
+    user: Mapped[User] = relationship(lazy="joined", innerjoin=True)
 
 
 class Deployment(db.Model):
@@ -138,7 +138,8 @@ class ProcessInstance(db.Model):
     started_by: Mapped[str | None] = mapped_column(sa.String(80))
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     incident: Mapped[str | None] = mapped_column(sa.Text)
-    definition: Mapped[ProcessDefinition] = relationship()
+    # Loaded with the instance (the API shows its version); the spec column stays deferred.
+    definition: Mapped[ProcessDefinition] = relationship(lazy="joined", innerjoin=True)
 
     # SQLAlchemy adds `WHERE lock_version = ?` to every UPDATE: a stale writer fails.
     __mapper_args__ = {"version_id_col": lock_version}

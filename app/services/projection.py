@@ -72,7 +72,8 @@ def lock_instance(instance_id: str) -> ProcessInstance:
         )
     stmt = sa.select(ProcessInstance).where(ProcessInstance.id == instance_id)
     if db.session.get_bind().dialect.name == "postgresql":
-        stmt = stmt.with_for_update()
+        # Only the instance's row: its definition (joined in) is shared by every instance.
+        stmt = stmt.with_for_update(of=ProcessInstance)
     instance = db.session.execute(stmt.execution_options(populate_existing=True)).scalar_one_or_none()
     if instance is None:
         raise NotFound(f"process instance {instance_id} not found")

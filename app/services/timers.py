@@ -90,6 +90,8 @@ def run_due(engine: Engine, as_of: datetime, max_attempts: int = 5, limit: int =
     db.session.rollback()
     counts: dict[str, int] = {}
     for timer_id in due:
+        # Each firing is its own transaction; what others changed since the last must show.
+        db.session.expire_all()
         try:
             outcome = fire(engine, timer_id, as_of)
         except (EngineError, Conflict, sa.exc.SQLAlchemyError) as exc:
