@@ -32,7 +32,9 @@ def create_app(config: Config | dict[str, Any] | None = None) -> Flask:
     engine = Engine(calendar)
     app.extensions["pathways.calendar"] = calendar
     app.extensions["pathways.engine"] = engine
-    app.extensions["pathways.decisions"] = DecisionEvaluator(engine.script_engine)
+    decisions = DecisionEvaluator(engine.script_engine, _decision_source)
+    engine.decisions = decisions
+    app.extensions["pathways.decisions"] = decisions
     app.extensions["pathways.duty_rotas"] = parse_rotas(app.config["PATHWAYS_DUTY_ROTAS"])
     app.extensions["pathways.timer_queue"] = (
         TimerQueue(app.config["REDIS_URL"], app.config["PATHWAYS_TIMER_QUEUE"],
@@ -54,6 +56,21 @@ def create_app(config: Config | dict[str, Any] | None = None) -> Flask:
         }}), 413
 
     return app
+
+
+def _decision_source(key: str, content_hash: str | None) -> tuple[str, str] | None:
+    """A deployed decision's (content hash, DMN source): that version, or the latest.
+    Engine calls run inside an app context."""
+    import sqlalchemy as sa
+
+    from .models import DecisionDefinition
+
+    query = sa.select(DecisionDefinition.content_hash, DecisionDefinition.source_xml).where(
+        DecisionDefinition.key == key)
+    if content_hash is not None:
+        query = query.where(DecisionDefinition.content_hash == content_hash)
+    row = db.session.execute(query.order_by(DecisionDefinition.version.desc()).limit(1)).first()
+    return tuple(row) if row else None
 
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:

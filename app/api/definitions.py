@@ -111,7 +111,7 @@ def evaluate_decision(key: str):
         raise NotFound(f"no decision with key {key!r}")
     evaluator = current_app.extensions["pathways.decisions"]
     try:
-        result = evaluator.evaluate(key, decision.content_hash, decision.source_xml, variables)
+        result = evaluator.outputs(key, decision.content_hash, variables, decision.source_xml)
     except EngineError as exc:
         raise Invalid(str(exc), {"variables": [str(exc)]}) from None
     if evaluator.hit_policy(key, decision.content_hash, decision.source_xml) == "COLLECT":

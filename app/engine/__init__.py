@@ -5,11 +5,12 @@ plain dicts back.
 """
 from .decisions import DecisionEvaluator
 from .parser import DeploymentRejected, ParsedDecision, ParsedDeployment, ParsedProcess, parse_deployment
-from .runtime import Engine, EngineError, NothingWaiting, Snapshot, TaskNotActive
+from .runtime import DecisionFailed, Engine, EngineError, NothingWaiting, Snapshot, TaskNotActive
 from .xmlsafe import XmlRejected, parse_xml
 
 __all__ = [
     "DecisionEvaluator",
+    "DecisionFailed",
     "DeploymentRejected",
     "Engine",
     "EngineError",

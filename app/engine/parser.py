@@ -19,7 +19,8 @@ from SpiffWorkflow.bpmn.parser.BpmnParser import BpmnValidator, full_tag
 from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
 from SpiffWorkflow.bpmn.serializer.workflow import BpmnWorkflowSerializer
 from SpiffWorkflow.camunda.parser.CamundaParser import CamundaParser
-from SpiffWorkflow.camunda.parser.task_spec import UserTaskParser
+from SpiffWorkflow.bpmn.specs.defaults import ScriptTask
+from SpiffWorkflow.camunda.parser.task_spec import CamundaTaskParser, UserTaskParser
 from SpiffWorkflow.camunda.serializer.config import CAMUNDA_CONFIG
 from SpiffWorkflow.camunda.serializer.event_definition import MessageEventDefinitionConverter
 from SpiffWorkflow.camunda.specs.user_task import UserTask
@@ -155,6 +156,46 @@ class PathwaysUserTaskParser(UserTaskParser):
         return extensions
 
 
+class DecisionTaskParser(CamundaTaskParser):
+    """A business rule task runs a deployed decision: the latest version, or the one
+    deployed with the diagram (`camunda:decisionRefBinding="deployment"`)."""
+
+    def create_task(self):
+        # An automatic task the engine runs on its own; Engine._decide fills in the outputs
+        # just before it completes.
+        return self.spec_class(self.spec, self.bpmn_id, script="pass", **self.bpmn_attributes)
+
+    @staticmethod
+    def get_decision_ref(node):
+        # SpiffWorkflow's dependency scan asks every business rule task parser for this.
+        return node.get(f"{{{CAMUNDA_NS}}}decisionRef")
+
+    def parse_extensions(self, node=None):
+        extensions = super().parse_extensions(node)
+        key = _camunda(self.node, "decisionRef")
+        if not key:
+            self.raise_validation_exception(f"business rule task {self.bpmn_id} has no camunda:decisionRef")
+        hashes = getattr(self.process_parser.parser, "decision_hashes", {})
+        if key not in hashes:
+            self.raise_validation_exception(
+                f"business rule task {self.bpmn_id} refers to decision {key!r}, "
+                f"which is neither deployed nor in this deployment"
+            )
+        # Camunda's binding: "latest" (the default) evaluates the newest deployed version, so
+        # a changed threshold applies at once; "deployment" keeps the version deployed with
+        # this diagram.
+        binding = _camunda(self.node, "decisionRefBinding") or "latest"
+        if binding not in ("latest", "deployment"):
+            self.raise_validation_exception(
+                f"business rule task {self.bpmn_id}: decisionRefBinding {binding!r} is not supported; "
+                f"use latest or deployment"
+            )
+        extensions.update({"decisionRef": key, "decisionBinding": binding})
+        if binding == "deployment":
+            extensions["decisionHash"] = hashes[key]
+        return extensions
+
+
 def _replace_parser(tag: str, parser_class: type) -> tuple[type, type]:
     return parser_class, CamundaParser.OVERRIDE_PARSER_CLASSES[full_tag(tag)][1]
 
@@ -168,6 +209,8 @@ class PathwaysParser(CamundaParser):
         full_tag("intermediateCatchEvent"): _replace_parser("intermediateCatchEvent", messages.CATCH),
         full_tag("intermediateThrowEvent"): _replace_parser("intermediateThrowEvent", messages.THROW),
         full_tag("boundaryEvent"): _replace_parser("boundaryEvent", messages.BOUNDARY),
+        # Decisions run through our own evaluator (see runtime.Engine), not SpiffWorkflow's.
+        full_tag("businessRuleTask"): (DecisionTaskParser, ScriptTask),
     }
 
 
@@ -266,7 +309,7 @@ def parse_deployment(
 ) -> ParsedDeployment:
     """Parse and validate a whole deployment; raise DeploymentRejected listing every problem.
 
-    ``deployed_decisions`` maps decision keys already deployed to their DMN source, so a
+    ``deployed_decisions`` maps decision keys already deployed to their content hash, so a
     diagram may refer to a decision deployed earlier.
     """
     errors: dict[str, list[str]] = {}
@@ -312,9 +355,10 @@ def parse_deployment(
                 source_xml=data.decode("utf-8"),
                 content_hash=hashlib.sha256(etree.tostring(root, method="c14n")).hexdigest(),
             )
-    for key, source in (deployed_decisions or {}).items():
-        if key not in uploaded_decisions:
-            parser.add_dmn_xml(parse_xml(source.encode(), 1 << 30), filename=f"{key}.dmn")
+    parser.decision_hashes = {
+        **(deployed_decisions or {}),
+        **{key: decision.content_hash for key, decision in uploaded_decisions.items()},
+    }
 
     process_files: list[tuple[str, etree._Element, bytes, list[str]]] = []
     for name, root, data in bpmn_roots:

@@ -46,6 +46,17 @@ class TaskNotActive(EngineError):
     pass
 
 
+class DecisionFailed(EngineError):
+    """A decision could not give an answer; nothing may advance on a guess."""
+
+    def __init__(self, decision: str, reason: str, inputs: dict[str, Any] | None = None):
+        self.decision = decision
+        self.reason = reason
+        self.inputs = inputs or {}
+        shown = ", ".join(f"{k}={v!r}" for k, v in sorted(self.inputs.items()))
+        super().__init__(f"decision {decision} failed: {reason}" + (f" (inputs: {shown})" if shown else ""))
+
+
 class NothingWaiting(EngineError):
     pass
 
@@ -95,6 +106,8 @@ class Engine:
         self.calendar = calendar
         self.clock = clock or (lambda: datetime.now(timezone.utc))
         self.script_engine = create_script_engine(calendar)
+        # Set by the app: evaluates a decision pinned by (key, content hash); see decisions.py.
+        self.decisions: Any = None
         self._specs: dict[int, tuple[Any, dict[str, Any], dict[str, str]]] = {}
         self._specs_lock = threading.Lock()
 
@@ -196,7 +209,10 @@ class Engine:
                 workflow.refresh_timers()
             # What follows (durations of timers reached now) counts from as_of itself.
             with frozen_at(as_of):
-                workflow.do_engine_steps(did_complete_task=self._recorder(trail, as_of))
+                workflow.do_engine_steps(will_complete_task=self._decide,
+                                         did_complete_task=self._recorder(trail, as_of))
+        except DecisionFailed:
+            raise
         except SpiffWorkflowException as exc:
             raise EngineError(_describe(exc)) from exc
         return self._snapshot(definition_id, stored, workflow, trail)
@@ -216,8 +232,21 @@ class Engine:
         try:
             with frozen_at(self.clock()):
                 action()
+        except DecisionFailed:
+            raise
         except SpiffWorkflowException as exc:
             raise EngineError(_describe(exc)) from exc
+
+    def _decide(self, task) -> None:
+        """Before a business rule task completes, run its decision into the task's data."""
+        extensions = getattr(task.task_spec, "extensions", None) or {}
+        if "decisionRef" not in extensions:
+            return
+        if self.decisions is None:
+            raise DecisionFailed(extensions["decisionRef"], "no decision evaluator is configured")
+        outputs = self.decisions.outputs(extensions["decisionRef"], extensions.get("decisionHash"), dict(task.data))
+        task.data.update(outputs)
+        task.internal_data["decisionOutputs"] = outputs
 
     def _recorder(self, trail: list[dict[str, Any]], at: datetime) -> Callable[[Any], None]:
         """Note each BPMN activity the engine passes, for the instance's history."""
@@ -232,16 +261,15 @@ class Engine:
                     "type": spec.__class__.__name__,
                     "at": _iso_now(at),
                 }
-                if spec.__class__.__name__ == "BusinessRuleTask":
-                    table = spec.dmnEngine.decision_table
-                    entry["decision"] = {o.name: task.data.get(o.name) for o in table.outputs}
+                if "decisionRef" in (getattr(spec, "extensions", None) or {}):
+                    entry["decision"] = task.internal_data.get("decisionOutputs", {})
                 trail.append(entry)
 
         return record
 
     def _advance(self, workflow: BpmnWorkflow, trail: list[dict[str, Any]]) -> None:
         record = self._recorder(trail, self.clock())
-        self._run(lambda: workflow.do_engine_steps(did_complete_task=record), None)
+        self._run(lambda: workflow.do_engine_steps(will_complete_task=self._decide, did_complete_task=record), None)
 
     def _ready_user_task(self, workflow: BpmnWorkflow, task_id: str):
         try:

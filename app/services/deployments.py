@@ -39,7 +39,7 @@ def latest_decisions() -> list[DecisionDefinition]:
 
 
 def deploy(files: list[tuple[str, bytes]], max_file_bytes: int, user_id: str | None) -> DeploymentResult:
-    deployed = {d.key: d.source_xml for d in latest_decisions()}
+    deployed = {d.key: d.content_hash for d in latest_decisions()}
     try:
         parsed = parse_deployment(files, max_file_bytes, deployed)
     except DeploymentRejected as exc:

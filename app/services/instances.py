@@ -6,11 +6,12 @@ from typing import Any
 import sqlalchemy as sa
 
 from ..duty import DutyRota
-from ..engine import Engine, EngineError, NothingWaiting
+from ..engine import DecisionFailed, Engine, EngineError, NothingWaiting
 from ..errors import Invalid, NotFound
 from ..extensions import db
 from ..models import InstanceStatus, ProcessDefinition, ProcessInstance, User
 from . import forms
+from .incidents import decision_failed
 from .projection import apply_snapshot, audit, lock_instance, now, require_active, stored_spec
 from .transaction import commit, engine_error
 
@@ -100,6 +101,8 @@ def correlate_message(
             # The failed delivery consumed the loaded state; reload before the next use.
             db.session.expire(instance)
             continue
+        except DecisionFailed as exc:
+            raise decision_failed(instance.id, exc, user.id) from None
         except EngineError as exc:
             raise engine_error(exc) from None
         audit(instance.id, "message_correlated", user.id, messageName=message_name, variables=values)

@@ -6,11 +6,12 @@ from typing import Any
 import sqlalchemy as sa
 
 from ..auth import deny
-from ..engine import Engine, EngineError, TaskNotActive
+from ..engine import DecisionFailed, Engine, EngineError, TaskNotActive
 from ..errors import Conflict, Invalid, NotFound
 from ..extensions import db
 from ..models import Task, TaskCandidateGroup, TaskStatus, User
 from . import forms
+from .incidents import decision_failed
 from .projection import apply_snapshot, audit, lock_instance, require_active, stored_spec
 from .transaction import commit, engine_error
 
@@ -110,6 +111,8 @@ def complete(engine: Engine, user: User, task_id: str, variables: Any) -> Task:
     except TaskNotActive as exc:
         db.session.rollback()
         raise Conflict(str(exc)) from None
+    except DecisionFailed as exc:
+        raise decision_failed(instance.id, exc, user.id) from None
     except EngineError as exc:
         raise engine_error(exc) from None
     audit(instance.id, "task_completed", user.id, activity_id=task.activity_id, task_id=task.id,

@@ -8,7 +8,7 @@ from datetime import datetime, timezone
 
 import sqlalchemy as sa
 
-from ..engine import Engine, EngineError
+from ..engine import DecisionFailed, Engine, EngineError
 from ..errors import Conflict
 from ..extensions import db
 from ..models import InstanceStatus, ProcessInstance, Timer, TimerStatus, User
@@ -67,7 +67,8 @@ def record_failure(timer_id: str, error: BaseException, max_attempts: int) -> bo
         return True
     timer.attempts += 1
     timer.last_error = f"{error.__class__.__name__}: {error}"[:4000]
-    final = timer.attempts >= max_attempts
+    # A decision that cannot answer will not answer on a second try either.
+    final = timer.attempts >= max_attempts or isinstance(error, DecisionFailed)
     if final:
         instance = lock_instance(timer.instance_id)
         if instance.status == InstanceStatus.ACTIVE.value:

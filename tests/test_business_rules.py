@@ -1,0 +1,89 @@
+"""Business rule tasks: decisions pinned to the version deployed with the process, and a
+decision that cannot answer stops the instance in incident instead of guessing."""
+from __future__ import annotations
+
+ATM = "nel.ai.atm"
+
+
+def test_decision_that_cannot_answer_puts_the_instance_in_incident(api):
+    instance = api.post("/process-definitions/strict_route_flow/start", {"businessKey": "D-1"}).json
+    task = instance["activeTasks"][0]
+    atm = api.as_(ATM)
+    response = atm.post(f"/tasks/{task['id']}/complete", {"variables": {"level": 1}})
+    assert response.status_code == 422
+    error = response.json["error"]
+    assert error["code"] == "decision_failed"
+    assert error["details"]["decision"] == "strict_route" and error["details"]["inputs"] == {"level": 1}
+    shown = api.get(f"/process-instances/{instance['id']}").json
+    assert shown["status"] == "incident" and "strict_route" in shown["incident"] and "level=1" in shown["incident"]
+    # Nothing advanced: the same task is still there, with no answer recorded.
+    assert [t["id"] for t in shown["activeTasks"]] == [task["id"]]
+    assert "route" not in shown["variables"] and "level" not in shown["variables"]
+
+    assert atm.post(f"/tasks/{task['id']}/complete", {"variables": {"level": 4}}).status_code == 409
+    assert api.post(f"/process-instances/{instance['id']}/retry").json["status"] == "active"
+    done = atm.post(f"/tasks/{task['id']}/complete", {"variables": {"level": 4}})
+    assert done.status_code == 200 and done.json["variables"]["route"] == "ast"
+    history = api.get(f"/process-instances/{instance['id']}/history").json
+    assert [e["type"] for e in history].count("incident") == 1
+    evaluated = next(e for e in history if e["type"] == "decision_evaluated")
+    assert evaluated["details"]["outputs"] == {"route": "ast"}
+
+
+def test_evaluate_a_decision_by_api(api):
+    high = api.post("/decisions/nel_assessment_track/evaluate",
+                    {"variables": {"complexity": "high", "concernsEscalating": False, "multipleAgencies": False}})
+    assert high.status_code == 200 and high.json == {"assessmentDays": 35}
+    low = api.post("/decisions/nel_assessment_track/evaluate",
+                   {"variables": {"complexity": "low", "concernsEscalating": False, "multipleAgencies": False}})
+    assert low.json == {"assessmentDays": 10}
+    assert api.post("/decisions/no_such/evaluate", {"variables": {}}).status_code == 404
+    unanswered = api.post("/decisions/strict_route/evaluate", {"variables": {"level": 1}})
+    assert unanswered.status_code == 422 and "no rule matched" in unanswered.json["error"]["message"]
+    keys = [d["key"] for d in api.get("/decisions").json]
+    assert "nel_assessment_track" in keys and "strict_route" in keys
+
+
+def _deploy(api, *files):
+    from urllib3 import encode_multipart_formdata
+
+    body, content_type = encode_multipart_formdata([("files", f) for f in files])
+    response = api.as_("process.owner").post("/deployments", data=body, content_type=content_type)
+    assert response.status_code == 201, response.json
+    return response.json
+
+
+def _variant(key: str, threshold: str, binding: str | None = None):
+    from pathlib import Path
+
+    fixtures = Path(__file__).parent / "fixtures"
+    dmn = (fixtures / "strict_route.dmn").read_text().replace('id="strict_route"', f'id="{key}"') \
+        .replace("&gt;= 3", threshold)
+    bpmn = (fixtures / "strict_route_flow.bpmn").read_text() \
+        .replace('id="strict_route_flow"', f'id="{key}_flow"') \
+        .replace('camunda:decisionRef="strict_route"', f'camunda:decisionRef="{key}"'
+                 + (f' camunda:decisionRefBinding="{binding}"' if binding else ""))
+    return (f"{key}.dmn", dmn.encode()), (f"{key}_flow.bpmn", bpmn.encode())
+
+
+def test_a_changed_threshold_applies_at_once_with_latest_binding(api):
+    dmn, bpmn = _variant("latest_route", "&gt;= 3")
+    _deploy(api, dmn, bpmn)
+    waiting = api.post("/process-definitions/latest_route_flow/start", {}).json
+    # The process owner lowers the threshold and deploys only the table.
+    lowered, _ = _variant("latest_route", "&gt;= 1")
+    assert [d["version"] for d in _deploy(api, lowered)["deployed"]] == [2]
+    task = waiting["activeTasks"][0]
+    done = api.as_(ATM).post(f"/tasks/{task['id']}/complete", {"variables": {"level": 1}})
+    assert done.status_code == 200 and done.json["variables"]["route"] == "ast"
+
+
+def test_deployment_binding_keeps_the_version_deployed_with_the_diagram(api):
+    dmn, bpmn = _variant("pinned_route", "&gt;= 3", binding="deployment")
+    _deploy(api, dmn, bpmn)
+    waiting = api.post("/process-definitions/pinned_route_flow/start", {}).json
+    lowered, _ = _variant("pinned_route", "&gt;= 1")
+    _deploy(api, lowered)
+    task = waiting["activeTasks"][0]
+    response = api.as_(ATM).post(f"/tasks/{task['id']}/complete", {"variables": {"level": 1}})
+    assert response.status_code == 422 and response.json["error"]["code"] == "decision_failed"
