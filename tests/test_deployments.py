@@ -123,3 +123,25 @@ def test_missing_decision_is_refused(api):
 def test_no_files_is_400(api):
     response = api.as_("process.owner").post("/deployments", data={}, content_type="multipart/form-data")
     assert response.status_code == 400
+
+
+DMN = (FIXTURES / "strict_route.dmn").read_bytes()
+
+
+@pytest.mark.parametrize("change,expected", [
+    ((b"&gt;= 3", b'"3","4"'), "lists, ranges and not(...)"),
+    ((b"&gt;= 3", b"[3..4]"), "lists, ranges and not(...)"),
+    ((b"&gt;= 3", b"not(1)"), "lists, ranges and not(...)"),
+    ((b'hitPolicy="FIRST"', b'hitPolicy="RULE ORDER"'), "hit policy RULE ORDER"),
+    ((b'hitPolicy="FIRST"', b'hitPolicy="COLLECT" aggregation="SUM"'), "hit policy COLLECT SUM"),
+    ((b'<text>"ast"</text>', b"<text>level * 2</text>"), "not a literal value"),
+])
+def test_tables_the_evaluator_would_misread_are_refused(api, change, expected):
+    bad = DMN.replace(b'id="strict_route"', b'id="misread"').replace(*change)
+    response = deploy(api, ("misread.dmn", bad))
+    assert response.status_code == 400
+    (problem,) = response.json["error"]["details"]["files"]["misread.dmn"]
+    assert expected in problem and "misread" in problem
+    if b"3..4" in change[1] or b'"3"' in change[1]:
+        assert "rule 1 (r_high)" in problem and "'Level of need'" in problem
+    assert all(d["key"] != "misread" for d in api.get("/decisions").json)
