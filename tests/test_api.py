@@ -221,3 +221,21 @@ def test_two_concurrent_completions_one_wins(api):
     assert [e["user"] for e in history if e["type"] == "task_completed"] == [winner]
     # The instance carries on from the winner's completion: it now waits for the police update.
     assert api.post("/messages", {"messageName": "policeUpdate", "businessKey": "B-1"}).json["correlated"] == 1
+
+
+def test_database_outage_is_a_clean_503(tmp_path):
+    from conftest import make_app
+
+    app = make_app(f"sqlite:///{tmp_path / 'gone.sqlite3'}")
+    client = app.test_client()
+    # The database file disappears under a running server.
+    (tmp_path / "gone.sqlite3").unlink()
+    with app.app_context():
+        from app.extensions import db
+        db.engine.dispose()
+    (tmp_path / "gone.sqlite3").mkdir()  # a directory where the file was: cannot be opened
+    response = client.get("/api/v1/tasks", headers={"Authorization": "Bearer x"})
+    assert response.status_code == 503
+    assert response.json["error"]["code"] == "unavailable"
+    health = client.get("/api/v1/health")
+    assert health.status_code == 503 and health.json["database"] == "unavailable"
