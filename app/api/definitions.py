@@ -42,19 +42,11 @@ def openapi():
     return jsonify(build(current_app))
 
 
-def _latest(model):
-    newest = sa.select(model.key, sa.func.max(model.version).label("v")).group_by(model.key).subquery()
-    return db.session.execute(
-        sa.select(model).join(newest, sa.and_(model.key == newest.c.key, model.version == newest.c.v))
-        .order_by(model.key)
-    ).scalars()
-
-
 @bp.get("/process-definitions")
 @authenticated
 @doc("The latest version of each deployed process", response=(200, [schemas.ProcessDefinition]))
 def list_definitions():
-    return jsonify(schemas.ProcessDefinition(many=True).dump(_latest(ProcessDefinition)))
+    return jsonify(schemas.ProcessDefinition(many=True).dump(deployments.latest_versions(ProcessDefinition)))
 
 
 @bp.post("/deployments")
@@ -92,7 +84,7 @@ def deploy():
 @authenticated
 @doc("The latest version of each deployed decision", response=(200, [schemas.DecisionDefinition]))
 def list_decisions():
-    return jsonify(schemas.DecisionDefinition(many=True).dump(_latest(DecisionDefinition)))
+    return jsonify(schemas.DecisionDefinition(many=True).dump(deployments.latest_versions(DecisionDefinition)))
 
 
 @bp.post("/decisions/<key>/evaluate")
@@ -103,10 +95,7 @@ def list_decisions():
 def evaluate_decision(key: str):
     """Returns the decision's outputs as an object, or a list of objects for COLLECT."""
     variables = body(schemas.VariablesRequest)["variables"]
-    decision = db.session.execute(
-        sa.select(DecisionDefinition).where(DecisionDefinition.key == key)
-        .order_by(DecisionDefinition.version.desc()).limit(1)
-    ).scalar_one_or_none()
+    decision = deployments.latest(DecisionDefinition, key)
     if decision is None:
         raise NotFound(f"no decision with key {key!r}")
     evaluator = current_app.extensions["pathways.decisions"]

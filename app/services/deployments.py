@@ -22,24 +22,24 @@ class DeploymentResult:
     unchanged: list[ProcessDefinition | DecisionDefinition] = field(default_factory=list)
 
 
-def _latest(model, key: str):
+def latest(model, key: str):
+    """The newest version of process or decision ``key``, or None."""
     return db.session.execute(
         sa.select(model).where(model.key == key).order_by(model.version.desc()).limit(1)
     ).scalar_one_or_none()
 
 
-def latest_decisions() -> list[DecisionDefinition]:
-    newest = sa.select(DecisionDefinition.key, sa.func.max(DecisionDefinition.version).label("v")) \
-        .group_by(DecisionDefinition.key).subquery()
+def latest_versions(model) -> list:
+    """The newest version of every process or decision, by key."""
+    newest = sa.select(model.key, sa.func.max(model.version).label("v")).group_by(model.key).subquery()
     return list(db.session.execute(
-        sa.select(DecisionDefinition).join(
-            newest, sa.and_(DecisionDefinition.key == newest.c.key, DecisionDefinition.version == newest.c.v)
-        ).order_by(DecisionDefinition.key)
+        sa.select(model).join(newest, sa.and_(model.key == newest.c.key, model.version == newest.c.v))
+        .order_by(model.key)
     ).scalars())
 
 
 def deploy(files: list[tuple[str, bytes]], max_file_bytes: int, user_id: str | None) -> DeploymentResult:
-    deployed = {d.key: d.content_hash for d in latest_decisions()}
+    deployed = {d.key: d.content_hash for d in latest_versions(DecisionDefinition)}
     try:
         parsed = parse_deployment(files, max_file_bytes, deployed)
     except DeploymentRejected as exc:
@@ -50,24 +50,24 @@ def deploy(files: list[tuple[str, bytes]], max_file_bytes: int, user_id: str | N
     db.session.add(deployment)
     db.session.flush()
     for decision in parsed.decisions:
-        latest = _latest(DecisionDefinition, decision.key)
-        if latest is not None and latest.content_hash == decision.content_hash:
-            result.unchanged.append(latest)
+        current = latest(DecisionDefinition, decision.key)
+        if current is not None and current.content_hash == decision.content_hash:
+            result.unchanged.append(current)
             continue
         row = DecisionDefinition(
-            key=decision.key, version=(latest.version + 1) if latest else 1, name=decision.name,
+            key=decision.key, version=(current.version + 1) if current else 1, name=decision.name,
             content_hash=decision.content_hash, source_file=decision.source_file,
             source_xml=decision.source_xml, deployment_id=deployment.id, deployed_at=at,
         )
         db.session.add(row)
         result.created.append(row)
     for process in parsed.processes:
-        latest = _latest(ProcessDefinition, process.key)
-        if latest is not None and latest.content_hash == process.content_hash:
-            result.unchanged.append(latest)
+        current = latest(ProcessDefinition, process.key)
+        if current is not None and current.content_hash == process.content_hash:
+            result.unchanged.append(current)
             continue
         row = ProcessDefinition(
-            key=process.key, version=(latest.version + 1) if latest else 1, name=process.name,
+            key=process.key, version=(current.version + 1) if current else 1, name=process.name,
             content_hash=process.content_hash, source_file=process.source_file,
             source_xml=process.source_xml, spec=process.spec, deployment_id=deployment.id, deployed_at=at,
         )

@@ -11,16 +11,14 @@ from ..errors import Invalid, NotFound
 from ..extensions import db
 from ..models import InstanceStatus, ProcessDefinition, ProcessInstance, User
 from . import forms
+from .deployments import latest
 from .incidents import decision_failed
 from .projection import apply_snapshot, audit, lock_instance, now, require_active, stored_spec
 from .transaction import commit, engine_error
 
 
 def latest_definition(key: str) -> ProcessDefinition:
-    definition = db.session.execute(
-        sa.select(ProcessDefinition).where(ProcessDefinition.key == key)
-        .order_by(ProcessDefinition.version.desc()).limit(1)
-    ).scalar_one_or_none()
+    definition = latest(ProcessDefinition, key)
     if definition is None:
         raise NotFound(f"no process definition with key {key!r}")
     return definition
