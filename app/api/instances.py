@@ -14,14 +14,16 @@ from .openapi import doc
 
 
 def instance_json(instance: ProcessInstance) -> dict:
-    instance.active_tasks = list(db.session.execute(
-        sa.select(Task).where(Task.instance_id == instance.id, Task.status == TaskStatus.ACTIVE.value)
-        .order_by(Task.created_at, Task.id)
-    ).scalars())
-    instance.timer_list = list(db.session.execute(
-        sa.select(Timer).where(Timer.instance_id == instance.id, Timer.status == TimerStatus.PENDING.value)
-        .order_by(Timer.due_at, Timer.id)
-    ).scalars())
+    # An action in this request has already put its tasks and timers on the instance.
+    if "active_tasks" not in vars(instance):
+        instance.active_tasks = list(db.session.execute(
+            sa.select(Task).where(Task.instance_id == instance.id, Task.status == TaskStatus.ACTIVE.value)
+            .order_by(Task.created_at, Task.id)
+        ).scalars())
+        instance.timer_list = list(db.session.execute(
+            sa.select(Timer).where(Timer.instance_id == instance.id, Timer.status == TimerStatus.PENDING.value)
+            .order_by(Timer.due_at, Timer.id)
+        ).scalars())
     return schemas.InstanceOut().dump(instance)
 
 

@@ -111,8 +111,10 @@ def _apply(instance, snapshot, user, completed_task_id, ended_status) -> None:
         audit(instance.id, "decision_evaluated" if "decision" in step else "activity_completed",
               activity_id=step["activityId"], at=at, name=step["name"], kind=step["type"],
               **({"outputs": step["decision"]} if "decision" in step else {}))
-    _sync_tasks(instance, snapshot, user, completed_task_id, at)
-    _sync_timers(instance, snapshot, at)
+    # Kept on the instance for this request's response, so it need not query them again.
+    instance.active_tasks = sorted(_sync_tasks(instance, snapshot, user, completed_task_id, at),
+                                   key=lambda t: (t.created_at, t.id))
+    instance.timer_list = sorted(_sync_timers(instance, snapshot, at), key=lambda t: (t.due_at, t.id))
     if ended_status is not None or snapshot.completed:
         instance.status = (ended_status or InstanceStatus.COMPLETED).value
         instance.ended_at = at
@@ -120,13 +122,15 @@ def _apply(instance, snapshot, user, completed_task_id, ended_status) -> None:
             audit(instance.id, "instance_completed", user, at=at, outcome=snapshot.outcome)
 
 
-def _sync_tasks(instance, snapshot, user, completed_task_id, at) -> None:
+def _sync_tasks(instance, snapshot, user, completed_task_id, at) -> list[Task]:
+    """Bring the task rows in line with the engine's ready user tasks; return the active ones."""
     open_rows = {
         t.id: t for t in db.session.execute(
             sa.select(Task).where(Task.instance_id == instance.id, Task.status == TaskStatus.ACTIVE.value)
         ).scalars()
     }
     ready = {t["id"]: t for t in snapshot.user_tasks}
+    active = [row for task_id, row in open_rows.items() if task_id in ready]
     for task_id, row in open_rows.items():
         if task_id in ready:
             continue
@@ -159,13 +163,16 @@ def _sync_tasks(instance, snapshot, user, completed_task_id, at) -> None:
         )
         row.group_rows = [TaskCandidateGroup(group=group) for group in data["candidateGroups"]]
         db.session.add(row)
+        active.append(row)
         audit(instance.id, "task_created", activity_id=row.activity_id, task_id=task_id, at=at,
               name=row.name, candidateGroups=row.candidate_groups, assignee=row.assignee,
               due=row.due_at.isoformat() if row.due_at else None)
+    return active
 
 
-def _sync_timers(instance, snapshot, at) -> None:
-    """Match the engine's waiting timers to timer rows by (engine task, due time).
+def _sync_timers(instance, snapshot, at) -> list[Timer]:
+    """Match the engine's waiting timers to timer rows by (engine task, due time); return
+    the pending ones.
 
     A pending row the engine no longer waits on has fired (its event ran, or a cycle moved
     on to its next due time) or was cancelled (its task completed, the instance ended).
@@ -177,10 +184,12 @@ def _sync_timers(instance, snapshot, at) -> None:
     still_waiting_tasks = {t["id"] for t in snapshot.timers}
     ran = {step["taskId"] for step in snapshot.trail}
     known = set()
+    still_pending = []
     for row in pending:
         key = (row.engine_task_id, row.due_at)
         if key in waiting:
             known.add(key)
+            still_pending.append(row)
             continue
         fired = row.engine_task_id in ran or row.engine_task_id in still_waiting_tasks
         row.status = (TimerStatus.FIRED if fired else TimerStatus.CANCELLED).value
@@ -206,6 +215,8 @@ def _sync_timers(instance, snapshot, at) -> None:
             created_at=at,
         )
         db.session.add(row)
+        still_pending.append(row)
         db.session.info.setdefault(NEW_TIMERS, []).append((row.id, row.due_at))
         audit(instance.id, "timer_scheduled", activity_id=data["activityId"], at=at, timerId=row.id,
               dueAt=row.due_at.isoformat(), kind=data["kind"])
+    return still_pending
