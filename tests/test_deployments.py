@@ -129,19 +129,30 @@ DMN = (FIXTURES / "strict_route.dmn").read_bytes()
 
 
 @pytest.mark.parametrize("change,expected", [
-    ((b"&gt;= 3", b'"3","4"'), "lists, ranges and not(...)"),
-    ((b"&gt;= 3", b"[3..4]"), "lists, ranges and not(...)"),
-    ((b"&gt;= 3", b"not(1)"), "lists, ranges and not(...)"),
-    ((b'hitPolicy="FIRST"', b'hitPolicy="RULE ORDER"'), "hit policy RULE ORDER"),
-    ((b'hitPolicy="FIRST"', b'hitPolicy="COLLECT" aggregation="SUM"'), "hit policy COLLECT SUM"),
-    ((b'<text>"ast"</text>', b"<text>level * 2</text>"), "not a literal value"),
+    ((b"&gt;= 3", b"[3..4"), "rule 1 (r_high), input 'Level of need'"),
+    ((b"&gt;= 3", b"date(\"2026-01-01\")"), "function date(...) is not supported"),
+    ((b'hitPolicy="FIRST"', b'hitPolicy="SOMETIMES"'), "unknown hit policy"),
+    ((b'hitPolicy="FIRST"', b'hitPolicy="FIRST" aggregation="SUM"'), "needs hit policy COLLECT"),
+    ((b'<output id="out_route" name="route" typeRef="string" />',
+      b'<output id="out_route" name="route" typeRef="string"><outputValues><text>"ssf"</text></outputValues></output>'),
+     "'ast' is not one of its declared values"),
+    ((b"<text>level</text>", b"<text>level * 2</text>"), "input expression must be a variable name"),
 ])
-def test_tables_the_evaluator_would_misread_are_refused(api, change, expected):
+def test_tables_that_cannot_be_evaluated_as_written_are_refused(api, change, expected):
     bad = DMN.replace(b'id="strict_route"', b'id="misread"').replace(*change)
     response = deploy(api, ("misread.dmn", bad))
     assert response.status_code == 400
     (problem,) = response.json["error"]["details"]["files"]["misread.dmn"]
-    assert expected in problem and "misread" in problem
-    if b"3..4" in change[1] or b'"3"' in change[1]:
-        assert "rule 1 (r_high)" in problem and "'Level of need'" in problem
+    assert expected in problem and "decision misread" in problem
     assert all(d["key"] != "misread" for d in api.get("/decisions").json)
+
+
+def test_unique_rules_that_overlap_are_refused(api):
+    overlapping = DMN.replace(b'id="strict_route"', b'id="overlap"').replace(b'hitPolicy="FIRST"', b'hitPolicy="UNIQUE"') \
+        .replace(b"</rule>", b'</rule><rule id="r_mid"><inputEntry id="e2"><text>[2..4]</text></inputEntry>'
+                             b'<outputEntry id="o2"><text>"ssf"</text></outputEntry></rule>')
+    response = deploy(api, ("overlap.dmn", overlapping))
+    (problem,) = response.json["error"]["details"]["files"]["overlap.dmn"]
+    assert "rules 1 (r_high) and 2 (r_mid) can both match" in problem
+    disjoint = overlapping.replace(b"[2..4]", b"[1..3)").replace(b'id="overlap"', b'id="disjoint"')
+    assert deploy(api, ("disjoint.dmn", disjoint)).status_code == 201

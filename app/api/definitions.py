@@ -100,12 +100,8 @@ def evaluate_decision(key: str):
         raise NotFound(f"no decision with key {key!r}")
     evaluator = current_app.extensions["pathways.decisions"]
     try:
-        result = evaluator.outputs(key, decision.content_hash, variables, decision.source_xml)
+        result = evaluator.evaluate(key, decision.content_hash, variables, decision.source_xml)
     except EngineError as exc:
         raise Invalid(str(exc), {"variables": [str(exc)]}) from None
-    if evaluator.hit_policy(key, decision.content_hash, decision.source_xml) == "COLLECT":
-        keys = list(result)
-        rows = len(result[keys[0]]) if keys else 0
-        return jsonify([{k: result[k][i] for k in keys} for i in range(rows)])
     return jsonify(result)
 

@@ -7,25 +7,21 @@ deployed from; without a hash the latest deployed version is used.
 from __future__ import annotations
 
 import threading
-from types import SimpleNamespace
 from typing import Any, Callable
 
-from .parser import PathwaysParser
-from .runtime import DecisionFailed, _describe
-from .xmlsafe import parse_xml
+from .decision_tables import DecisionTable, NoAnswer, from_source
+from .runtime import DecisionFailed
 
 
 class DecisionEvaluator:
-    def __init__(self, script_engine,
-                 load_source: Callable[[str, str | None], tuple[str, str] | None] | None = None):
-        self.script_engine = script_engine
+    def __init__(self, load_source: Callable[[str, str | None], tuple[str, str] | None] | None = None):
         # (key, content hash or None for the latest) -> (content hash, DMN source); the app
         # reads it from the decision definition rows.
         self.load_source = load_source
-        self._tables: dict[tuple[str, str], Any] = {}
+        self._tables: dict[tuple[str, str], DecisionTable] = {}
         self._lock = threading.Lock()
 
-    def _engine(self, key: str, content_hash: str | None, source_xml: str | None = None):
+    def table(self, key: str, content_hash: str | None, source_xml: str | None = None) -> DecisionTable:
         if content_hash is None or source_xml is None and (key, content_hash) not in self._tables:
             found = self.load_source(key, content_hash) if self.load_source else None
             if found is None:
@@ -34,34 +30,27 @@ class DecisionEvaluator:
             content_hash, source_xml = found
         cached = self._tables.get((key, content_hash))
         if cached is None:
-            parser = PathwaysParser()
-            root = parse_xml(source_xml.encode("utf-8"), 1 << 30)
-            parser.add_dmn_xml(root, filename=f"{key}.dmn")
-            cached = parser.get_engine(key, root)
+            cached = from_source(source_xml.encode("utf-8"))[key]
             with self._lock:
                 self._tables[(key, content_hash)] = cached
         return cached
 
+    def evaluate(self, key: str, content_hash: str | None, variables: dict[str, Any],
+                 source_xml: str | None = None) -> dict[str, Any] | list[dict[str, Any]]:
+        """The decision's result: an object, or a list of objects for COLLECT, RULE ORDER
+        and OUTPUT ORDER."""
+        table = self.table(key, content_hash, source_xml)
+        try:
+            return table.evaluate(variables)
+        except NoAnswer as exc:
+            raise DecisionFailed(key, str(exc), table.input_values(variables)) from None
+
     def outputs(self, key: str, content_hash: str | None, variables: dict[str, Any],
                 source_xml: str | None = None) -> dict[str, Any]:
-        dmn_engine = self._engine(key, content_hash, source_xml)
-        # The DMN engine evaluates against a task's data through its workflow's script engine.
-        task = SimpleNamespace(
-            data=dict(variables),
-            workflow=SimpleNamespace(script_engine=self.script_engine),
-            task_spec=SimpleNamespace(bpmn_id=key, name=key),
-        )
-        inputs = {
-            i.expression: variables.get(i.expression)
-            for i in dmn_engine.decision_table.inputs if i.expression in variables or i.expression.isidentifier()
-        }
-        try:
-            result = dmn_engine.result(task)
-        except Exception as exc:
-            raise DecisionFailed(key, _describe(exc), inputs) from exc
-        if not result:
-            raise DecisionFailed(key, "no rule matched", inputs)
+        """What a business rule task puts into the process: one variable per output; for a
+        list result, each variable holds the list of that output's values."""
+        result = self.evaluate(key, content_hash, variables, source_xml)
+        if isinstance(result, list):
+            table = self.table(key, content_hash, source_xml)
+            return {o.name: [row[o.name] for row in result] for o in table.outputs}
         return result
-
-    def hit_policy(self, key: str, content_hash: str, source_xml: str | None = None) -> str:
-        return self._engine(key, content_hash, source_xml).decision_table.hit_policy

@@ -27,6 +27,7 @@ from SpiffWorkflow.camunda.specs.user_task import UserTask
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 
 from . import messages
+from .decision_tables import TableError, parse_tables
 from .expressions import check_syntax
 from .xmlsafe import XmlRejected, parse_xml
 
@@ -275,54 +276,6 @@ def _check_form(label: str, fields: list[dict[str, Any]]) -> list[str]:
     return problems
 
 
-# What the current evaluator (SpiffWorkflow's Python DMN) reads the way FEEL means it; any
-# other entry would be read differently or never match, so the table is refused instead.
-_SAFE_INPUT_ENTRY = re.compile(
-    r'^(-|"[^"]*"|-?\d+(\.\d+)?|true|false|null|(<|<=|>|>=)\s*-?\d+(\.\d+)?)$'
-)
-_SAFE_OUTPUT_ENTRY = re.compile(r'^("[^"]*"|-?\d+(\.\d+)?|true|false|null)$')
-_SAFE_HIT_POLICIES = {"FIRST", None}
-
-
-def _check_dmn(root: etree._Element) -> list[str]:
-    """Refuse tables the evaluator would answer differently from what they say."""
-    problems: list[str] = []
-    decisions = root.findall("{*}decision")
-    if len(decisions) > 1:
-        problems.append(f"{len(decisions)} decisions in one file: put each decision in a file of its own")
-    for decision in decisions:
-        where = f"decision {decision.get('id')} ({decision.get('name') or ''})"
-        if decision.find("{*}informationRequirement/{*}requiredDecision") is not None:
-            problems.append(f"{where}: decisions requiring other decisions are not supported yet")
-        table = decision.find("{*}decisionTable")
-        if table is None:
-            problems.append(f"{where}: only decision tables are supported yet (no literal expressions)")
-            continue
-        policy = table.get("hitPolicy")
-        if policy not in _SAFE_HIT_POLICIES or table.get("aggregation"):
-            problems.append(
-                f"{where}: hit policy {policy}{' ' + table.get('aggregation') if table.get('aggregation') else ''}"
-                f" is not supported yet; use FIRST (rules in order, first match wins)"
-            )
-        labels = [i.get("label") or (i.findtext("{*}inputExpression/{*}text") or "").strip()
-                  for i in table.findall("{*}input")]
-        outputs = [o.get("name") or o.get("label") or "" for o in table.findall("{*}output")]
-        for number, rule in enumerate(table.findall("{*}rule"), start=1):
-            here = f"{where}, rule {number} ({rule.get('id')})"
-            for column, entry in zip(labels, rule.findall("{*}inputEntry"), strict=False):
-                text = (entry.findtext("{*}text") or "").strip() or "-"
-                if not _SAFE_INPUT_ENTRY.match(text):
-                    problems.append(
-                        f"{here}, input {column!r}: {text!r} is not supported yet (use a single value, "
-                        f"-, or a comparison with a number; lists, ranges and not(...) come with FEEL)"
-                    )
-            for column, entry in zip(outputs, rule.findall("{*}outputEntry"), strict=False):
-                text = (entry.findtext("{*}text") or "").strip()
-                if not _SAFE_OUTPUT_ENTRY.match(text):
-                    problems.append(f"{here}, output {column!r}: {text!r} is not a literal value")
-    return problems
-
-
 def _unwrap_expressions(root: etree._Element) -> None:
     """Accept `${...}` around conditions and timers, as Camunda Modeler users write them."""
     tags = ("conditionExpression", "timeDate", "timeDuration", "timeCycle")
@@ -386,19 +339,12 @@ def parse_deployment(
     parser = PathwaysParser(validator=BpmnValidator())
     uploaded_decisions: dict[str, ParsedDecision] = {}
     for name, root, data in dmn_roots:
-        problems = _check_dmn(root)
-        if problems:
-            errors.setdefault(name, []).extend(problems)
-            continue
         try:
-            parser.add_dmn_xml(root, filename=name)
-        except (ValidationException, SpiffWorkflowException, etree.LxmlError) as exc:
-            errors.setdefault(name, []).append(_message(exc))
+            parse_tables(root)
+        except TableError as exc:
+            errors.setdefault(name, []).extend(exc.problems)
             continue
-        decisions = root.findall("{*}decision")
-        if not decisions:
-            errors.setdefault(name, []).append("no decision in this DMN file")
-        for decision in decisions:
+        for decision in root.findall("{*}decision"):
             key = decision.get("id")
             uploaded_decisions[key] = ParsedDecision(
                 key=key,

@@ -1,0 +1,291 @@
+"""DMN decision tables with DMN semantics: every hit policy, multiple outputs, input and
+output value lists, and UNIQUE overlaps found at deploy time rather than at a child's
+expense at run time."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+from itertools import combinations
+from typing import Any
+
+from lxml import etree
+
+from .feel import (
+    AnyValue,
+    Compare,
+    FeelError,
+    Interval,
+    Literal,
+    OneOf,
+    from_value,
+    parse_simple_expression,
+    parse_unary_tests,
+    to_value,
+)
+
+HIT_POLICIES = {"UNIQUE", "FIRST", "PRIORITY", "ANY", "COLLECT", "RULE ORDER", "OUTPUT ORDER"}
+AGGREGATIONS = {None, "SUM", "MIN", "MAX", "COUNT"}
+
+
+class TableError(ValueError):
+    """A table that cannot be deployed; ``problems`` lists each with rule and column."""
+
+    def __init__(self, problems: list[str]):
+        self.problems = problems
+        super().__init__("; ".join(problems))
+
+
+class NoAnswer(ValueError):
+    """Evaluation gave no single answer (no rule, or conflicting rules); ``rules`` names them."""
+
+
+@dataclass
+class Column:
+    label: str
+    expression: Any
+    allowed: Any  # OneOf of the declared values, or None
+
+
+@dataclass
+class Output:
+    name: str
+    allowed: list[Any] | None  # declared values in priority order, or None
+
+
+@dataclass
+class Rule:
+    number: int
+    rule_id: str
+    tests: list[Any]
+    outputs: list[Any]
+
+
+@dataclass
+class DecisionTable:
+    key: str
+    name: str
+    hit_policy: str
+    aggregation: str | None
+    inputs: list[Column]
+    outputs: list[Output]
+    rules: list[Rule]
+
+    # -- evaluation -----------------------------------------------------------------------
+
+    def evaluate(self, variables: dict[str, Any]) -> dict[str, Any] | list[dict[str, Any]]:
+        values = [column.expression.evaluate(variables) for column in self.inputs]
+        for column, value in zip(self.inputs, values, strict=True):
+            if column.allowed is not None and value is not None and not column.allowed.matches(value, variables):
+                raise NoAnswer(f"input {column.label!r} is {from_value(value)!r}, not one of its allowed values")
+        matched = [rule for rule in self.rules
+                   if all(test.matches(value, variables) for test, value in zip(rule.tests, values, strict=True))]
+        results = [self._outputs(rule, variables) for rule in matched]
+        policy = self.hit_policy
+        if policy in ("COLLECT", "RULE ORDER", "OUTPUT ORDER"):
+            if policy == "OUTPUT ORDER":
+                results = sorted(results, key=self._priority)
+            if policy == "COLLECT" and self.aggregation:
+                return {self.outputs[0].name: from_value(self._aggregate(results))}
+            return [{k: from_value(v) for k, v in r.items()} for r in results]
+        if not matched:
+            raise NoAnswer("no rule matched")
+        if policy == "UNIQUE" and len(matched) > 1:
+            raise NoAnswer(f"rules {', '.join(str(r.number) for r in matched)} all match but the hit policy is UNIQUE")
+        if policy == "ANY" and any(r != results[0] for r in results):
+            raise NoAnswer(f"rules {', '.join(str(r.number) for r in matched)} match with different outputs "
+                           f"but the hit policy is ANY")
+        chosen = min(results, key=self._priority) if policy == "PRIORITY" else results[0]
+        return {k: from_value(v) for k, v in chosen.items()}
+
+    def _outputs(self, rule: Rule, variables: dict[str, Any]) -> dict[str, Any]:
+        return {o.name: e.evaluate(variables) for o, e in zip(self.outputs, rule.outputs, strict=True)}
+
+    def _priority(self, result: dict[str, Any]) -> tuple:
+        # Earlier in an output's declared value list means higher priority.
+        return tuple(o.allowed.index(result[o.name]) if o.allowed and result[o.name] in o.allowed else len(o.allowed or [])
+                     for o in self.outputs)
+
+    def _aggregate(self, results: list[dict[str, Any]]) -> Any:
+        values = [r[self.outputs[0].name] for r in results if r[self.outputs[0].name] is not None]
+        if self.aggregation == "COUNT":
+            return Decimal(len(values))
+        if not values:
+            return None
+        if self.aggregation == "SUM":
+            return sum(values, Decimal(0))
+        return min(values) if self.aggregation == "MIN" else max(values)
+
+    def input_values(self, variables: dict[str, Any]) -> dict[str, Any]:
+        """Each input's value, by the variable it reads, for error messages."""
+        return {getattr(c.expression, "path", c.label): from_value(c.expression.evaluate(variables))
+                for c in self.inputs}
+
+
+def parse_tables(root: etree._Element) -> list[DecisionTable]:
+    """Every decision table of a DMN document; raise TableError listing every problem."""
+    problems: list[str] = []
+    tables = []
+    decisions = root.findall("{*}decision")
+    if not decisions:
+        problems.append("no decision in this file")
+    for decision in decisions:
+        where = f"decision {decision.get('id')} ({decision.get('name') or decision.get('id')})"
+        if decision.find("{*}informationRequirement/{*}requiredDecision") is not None:
+            problems.append(f"{where}: decisions requiring other decisions are not supported yet")
+        table = decision.find("{*}decisionTable")
+        if table is None:
+            problems.append(f"{where}: only decision tables are supported yet (no literal expressions)")
+            continue
+        try:
+            tables.append(_parse_table(decision, table, where, problems))
+        except TableError:
+            continue
+    if problems:
+        raise TableError(problems)
+    return tables
+
+
+def _parse_table(decision, table, where: str, problems: list[str]) -> DecisionTable:
+    policy = (table.get("hitPolicy") or "UNIQUE").upper()
+    aggregation = table.get("aggregation")
+    if policy not in HIT_POLICIES:
+        problems.append(f"{where}: unknown hit policy {policy!r}")
+    if aggregation not in AGGREGATIONS or (aggregation and policy != "COLLECT"):
+        problems.append(f"{where}: aggregation {aggregation!r} needs hit policy COLLECT and one of SUM, MIN, MAX, COUNT")
+    inputs = []
+    for number, element in enumerate(table.findall("{*}input"), start=1):
+        text = (element.findtext("{*}inputExpression/{*}text") or "").strip()
+        label = element.get("label") or text or f"input {number}"
+        try:
+            expression = parse_simple_expression(text)
+        except FeelError as exc:
+            problems.append(f"{where}, input {label!r}: the input expression must be a variable name ({exc})")
+            expression = Literal(None)
+        allowed_text = element.findtext("{*}inputValues/{*}text")
+        allowed = None
+        if allowed_text:
+            try:
+                allowed = parse_unary_tests(allowed_text)
+            except FeelError as exc:
+                problems.append(f"{where}, input {label!r}: allowed values: {exc}")
+        inputs.append(Column(label, expression, allowed))
+    outputs = []
+    for number, element in enumerate(table.findall("{*}output"), start=1):
+        name = element.get("name") or element.get("label") or f"output{number}"
+        allowed_text = element.findtext("{*}outputValues/{*}text")
+        allowed = None
+        if allowed_text:
+            try:
+                parsed = parse_unary_tests(allowed_text)
+                allowed = [t.endpoint.value for t in parsed.tests if isinstance(t, Compare)
+                           and t.op == "=" and isinstance(t.endpoint, Literal)]
+            except FeelError as exc:
+                problems.append(f"{where}, output {name!r}: allowed values: {exc}")
+        outputs.append(Output(name, allowed))
+    if aggregation and len(outputs) != 1:
+        problems.append(f"{where}: an aggregation needs exactly one output")
+    rules = []
+    for number, element in enumerate(table.findall("{*}rule"), start=1):
+        here = f"{where}, rule {number} ({element.get('id')})"
+        entries = element.findall("{*}inputEntry")
+        results = element.findall("{*}outputEntry")
+        if len(entries) != len(inputs) or len(results) != len(outputs):
+            problems.append(f"{here}: has {len(entries)} input and {len(results)} output entries; "
+                            f"the table has {len(inputs)} and {len(outputs)}")
+            continue
+        tests = []
+        for column, entry in zip(inputs, entries, strict=True):
+            try:
+                tests.append(parse_unary_tests(entry.findtext("{*}text")))
+            except FeelError as exc:
+                problems.append(f"{here}, input {column.label!r}: {exc}")
+                tests.append(AnyValue())
+        values = []
+        for output, entry in zip(outputs, results, strict=True):
+            try:
+                value = parse_simple_expression(entry.findtext("{*}text"))
+            except FeelError as exc:
+                problems.append(f"{here}, output {output.name!r}: {exc}")
+                value = Literal(None)
+            if output.allowed is not None and isinstance(value, Literal) and value.value not in output.allowed:
+                problems.append(f"{here}, output {output.name!r}: {from_value(value.value)!r} is not one of "
+                                f"its declared values")
+            values.append(value)
+        rules.append(Rule(number, element.get("id") or "", tests, values))
+    result = DecisionTable(decision.get("id"), decision.get("name") or decision.get("id"), policy, aggregation,
+                           inputs, outputs, rules)
+    if policy == "UNIQUE":
+        for a, b in combinations(rules, 2):
+            if all(_may_overlap(x, y) for x, y in zip(a.tests, b.tests, strict=True)):
+                problems.append(f"{where}: rules {a.number} ({a.rule_id}) and {b.number} ({b.rule_id}) can both "
+                                f"match the same inputs, but the hit policy is UNIQUE")
+    return result
+
+
+def _may_overlap(a, b) -> bool:
+    """Could one input value pass both tests? Unknown (variables, negations) counts as yes."""
+    if isinstance(a, AnyValue) or isinstance(b, AnyValue):
+        return True
+    if a.negated or b.negated:
+        if a.negated and b.negated:
+            return True
+        positive, negative = (b, a) if a.negated else (a, b)
+        return any(not _covered(t, negative.tests) for t in positive.tests)
+    return any(_pair_overlaps(x, y) for x in a.tests for y in b.tests)
+
+
+def _covered(test, negated_tests) -> bool:
+    """Is every value passing ``test`` excluded by the negation (so no overlap)?"""
+    if isinstance(test, Compare) and test.op == "=" and isinstance(test.endpoint, Literal):
+        return any(_pair_overlaps(test, n) for n in negated_tests)
+    return False
+
+
+def _bounds(test):
+    """(low, low_closed, high, high_closed) of a numeric test, or None."""
+    if isinstance(test, Interval) and isinstance(test.low, Literal) and isinstance(test.high, Literal):
+        return test.low.value, test.low_closed, test.high.value, test.high_closed
+    if isinstance(test, Compare) and isinstance(test.endpoint, Literal) and isinstance(test.endpoint.value, Decimal):
+        v = test.endpoint.value
+        return {"=": (v, True, v, True), "<": (None, False, v, False), "<=": (None, False, v, True),
+                ">": (v, False, None, False), ">=": (v, True, None, False)}.get(test.op)
+    return None
+
+
+def _tighter(a, b, later: bool):
+    """Of two bounds (value, closed), the tighter: the later low or the earlier high."""
+    if a[0] is None:
+        return b
+    if b[0] is None:
+        return a
+    if a[0] == b[0]:
+        return a[0], a[1] and b[1]
+    return max(a, b, key=lambda v: v[0]) if later else min(a, b, key=lambda v: v[0])
+
+
+def _is_point(test) -> bool:
+    return isinstance(test, Compare) and test.op == "=" and isinstance(test.endpoint, Literal)
+
+
+def _pair_overlaps(x, y) -> bool:
+    bx, by = _bounds(x), _bounds(y)
+    if bx and by:
+        low = _tighter((bx[0], bx[1]), (by[0], by[1]), later=True)
+        high = _tighter((bx[2], bx[3]), (by[2], by[3]), later=False)
+        if low[0] is None or high[0] is None:
+            return True
+        return low[0] < high[0] or (low[0] == high[0] and low[1] and high[1])
+    if _is_point(x) and _is_point(y):
+        return x.endpoint.value == y.endpoint.value
+    if (bx and _is_point(y)) or (by and _is_point(x)):
+        return False  # a number range and a text/boolean/null value never meet
+    return True
+
+
+def from_source(source: bytes) -> dict[str, DecisionTable]:
+    from .xmlsafe import parse_xml
+
+    return {t.key: t for t in parse_tables(parse_xml(source, 1 << 24))}
+
+
+__all__ = ["DecisionTable", "NoAnswer", "TableError", "from_source", "parse_tables", "to_value", "OneOf"]

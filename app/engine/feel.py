@@ -1,0 +1,222 @@
+"""The part of FEEL (S-FEEL) that decision tables are written in, as Camunda Modeler and
+dmn-js write it: literals, `-`, lists of tests, ranges with open and closed ends,
+comparisons, `not(...)`, and variable references.
+
+Parsed once at deploy time into small test objects, so a table that uses anything else is
+refused with the rule and column named, and evaluation never guesses.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+_TOKEN = re.compile(r'''\s*(?:
+    (?P<string>"(?:[^"\\]|\\.)*")
+  | (?P<number>\d+(?:\.\d+)?|\.\d+)
+  | (?P<op><=|>=|!=|\.\.|[<>=\[\]\(\),-])
+  | (?P<name>[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*)
+)''', re.VERBOSE)
+
+
+class FeelError(ValueError):
+    """An entry that is not S-FEEL we support; the message says what was found."""
+
+
+def tokenize(text: str) -> list[tuple[str, str]]:
+    tokens, pos, text = [], 0, text.strip()
+    while pos < len(text):
+        match = _TOKEN.match(text, pos)
+        if not match or match.end() == pos:
+            raise FeelError(f"unexpected {text[pos:pos + 12]!r}")
+        kind = match.lastgroup
+        tokens.append((kind, match.group(kind)))
+        pos = match.end()
+    return tokens
+
+
+def to_value(raw: Any) -> Any:
+    """A JSON value from the process as FEEL sees it: numbers become Decimals."""
+    if isinstance(raw, bool) or raw is None or isinstance(raw, str):
+        return raw
+    if isinstance(raw, (int, float)):
+        try:
+            return Decimal(str(raw))
+        except InvalidOperation:
+            return None
+    return raw
+
+
+def from_value(value: Any) -> Any:
+    """Back to JSON: whole Decimals become ints."""
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    return value
+
+
+@dataclass(frozen=True)
+class Literal:
+    value: Any
+
+    def evaluate(self, context: dict[str, Any]) -> Any:
+        return self.value
+
+
+@dataclass(frozen=True)
+class Name:
+    path: str
+
+    def evaluate(self, context: dict[str, Any]) -> Any:
+        value: Any = context
+        for part in self.path.split("."):
+            value = value.get(part) if isinstance(value, dict) else None
+        return to_value(value)
+
+
+def _comparable(a: Any, b: Any) -> bool:
+    if a is None or b is None:
+        return False
+    if isinstance(a, bool) or isinstance(b, bool):
+        return isinstance(a, bool) and isinstance(b, bool)
+    return type(a) is type(b)
+
+
+@dataclass(frozen=True)
+class Compare:
+    op: str
+    endpoint: Any  # Literal or Name
+
+    def matches(self, value: Any, context: dict[str, Any]) -> bool:
+        other = self.endpoint.evaluate(context)
+        if self.op in ("=", "!="):
+            equal = value == other and (value is None or other is None or _comparable(value, other))
+            return equal if self.op == "=" else not equal and _comparable(value, other)
+        if not _comparable(value, other) or isinstance(value, bool):
+            return False
+        return {"<": value < other, "<=": value <= other, ">": value > other, ">=": value >= other}[self.op]
+
+
+@dataclass(frozen=True)
+class Interval:
+    low: Any
+    high: Any
+    low_closed: bool
+    high_closed: bool
+
+    def matches(self, value: Any, context: dict[str, Any]) -> bool:
+        low, high = self.low.evaluate(context), self.high.evaluate(context)
+        if not (_comparable(value, low) and _comparable(value, high)) or isinstance(value, bool):
+            return False
+        above = value >= low if self.low_closed else value > low
+        below = value <= high if self.high_closed else value < high
+        return above and below
+
+
+@dataclass(frozen=True)
+class AnyValue:
+    def matches(self, value: Any, context: dict[str, Any]) -> bool:
+        return True
+
+
+@dataclass(frozen=True)
+class OneOf:
+    tests: tuple
+    negated: bool = False
+
+    def matches(self, value: Any, context: dict[str, Any]) -> bool:
+        hit = any(t.matches(value, context) for t in self.tests)
+        return not hit if self.negated else hit
+
+
+class _Parser:
+    def __init__(self, text: str):
+        self.text = text
+        self.tokens = tokenize(text)
+        self.pos = 0
+
+    def peek(self, offset: int = 0) -> tuple[str, str] | None:
+        i = self.pos + offset
+        return self.tokens[i] if i < len(self.tokens) else None
+
+    def take(self, value: str | None = None) -> tuple[str, str]:
+        token = self.peek()
+        if token is None or (value is not None and token[1] != value):
+            found = token[1] if token else "the end"
+            raise FeelError(f"expected {value or 'a value'} but found {found!r} in {self.text!r}")
+        self.pos += 1
+        return token
+
+    def done(self) -> None:
+        if self.peek() is not None:
+            raise FeelError(f"unexpected {self.peek()[1]!r} in {self.text!r}")
+
+    def endpoint(self):
+        kind, value = self.take()
+        if kind == "string":
+            return Literal(bytes(value[1:-1], "utf-8").decode("unicode_escape"))
+        if kind == "number":
+            return Literal(Decimal(value))
+        if value == "-" and self.peek() and self.peek()[0] == "number":
+            return Literal(-Decimal(self.take()[1]))
+        if kind == "name":
+            if value in ("true", "false"):
+                return Literal(value == "true")
+            if value == "null":
+                return Literal(None)
+            if self.peek() and self.peek()[1] == "(":
+                raise FeelError(f"function {value}(...) is not supported in {self.text!r}")
+            return Name(value)
+        raise FeelError(f"unexpected {value!r} in {self.text!r}")
+
+    def test(self):
+        token = self.peek()
+        if token and token[1] in ("<", "<=", ">", ">=", "=", "!="):
+            self.take()
+            return Compare(token[1], self.endpoint())
+        if token and token[1] in ("[", "(", "]"):
+            opener = self.take()[1]
+            low = self.endpoint()
+            self.take("..")
+            high = self.endpoint()
+            closer = self.take()[1]
+            if closer not in ("]", ")", "["):
+                raise FeelError(f"a range must end with ], ) or [ in {self.text!r}")
+            return Interval(low, high, opener == "[", closer == "]")
+        return Compare("=", self.endpoint())
+
+    def tests(self) -> tuple:
+        tests = [self.test()]
+        while self.peek() and self.peek()[1] == ",":
+            self.take(",")
+            tests.append(self.test())
+        return tuple(tests)
+
+
+def parse_unary_tests(text: str | None):
+    """An input entry: `-`, a list of tests, or `not(` a list of tests `)`."""
+    text = (text or "").strip()
+    if text in ("", "-"):
+        return AnyValue()
+    parser = _Parser(text)
+    if parser.peek() == ("name", "not") and parser.peek(1) and parser.peek(1)[1] == "(":
+        parser.take()
+        parser.take("(")
+        tests = parser.tests()
+        parser.take(")")
+        parser.done()
+        return OneOf(tests, negated=True)
+    tests = parser.tests()
+    parser.done()
+    return OneOf(tests)
+
+
+def parse_simple_expression(text: str | None):
+    """An output entry or an input expression: a literal or a variable reference."""
+    text = (text or "").strip()
+    if not text:
+        raise FeelError("empty expression")
+    parser = _Parser(text)
+    expression = parser.endpoint()
+    parser.done()
+    return expression
