@@ -3,7 +3,7 @@ output value lists, and UNIQUE overlaps found at deploy time rather than at a ch
 expense at run time."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from itertools import combinations
 from typing import Any
@@ -18,6 +18,7 @@ from .feel import (
     Literal,
     OneOf,
     from_value,
+    parse_expression,
     parse_simple_expression,
     parse_unary_tests,
     to_value,
@@ -69,6 +70,7 @@ class DecisionTable:
     inputs: list[Column]
     outputs: list[Output]
     rules: list[Rule]
+    requires: list[str] = field(default_factory=list)
 
     # -- evaluation -----------------------------------------------------------------------
 
@@ -121,25 +123,97 @@ class DecisionTable:
                 for c in self.inputs}
 
 
-def parse_tables(root: etree._Element) -> list[DecisionTable]:
-    """Every decision table of a DMN document; raise TableError listing every problem."""
+@dataclass
+class LiteralDecision:
+    """A decision whose logic is one FEEL expression."""
+
+    key: str
+    name: str
+    variable: str
+    expression: Any
+    requires: list[str]
+    hit_policy: str = "LITERAL"
+
+    @property
+    def outputs(self) -> list[Output]:
+        return [Output(self.variable, None)]
+
+    def evaluate(self, variables: dict[str, Any]) -> dict[str, Any]:
+        return {self.variable: from_value(self.expression.evaluate(variables))}
+
+    def input_values(self, variables: dict[str, Any]) -> dict[str, Any]:
+        return {}
+
+
+def decide(decisions: dict[str, Any], key: str, variables: dict[str, Any]):
+    """Evaluate ``key``, first evaluating the decisions it requires (by their names, as
+    FEEL refers to them) into the context."""
+    context = dict(variables)
+
+    def run(k: str, seen: tuple[str, ...] = ()):
+        decision = decisions[k]
+        for required in decision.requires:
+            if required in seen:
+                raise NoAnswer(f"decision {k} requires itself through {required}")
+            other = decisions[required]
+            if other.name not in context:
+                result = run(required, seen + (k,))
+                context[other.name] = drg_value(other, result)
+        return decision.evaluate(context)
+
+    return run(key)
+
+
+def drg_value(decision, result):
+    """The value a decision contributes to the decisions that require it."""
+    if isinstance(result, dict) and len(decision.outputs) == 1:
+        return result[decision.outputs[0].name]
+    if isinstance(result, list) and len(decision.outputs) == 1:
+        return [row[decision.outputs[0].name] for row in result]
+    return result
+
+
+def parse_tables(root: etree._Element) -> list:
+    """Every decision of a DMN document (tables and literal expressions); raise TableError
+    listing every problem."""
     problems: list[str] = []
     tables = []
     decisions = root.findall("{*}decision")
     if not decisions:
         problems.append("no decision in this file")
+    ids = {d.get("id") for d in decisions}
+    names = {d.get("name") for d in decisions} | {i.get("name") for i in root.findall("{*}inputData")}
+    names.discard(None)
     for decision in decisions:
         where = f"decision {decision.get('id')} ({decision.get('name') or decision.get('id')})"
-        if decision.find("{*}informationRequirement/{*}requiredDecision") is not None:
-            problems.append(f"{where}: decisions requiring other decisions are not supported yet")
+        requires = []
+        for ref in decision.findall("{*}informationRequirement/{*}requiredDecision"):
+            target = (ref.get("href") or "").lstrip("#")
+            if target not in ids:
+                problems.append(f"{where}: requires decision {target!r}, which is not in this file")
+            requires.append(target)
+        if decision.find("{*}knowledgeRequirement") is not None:
+            problems.append(f"{where}: business knowledge models (function invocations) are not supported yet")
+            continue
+        literal = decision.find("{*}literalExpression")
+        if literal is not None:
+            variable = decision.find("{*}variable")
+            try:
+                expression = parse_expression(literal.findtext("{*}text"), names)
+            except FeelError as exc:
+                problems.append(f"{where}: {exc}")
+                continue
+            tables.append(LiteralDecision(decision.get("id"), decision.get("name") or decision.get("id"),
+                                          variable.get("name") if variable is not None else decision.get("name"),
+                                          expression, requires))
+            continue
         table = decision.find("{*}decisionTable")
         if table is None:
-            problems.append(f"{where}: only decision tables are supported yet (no literal expressions)")
+            problems.append(f"{where}: only decision tables and literal expressions are supported")
             continue
-        try:
-            tables.append(_parse_table(decision, table, where, problems))
-        except TableError:
-            continue
+        parsed = _parse_table(decision, table, where, problems)
+        parsed.requires = requires
+        tables.append(parsed)
     if problems:
         raise TableError(problems)
     return tables
@@ -282,7 +356,7 @@ def _pair_overlaps(x, y) -> bool:
     return True
 
 
-def from_source(source: bytes) -> dict[str, DecisionTable]:
+def from_source(source: bytes) -> dict[str, Any]:
     from .xmlsafe import parse_xml
 
     return {t.key: t for t in parse_tables(parse_xml(source, 1 << 24))}

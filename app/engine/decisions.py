@@ -9,7 +9,7 @@ from __future__ import annotations
 import threading
 from typing import Any, Callable
 
-from .decision_tables import DecisionTable, NoAnswer, from_source
+from .decision_tables import DecisionTable, NoAnswer, decide, from_source
 from .runtime import DecisionFailed
 
 
@@ -18,10 +18,13 @@ class DecisionEvaluator:
         # (key, content hash or None for the latest) -> (content hash, DMN source); the app
         # reads it from the decision definition rows.
         self.load_source = load_source
-        self._tables: dict[tuple[str, str], DecisionTable] = {}
+        self._tables: dict[tuple[str, str], dict[str, Any]] = {}
         self._lock = threading.Lock()
 
     def table(self, key: str, content_hash: str | None, source_xml: str | None = None) -> DecisionTable:
+        return self._decisions(key, content_hash, source_xml)[key]
+
+    def _decisions(self, key: str, content_hash: str | None, source_xml: str | None = None) -> dict[str, Any]:
         if content_hash is None or source_xml is None and (key, content_hash) not in self._tables:
             found = self.load_source(key, content_hash) if self.load_source else None
             if found is None:
@@ -30,7 +33,7 @@ class DecisionEvaluator:
             content_hash, source_xml = found
         cached = self._tables.get((key, content_hash))
         if cached is None:
-            cached = from_source(source_xml.encode("utf-8"))[key]
+            cached = from_source(source_xml.encode("utf-8"))
             with self._lock:
                 self._tables[(key, content_hash)] = cached
         return cached
@@ -39,9 +42,10 @@ class DecisionEvaluator:
                  source_xml: str | None = None) -> dict[str, Any] | list[dict[str, Any]]:
         """The decision's result: an object, or a list of objects for COLLECT, RULE ORDER
         and OUTPUT ORDER."""
-        table = self.table(key, content_hash, source_xml)
+        decisions = self._decisions(key, content_hash, source_xml)
+        table = decisions[key]
         try:
-            return table.evaluate(variables)
+            return decide(decisions, key, variables)
         except NoAnswer as exc:
             raise DecisionFailed(key, str(exc), table.input_values(variables)) from None
 

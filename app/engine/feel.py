@@ -68,6 +68,8 @@ class Name:
     path: str
 
     def evaluate(self, context: dict[str, Any]) -> Any:
+        if self.path in context:
+            return to_value(context[self.path])
         value: Any = context
         for part in self.path.split("."):
             value = value.get(part) if isinstance(value, dict) else None
@@ -211,12 +213,255 @@ def parse_unary_tests(text: str | None):
     return OneOf(tests)
 
 
+# FEEL names may contain spaces ("Applicant Age"); an input expression may be one such name.
+_NAME_WITH_SPACES = re.compile(r"^[A-Za-z_?][A-Za-z0-9_?' ]*[A-Za-z0-9_?]$")
+
+
 def parse_simple_expression(text: str | None):
     """An output entry or an input expression: a literal or a variable reference."""
     text = (text or "").strip()
     if not text:
         raise FeelError("empty expression")
-    parser = _Parser(text)
-    expression = parser.endpoint()
-    parser.done()
+    try:
+        parser = _Parser(text)
+        expression = parser.endpoint()
+        parser.done()
+    except FeelError:
+        if _NAME_WITH_SPACES.match(text) and text not in ("true", "false", "null"):
+            return Name(text)
+        raise
     return expression
+
+
+# -- FEEL expressions (literal-expression decisions) ---------------------------------------
+
+_EXPR_TOKEN = re.compile(r'''\s*(?:
+    (?P<string>"(?:[^"\\]|\\.)*")
+  | (?P<number>\d+(?:\.\d+)?|\.\d+)
+  | (?P<op>\*\*|<=|>=|!=|[<>=+\-*/(),])
+  | (?P<name>[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*)
+)''', re.VERBOSE)
+_KEYWORDS = {"and", "or", "if", "then", "else", "true", "false", "null", "not"}
+
+
+def _context():
+    import decimal
+
+    return decimal.Context(prec=34)  # FEEL numbers are IEEE 754 decimal128
+
+
+@dataclass(frozen=True)
+class Binary:
+    op: str
+    left: Any
+    right: Any
+
+    def evaluate(self, context: dict[str, Any]) -> Any:
+        if self.op in ("and", "or"):
+            values = [_truth(self.left.evaluate(context)), _truth(self.right.evaluate(context))]
+            if self.op == "and":
+                return False if False in values else (None if None in values else True)
+            return True if True in values else (None if None in values else False)
+        a, b = self.left.evaluate(context), self.right.evaluate(context)
+        if self.op in ("=", "!="):
+            if a is None or b is None:
+                equal = a is None and b is None
+            elif not _comparable(a, b):
+                return None
+            else:
+                equal = a == b
+            return equal if self.op == "=" else not equal
+        if a is None or b is None:
+            return None
+        if self.op in ("<", "<=", ">", ">="):
+            if not _comparable(a, b) or isinstance(a, bool):
+                return None
+            return {"<": a < b, "<=": a <= b, ">": a > b, ">=": a >= b}[self.op]
+        if isinstance(a, str) and isinstance(b, str) and self.op == "+":
+            return a + b
+        if not (isinstance(a, Decimal) and isinstance(b, Decimal)):
+            return None
+        ctx = _context()
+        try:
+            if self.op == "+":
+                return ctx.add(a, b)
+            if self.op == "-":
+                return ctx.subtract(a, b)
+            if self.op == "*":
+                return ctx.multiply(a, b)
+            if self.op == "/":
+                return None if b == 0 else ctx.divide(a, b)
+            return ctx.power(a, b)
+        except ArithmeticError:
+            return None
+
+
+def _truth(value: Any) -> bool | None:
+    return value if isinstance(value, bool) else None
+
+
+@dataclass(frozen=True)
+class Negate:
+    operand: Any
+
+    def evaluate(self, context: dict[str, Any]) -> Any:
+        value = self.operand.evaluate(context)
+        return -value if isinstance(value, Decimal) else None
+
+
+@dataclass(frozen=True)
+class Not:
+    operand: Any
+
+    def evaluate(self, context: dict[str, Any]) -> Any:
+        value = _truth(self.operand.evaluate(context))
+        return None if value is None else not value
+
+
+@dataclass(frozen=True)
+class IfThenElse:
+    condition: Any
+    then: Any
+    otherwise: Any
+
+    def evaluate(self, context: dict[str, Any]) -> Any:
+        return self.then.evaluate(context) if self.condition.evaluate(context) is True \
+            else self.otherwise.evaluate(context)
+
+
+class _ExpressionParser:
+    """Precedence, lowest first: if, or, and, comparison, + -, * /, **, unary -."""
+
+    def __init__(self, text: str, names: set[str]):
+        self.text = text
+        self.tokens = self._tokenize(text, sorted(names, key=len, reverse=True))
+        self.pos = 0
+
+    @staticmethod
+    def _tokenize(text: str, names: list[str]) -> list[tuple[str, str]]:
+        tokens, pos = [], 0
+        while pos < len(text):
+            if text[pos].isspace():
+                pos += 1
+                continue
+            # Names may contain spaces ("Monthly Salary"): known ones are matched whole.
+            known = next((n for n in names if " " in n and text.startswith(n, pos)), None)
+            if known:
+                tokens.append(("name", known))
+                pos += len(known)
+                continue
+            match = _EXPR_TOKEN.match(text, pos)
+            if not match or match.end() == pos:
+                raise FeelError(f"unexpected {text[pos:pos + 12]!r} in {text!r}")
+            kind = match.lastgroup
+            tokens.append((kind, match.group(kind)))
+            pos = match.end()
+        return tokens
+
+    def peek(self) -> tuple[str, str] | None:
+        return self.tokens[self.pos] if self.pos < len(self.tokens) else None
+
+    def accept(self, *values: str) -> str | None:
+        token = self.peek()
+        if token and token[1] in values and (token[0] != "name" or token[1] in _KEYWORDS):
+            self.pos += 1
+            return token[1]
+        return None
+
+    def expect(self, value: str) -> None:
+        if not self.accept(value):
+            found = self.peek()[1] if self.peek() else "the end"
+            raise FeelError(f"expected {value!r} but found {found!r} in {self.text!r}")
+
+    def parse(self):
+        expression = self.expression()
+        if self.peek() is not None:
+            raise FeelError(f"unexpected {self.peek()[1]!r} in {self.text!r}")
+        return expression
+
+    def expression(self):
+        if self.accept("if"):
+            condition = self.expression()
+            self.expect("then")
+            then = self.expression()
+            self.expect("else")
+            return IfThenElse(condition, then, self.expression())
+        return self.disjunction()
+
+    def disjunction(self):
+        left = self.conjunction()
+        while self.accept("or"):
+            left = Binary("or", left, self.conjunction())
+        return left
+
+    def conjunction(self):
+        left = self.comparison()
+        while self.accept("and"):
+            left = Binary("and", left, self.comparison())
+        return left
+
+    def comparison(self):
+        left = self.additive()
+        op = self.accept("=", "!=", "<", "<=", ">", ">=")
+        return Binary(op, left, self.additive()) if op else left
+
+    def additive(self):
+        left = self.multiplicative()
+        while op := self.accept("+", "-"):
+            left = Binary(op, left, self.multiplicative())
+        return left
+
+    def multiplicative(self):
+        left = self.power()
+        while op := self.accept("*", "/"):
+            left = Binary(op, left, self.power())
+        return left
+
+    def power(self):
+        left = self.unary()
+        while self.accept("**"):
+            left = Binary("**", left, self.unary())
+        return left
+
+    def unary(self):
+        if self.accept("-"):
+            return Negate(self.unary())
+        return self.primary()
+
+    def primary(self):
+        token = self.peek()
+        if token is None:
+            raise FeelError(f"unexpected end of {self.text!r}")
+        if self.accept("("):
+            inner = self.expression()
+            self.expect(")")
+            return inner
+        if token == ("name", "not"):
+            self.pos += 1
+            self.expect("(")
+            inner = self.expression()
+            self.expect(")")
+            return Not(inner)
+        kind, value = token
+        self.pos += 1
+        if kind == "string":
+            return Literal(bytes(value[1:-1], "utf-8").decode("unicode_escape") if "\\" in value else value[1:-1])
+        if kind == "number":
+            return Literal(Decimal(value))
+        if kind == "name":
+            if value in ("true", "false"):
+                return Literal(value == "true")
+            if value == "null":
+                return Literal(None)
+            if value in _KEYWORDS or (self.peek() and self.peek()[1] == "("):
+                raise FeelError(f"{value}(...) is not supported in {self.text!r}")
+            return Name(value)
+        raise FeelError(f"unexpected {value!r} in {self.text!r}")
+
+
+def parse_expression(text: str | None, names: set[str] | frozenset[str] = frozenset()):
+    """A FEEL expression of literals, names, arithmetic, comparisons, and/or/not, if."""
+    text = (text or "").strip()
+    if not text:
+        raise FeelError("empty expression")
+    return _ExpressionParser(text, set(names)).parse()
