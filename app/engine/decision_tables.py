@@ -78,7 +78,9 @@ class DecisionTable:
         values = [column.expression.evaluate(variables) for column in self.inputs]
         for column, value in zip(self.inputs, values, strict=True):
             if column.allowed is not None and value is not None and not column.allowed.matches(value, variables):
-                raise NoAnswer(f"input {column.label!r} is {from_value(value)!r}, not one of its allowed values")
+                variable = getattr(column.expression, "path", None)
+                named = f"input {column.label!r}" + (f" ({variable})" if variable and variable != column.label else "")
+                raise NoAnswer(f"{named} is {from_value(value)!r}, not one of its allowed values")
         matched = [rule for rule in self.rules
                    if all(test.matches(value, variables) for test, value in zip(rule.tests, values, strict=True))]
         results = [self._outputs(rule, variables) for rule in matched]

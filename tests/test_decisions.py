@@ -1,0 +1,42 @@
+"""The PATHWAYS.md decisions written in FEEL, over every rule and the precedence between
+rules."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from app.engine.decision_tables import NoAnswer, decide, from_source
+
+DMN = Path(__file__).resolve().parent.parent / "dmn"
+
+
+def evaluate(key: str, **variables):
+    decisions = from_source((DMN / f"{key}.dmn").read_bytes())
+    return decide(decisions, key, variables)
+
+
+HALTON = dict(siblingOpenToCin=False, closedToCinWithinMonths=None, transferInOnPlan="none")
+
+
+@pytest.mark.parametrize("change,team,reason", [
+    ({"transferInOnPlan": "cp"}, "cin", "3.4"),
+    ({"transferInOnPlan": "cin"}, "cin", "3.4"),
+    ({"siblingOpenToCin": True}, "cin", "3.2"),
+    ({"closedToCinWithinMonths": 2}, "cin", "3.3"),
+    ({"closedToCinWithinMonths": 3}, "cin", "3.3"),
+    ({"closedToCinWithinMonths": 4}, "dat", "Duty and Assessment"),
+    ({}, "dat", "Duty and Assessment"),
+    # Precedence: a plan on transfer in is the reason recorded even when a sibling is open.
+    ({"transferInOnPlan": "cp", "siblingOpenToCin": True, "closedToCinWithinMonths": 1}, "cin", "3.4"),
+    ({"siblingOpenToCin": True, "closedToCinWithinMonths": 1}, "cin", "3.2"),
+], ids=["transfer-in-cp", "transfer-in-cin", "sibling-open", "closed-2-months", "closed-3-months",
+        "closed-4-months", "none", "plan-beats-sibling", "sibling-beats-closure"])
+def test_halton_sap_allocation(change, team, reason):
+    result = evaluate("halton_sap_allocation", **{**HALTON, **change})
+    assert result["team"] == team and reason in result["reason"]
+
+
+def test_halton_refuses_an_unknown_plan_value():
+    with pytest.raises(NoAnswer, match="transferInOnPlan"):
+        evaluate("halton_sap_allocation", **{**HALTON, "transferInOnPlan": "looked_after"})
