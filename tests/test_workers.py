@@ -65,12 +65,13 @@ class Workers:
     def start(self, n: int = 1) -> None:
         for _ in range(n):
             with open(LOG, "ab") as log:
+                # A session of its own: the worker forks RQ's scheduler, and a crash takes both.
                 self.procs.append(subprocess.Popen([PATHWAYS, "worker"], env=self.env, stdout=log,
-                                                   stderr=subprocess.STDOUT))
+                                                   stderr=subprocess.STDOUT, start_new_session=True))
 
     def kill(self) -> None:
         for proc in self.procs:
-            proc.send_signal(signal.SIGKILL)
+            os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
         self.procs.clear()
 
@@ -83,6 +84,10 @@ class Workers:
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
+            try:
+                os.killpg(proc.pid, signal.SIGKILL)  # anything the worker left behind
+            except ProcessLookupError:
+                pass
         self.procs.clear()
 
 
