@@ -19,6 +19,7 @@ from app.engine.feel import FeelError, parse_unary_tests, to_value
     ("-5", -5, True), ("2.5", 2.5, True), ("1, [4..6]", 5, True),
     ("< 3", None, False), ("< 3", "2", False),  # no match, not an error, for null or the wrong type
     ("limit", 7, True),  # a variable reference
+    ('"Pérez"', "Pérez", True), ('"say \\"hi\\""', 'say "hi"', True),  # non-ASCII and escapes
 ])
 def test_unary_tests(entry, value, expected):
     assert parse_unary_tests(entry).matches(to_value(value), {"limit": 7}) is expected

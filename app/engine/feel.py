@@ -7,6 +7,7 @@ refused with the rule and column named, and evaluation never guesses.
 """
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
@@ -34,6 +35,14 @@ def tokenize(text: str) -> list[tuple[str, str]]:
         tokens.append((kind, match.group(kind)))
         pos = match.end()
     return tokens
+
+
+def _string_literal(token: str) -> str:
+    """A quoted FEEL string's text: its escapes (\\", \\\\, \\n, \\uXXXX) are JSON's."""
+    try:
+        return json.loads(token)
+    except json.JSONDecodeError as exc:
+        raise FeelError(f"bad string {token}: {exc.msg}") from None
 
 
 def to_value(raw: Any) -> Any:
@@ -156,7 +165,7 @@ class _Parser:
     def endpoint(self):
         kind, value = self.take()
         if kind == "string":
-            return Literal(bytes(value[1:-1], "utf-8").decode("unicode_escape"))
+            return Literal(_string_literal(value))
         if kind == "number":
             return Literal(Decimal(value))
         if value == "-" and self.peek() and self.peek()[0] == "number":
@@ -445,7 +454,7 @@ class _ExpressionParser:
         kind, value = token
         self.pos += 1
         if kind == "string":
-            return Literal(bytes(value[1:-1], "utf-8").decode("unicode_escape") if "\\" in value else value[1:-1])
+            return Literal(_string_literal(value))
         if kind == "number":
             return Literal(Decimal(value))
         if kind == "name":
