@@ -397,40 +397,33 @@ class _ExpressionParser:
             return IfThenElse(condition, then, self.expression())
         return self.disjunction()
 
-    def disjunction(self):
-        left = self.conjunction()
-        while self.accept("or"):
-            left = Binary("or", left, self.conjunction())
+    def _left_to_right(self, operators: tuple[str, ...], operand, repeat: bool = True):
+        """One precedence level: ``operand (op operand)*``, grouped from the left."""
+        left = operand()
+        while op := self.accept(*operators):
+            left = Binary(op, left, operand())
+            if not repeat:
+                break
         return left
+
+    def disjunction(self):
+        return self._left_to_right(("or",), self.conjunction)
 
     def conjunction(self):
-        left = self.comparison()
-        while self.accept("and"):
-            left = Binary("and", left, self.comparison())
-        return left
+        return self._left_to_right(("and",), self.comparison)
 
     def comparison(self):
-        left = self.additive()
-        op = self.accept("=", "!=", "<", "<=", ">", ">=")
-        return Binary(op, left, self.additive()) if op else left
+        # FEEL comparisons do not chain: a < b < c is not an expression.
+        return self._left_to_right(("=", "!=", "<", "<=", ">", ">="), self.additive, repeat=False)
 
     def additive(self):
-        left = self.multiplicative()
-        while op := self.accept("+", "-"):
-            left = Binary(op, left, self.multiplicative())
-        return left
+        return self._left_to_right(("+", "-"), self.multiplicative)
 
     def multiplicative(self):
-        left = self.power()
-        while op := self.accept("*", "/"):
-            left = Binary(op, left, self.power())
-        return left
+        return self._left_to_right(("*", "/"), self.power)
 
     def power(self):
-        left = self.unary()
-        while self.accept("**"):
-            left = Binary("**", left, self.unary())
-        return left
+        return self._left_to_right(("**",), self.unary)
 
     def unary(self):
         if self.accept("-"):
