@@ -70,7 +70,6 @@ class Snapshot:
     timers: list[dict[str, Any]]
     trail: list[dict[str, Any]] = field(default_factory=list)
     outcome: str | None = None
-    waiting_messages: list[str] = field(default_factory=list)
 
 
 class _StateConverter(BpmnWorkflowConverter):
@@ -172,7 +171,7 @@ class Engine:
         task.data["completedAt"] = {**task.data.get("completedAt", {}), activity: now}
         task.data["completedBy"] = {**task.data.get("completedBy", {}), activity: user}
         trail: list[dict[str, Any]] = []
-        self._run(lambda: task.run(), task_id)
+        self._run(task.run)
         self._advance(workflow, trail)
         return self._snapshot(definition_id, stored, workflow, trail)
 
@@ -194,7 +193,7 @@ class Engine:
             raise NothingWaiting(f"instance is not waiting for message {message_name!r}")
         event_definition = waiting[0].task_spec.event_definition
         trail: list[dict[str, Any]] = []
-        self._run(lambda: workflow.send_event(BpmnEvent(event_definition, payload=dict(variables))), None)
+        self._run(lambda: workflow.send_event(BpmnEvent(event_definition, payload=dict(variables))))
         self._advance(workflow, trail)
         return self._snapshot(definition_id, stored, workflow, trail)
 
@@ -203,18 +202,10 @@ class Engine:
         """Fire every timer of the instance due by ``as_of`` and run on from there."""
         workflow = self._restore(definition_id, stored, state)
         trail: list[dict[str, Any]] = []
-        try:
-            # SpiffWorkflow fires a timer only strictly after its due time.
-            with frozen_at(as_of + timedelta(microseconds=1)):
-                workflow.refresh_timers()
-            # What follows (durations of timers reached now) counts from as_of itself.
-            with frozen_at(as_of):
-                workflow.do_engine_steps(will_complete_task=self._decide,
-                                         did_complete_task=self._recorder(trail, as_of))
-        except DecisionFailed:
-            raise
-        except SpiffWorkflowException as exc:
-            raise EngineError(_describe(exc)) from exc
+        # SpiffWorkflow fires a timer only strictly after its due time.
+        self._run(workflow.refresh_timers, at=as_of + timedelta(microseconds=1))
+        # What follows (durations of timers reached now) counts from as_of itself.
+        self._advance(workflow, trail, at=as_of)
         return self._snapshot(definition_id, stored, workflow, trail)
 
     def cancel(self, definition_id: int, stored: StoredSpec, state: dict[str, Any]) -> Snapshot:
@@ -222,15 +213,12 @@ class Engine:
         workflow.cancel()
         return self._snapshot(definition_id, stored, workflow, [])
 
-    def waiting_messages(self, definition_id: int, stored: StoredSpec, state: dict[str, Any]) -> list[str]:
-        workflow = self._restore(definition_id, stored, state)
-        return self._messages(workflow)
-
     # -- internals ---------------------------------------------------------------------
 
-    def _run(self, action: Callable[[], Any], task_id: str | None) -> None:
+    def _run(self, action: Callable[[], Any], at: datetime | None = None) -> None:
+        """Run engine steps as of ``at`` (default: now by the engine clock)."""
         try:
-            with frozen_at(self.clock()):
+            with frozen_at(at or self.clock()):
                 action()
         except DecisionFailed:
             raise
@@ -267,9 +255,10 @@ class Engine:
 
         return record
 
-    def _advance(self, workflow: BpmnWorkflow, trail: list[dict[str, Any]]) -> None:
-        record = self._recorder(trail, self.clock())
-        self._run(lambda: workflow.do_engine_steps(will_complete_task=self._decide, did_complete_task=record), None)
+    def _advance(self, workflow: BpmnWorkflow, trail: list[dict[str, Any]], at: datetime | None = None) -> None:
+        at = at or self.clock()
+        record = self._recorder(trail, at)
+        self._run(lambda: workflow.do_engine_steps(will_complete_task=self._decide, did_complete_task=record), at)
 
     def _ready_user_task(self, workflow: BpmnWorkflow, task_id: str):
         try:
@@ -281,14 +270,6 @@ class Engine:
         if task.state != TaskState.READY:
             raise TaskNotActive(f"task {task_id} is {TaskState.get_name(task.state).lower()}, not active")
         return task
-
-    def _messages(self, workflow: BpmnWorkflow, tasks: list | None = None) -> list[str]:
-        waiting = [t for t in (tasks or workflow.get_tasks()) if t.state == TaskState.WAITING]
-        return sorted({
-            t.task_spec.event_definition.name
-            for t in waiting
-            if isinstance(getattr(t.task_spec, "event_definition", None), MessageEvent)
-        })
 
     def _evaluate(self, task, expression: str, what: str) -> Any:
         try:
@@ -387,7 +368,6 @@ class Engine:
             if ended:
                 outcome = outcomes[max(ended, key=lambda t: t.last_state_change).task_spec.bpmn_id]
         timers = self._timers(tasks)
-        messages = self._messages(workflow, tasks)
         variables = self._variables(workflow, tasks)
         if outcome:
             variables["outcome"] = outcome
@@ -399,7 +379,6 @@ class Engine:
             timers=timers,
             trail=trail,
             outcome=outcome,
-            waiting_messages=messages,
         )
 
 
