@@ -69,3 +69,98 @@ CIN = dict(source="a_and_i", expectedSupportWeeks=20, previousInvolvementSameIss
         "edge-of-care-beats-irt", "weeks-unknown-stays"])
 def test_cin_team_entry(change, decision):
     assert evaluate("cin_team_entry", **{**CIN, **change}) == {"decision": decision}
+
+
+BLACKPOOL = dict(levelOfNeed=3, consent=True, openToTeam=None, previousTeam=None, monthsSinceClosed=None,
+                 section37Request=False, transferInConference=False, policeProtection=False, knownToTeams=False,
+                 exploitationRisk=False, complexNeeds="none", safeguardingConcern=False, homeless16or17=False,
+                 preBirth=False, significantHistory=False, gestationWeeks=None)
+
+
+@pytest.mark.parametrize("change,route,assessment,priority", [
+    # One case per rule, in the table's order.
+    ({"openToTeam": "ssf", "policeProtection": True, "knownToTeams": True}, "redirect_open_team", "none", "immediate"),
+    ({"openToTeam": "soc"}, "redirect_open_team", "none", "normal"),
+    ({"policeProtection": True, "knownToTeams": True, "previousTeam": "ssf", "monthsSinceClosed": 2},
+     "previous_team", "section47", "immediate"),
+    ({"policeProtection": True, "levelOfNeed": 1}, "ast", "section47", "immediate"),
+    ({"policeProtection": True, "knownToTeams": True, "previousTeam": "ssf", "monthsSinceClosed": 9},
+     "ast", "section47", "immediate"),
+    ({"section37Request": True}, "ssf", "cafa", "normal"),
+    ({"transferInConference": True}, "ssf", "none", "normal"),
+    ({"preBirth": True, "significantHistory": True, "gestationWeeks": 8}, "ssf", "cafa", "immediate"),
+    ({"preBirth": True, "gestationWeeks": 13}, "ast", "cafa", "immediate"),
+    ({"preBirth": True, "gestationWeeks": 12}, "ast", "cafa", "normal"),
+    ({"homeless16or17": True, "levelOfNeed": 2}, "homeless_protocol", "cafa", "immediate"),
+    ({"exploitationRisk": True}, "ast_awaken", "cafa", "normal"),
+    ({"previousTeam": "sccn", "monthsSinceClosed": 6}, "previous_team", "cafa", "normal"),
+    ({"complexNeeds": "clear", "levelOfNeed": 2}, "sccn", "cafa", "normal"),
+    ({"complexNeeds": "unclear", "levelOfNeed": 2, "safeguardingConcern": True}, "ast", "cafa", "normal"),
+    ({"complexNeeds": "unclear", "levelOfNeed": 3}, "tis", "early_help", "normal"),
+    ({"levelOfNeed": 4}, "ast", "section47", "immediate"),
+    ({}, "ast", "cafa", "normal"),
+    ({"levelOfNeed": 2, "safeguardingConcern": True}, "ast", "cafa", "normal"),
+    ({"levelOfNeed": 2}, "tis", "early_help", "normal"),
+    ({"levelOfNeed": 2, "consent": False}, "advice", "none", "normal"),
+    ({"levelOfNeed": 1}, "advice", "none", "normal"),
+    ({"complexNeeds": "unclear", "consent": False, "levelOfNeed": 2}, "advice", "none", "normal"),
+    ({"complexNeeds": "unclear", "consent": False}, "ast", "cafa", "normal"),
+    # Boundaries and precedence.
+    ({"previousTeam": "ssf", "monthsSinceClosed": 7}, "ast", "cafa", "normal"),
+    ({"previousTeam": "ast", "monthsSinceClosed": 1}, "ast", "cafa", "normal"),
+    ({"previousTeam": "tis", "monthsSinceClosed": 1}, "ast", "cafa", "normal"),
+    ({"previousTeam": "ssf", "monthsSinceClosed": 1, "levelOfNeed": 2}, "tis", "early_help", "normal"),
+    ({"openToTeam": "ast", "exploitationRisk": True, "section37Request": True}, "redirect_open_team", "none",
+     "normal"),
+    ({"policeProtection": True, "exploitationRisk": True, "section37Request": True}, "ast", "section47",
+     "immediate"),
+    ({"section37Request": True, "transferInConference": True, "exploitationRisk": True}, "ssf", "cafa", "normal"),
+    ({"preBirth": True, "exploitationRisk": True, "levelOfNeed": 1}, "ast", "cafa", "normal"),
+    ({"homeless16or17": True, "exploitationRisk": True}, "homeless_protocol", "cafa", "immediate"),
+    ({"exploitationRisk": True, "previousTeam": "ssf", "monthsSinceClosed": 1}, "ast_awaken", "cafa", "normal"),
+    ({"previousTeam": "soc", "monthsSinceClosed": 3, "complexNeeds": "clear"}, "previous_team", "cafa", "normal"),
+    ({"complexNeeds": "clear", "levelOfNeed": 4}, "sccn", "cafa", "normal"),
+], ids=["open-team-police-protection", "open-team", "police-protection-previous-team",
+        "police-protection-not-known", "police-protection-known-long-ago", "section-37", "transfer-in-conference",
+        "pre-birth-history", "pre-birth-over-12-weeks", "pre-birth-exactly-12-weeks", "homeless", "exploitation",
+        "previous-team-6-months", "complex-clear", "complex-unclear-safeguarding", "complex-unclear-early-help",
+        "level-4", "level-3", "safeguarding-below-threshold", "level-2-consent", "level-2-no-consent", "level-1",
+        "complex-unclear-no-consent", "complex-unclear-no-consent-level-3", "previous-team-7-months", "previous-team-ast", "previous-team-tis",
+        "previous-team-below-threshold", "open-team-first", "police-protection-before-court",
+        "section-37-before-transfer-in", "pre-birth-before-exploitation", "homeless-before-exploitation",
+        "exploitation-before-previous-team", "previous-team-before-complex-needs", "complex-clear-before-level"])
+def test_blackpool_hub_route(change, route, assessment, priority):
+    result = evaluate("blackpool_hub_route", **{**BLACKPOOL, **change})
+    assert result == {"route": route, "assessment": assessment, "priority": priority}
+
+
+def test_blackpool_refuses_an_unknown_team():
+    with pytest.raises(NoAnswer, match="openToTeam"):
+        evaluate("blackpool_hub_route", **{**BLACKPOOL, "openToTeam": "Awaken team"})
+
+
+DURHAM = dict(requester="parent", consent=True, needs="multiple", safeguardingConcern=False, headlineOutcomes=2)
+
+
+@pytest.mark.parametrize("change,route", [
+    ({"safeguardingConcern": True, "needs": "none"}, "safeguarding"),
+    ({"requester": "safeguarding_referral", "consent": False, "needs": "complex"}, "redirect"),
+    ({"needs": "none"}, "resolve"),
+    ({"needs": "complex", "requester": "professional", "headlineOutcomes": 1}, "ifst"),
+    ({"needs": "single", "headlineOutcomes": 0}, "redirect"),
+    ({"requester": "professional", "needs": "single", "headlineOutcomes": 2}, "locality_conversation"),
+    ({"requester": "professional", "headlineOutcomes": None}, "locality_conversation"),
+    ({"requester": "professional", "headlineOutcomes": 3}, "family_hub"),
+    ({}, "family_hub"),
+    ({"needs": "single", "headlineOutcomes": None}, "family_hub"),
+    ({"requester": "safeguarding_referral"}, "family_hub"),
+    # Precedence.
+    ({"safeguardingConcern": True, "requester": "safeguarding_referral", "consent": False}, "safeguarding"),
+    ({"requester": "professional", "consent": False, "needs": "none"}, "resolve"),
+    ({"needs": "complex", "headlineOutcomes": 0}, "ifst"),
+], ids=["safeguarding", "safeguarding-referral-without-consent", "no-needs", "complex", "no-headline-outcomes",
+        "professional-fewer-than-3", "professional-not-counted", "professional-3-or-more", "parent",
+        "parent-not-counted", "safeguarding-referral-with-consent", "safeguarding-first",
+        "consent-only-matters-for-safeguarding-referrals", "complex-before-headline-count"])
+def test_durham_triage_route(change, route):
+    assert evaluate("durham_triage_route", **{**DURHAM, **change}) == {"route": route}
