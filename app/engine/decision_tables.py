@@ -4,6 +4,7 @@ expense at run time."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import date, datetime
 from decimal import Decimal
 from itertools import combinations
 from typing import Any
@@ -135,13 +136,38 @@ class LiteralDecision:
     expression: Any
     requires: list[str]
     hit_policy: str = "LITERAL"
+    functions: dict[str, Any] = field(default_factory=dict)
 
     @property
     def outputs(self) -> list[Output]:
         return [Output(self.variable, None)]
 
     def evaluate(self, variables: dict[str, Any]) -> dict[str, Any]:
-        return {self.variable: from_value(self.expression.evaluate(variables))}
+        return {self.variable: from_value(self.expression.evaluate({**variables, **self.functions}))}
+
+
+@dataclass
+class KnowledgeModel:
+    """A business knowledge model: a function of its formal parameters, called from FEEL
+    by name with positional or named arguments. ``scope`` holds every model of the file so
+    models can call each other."""
+
+    name: str
+    parameters: list[str]
+    body: Any  # a FEEL expression, or a DecisionTable read with the parameters as input
+    scope: dict[str, Any]
+
+    def __call__(self, positional: list[Any], named: dict[str, Any]) -> Any:
+        if len(positional) > len(self.parameters) or set(named) - set(self.parameters):
+            return None
+        arguments = {**dict(zip(self.parameters, positional)), **named}
+        context = {**self.scope, **{p: arguments.get(p) for p in self.parameters}}
+        if isinstance(self.body, DecisionTable):
+            try:
+                return to_value(drg_value(self.body, self.body.evaluate(context)))
+            except NoAnswer:
+                return None
+        return self.body.evaluate(context)
 
     def input_values(self, variables: dict[str, Any]) -> dict[str, Any]:
         return {}
@@ -186,6 +212,7 @@ def parse_tables(root: etree._Element) -> list:
     ids = {d.get("id") for d in decisions}
     names = {d.get("name") for d in decisions} | {i.get("name") for i in root.findall("{*}inputData")}
     names.discard(None)
+    models = _knowledge_models(root, names, problems)
     for decision in decisions:
         where = f"decision {decision.get('id')} ({decision.get('name') or decision.get('id')})"
         requires = []
@@ -194,20 +221,26 @@ def parse_tables(root: etree._Element) -> list:
             if target not in ids:
                 problems.append(f"{where}: requires decision {target!r}, which is not in this file")
             requires.append(target)
-        if decision.find("{*}knowledgeRequirement") is not None:
-            problems.append(f"{where}: business knowledge models (function invocations) are not supported yet")
-            continue
+        functions = {}
+        for ref in decision.findall("{*}knowledgeRequirement/{*}requiredKnowledge"):
+            target = (ref.get("href") or "").lstrip("#")
+            if target not in models:
+                problems.append(f"{where}: requires business knowledge model {target!r}, which is not in this file")
+            else:
+                functions[models[target].name] = models[target]
         literal = decision.find("{*}literalExpression")
         if literal is not None:
             variable = decision.find("{*}variable")
             try:
-                expression = parse_expression(literal.findtext("{*}text"), names)
+                # Parameter names may contain spaces too, for named arguments.
+                parameters = {p for model in functions.values() for p in model.parameters}
+                expression = parse_expression(literal.findtext("{*}text"), names | parameters, set(functions))
             except FeelError as exc:
                 problems.append(f"{where}: {exc}")
                 continue
             tables.append(LiteralDecision(decision.get("id"), decision.get("name") or decision.get("id"),
                                           variable.get("name") if variable is not None else decision.get("name"),
-                                          expression, requires))
+                                          expression, requires, functions=functions))
             continue
         table = decision.find("{*}decisionTable")
         if table is None:
@@ -298,6 +331,37 @@ def _parse_table(decision, table, where: str, problems: list[str]) -> DecisionTa
     return result
 
 
+def _knowledge_models(root: etree._Element, names: set[str], problems: list[str]) -> dict[str, KnowledgeModel]:
+    """The file's business knowledge models by id, each a function of its formal parameters."""
+    elements = root.findall("{*}businessKnowledgeModel")
+    scope: dict[str, Any] = {}
+    models = {}
+    model_names = {b.get("name") for b in elements if b.get("name")}
+    for element in elements:
+        name = element.get("name") or element.get("id")
+        where = f"business knowledge model {element.get('id')} ({name})"
+        logic = element.find("{*}encapsulatedLogic")
+        if logic is None:
+            problems.append(f"{where}: has no encapsulated logic")
+            continue
+        parameters = [p.get("name") for p in logic.findall("{*}formalParameter")]
+        literal, table = logic.find("{*}literalExpression"), logic.find("{*}decisionTable")
+        try:
+            if literal is not None:
+                model_parameters = {p.get("name") for b in elements for p in b.iter("{*}formalParameter")}
+                body = parse_expression(literal.findtext("{*}text"), names | model_parameters, model_names)
+            elif table is not None:
+                body = _parse_table(element, table, where, problems)
+            else:
+                problems.append(f"{where}: only literal expressions and decision tables are supported as its logic")
+                continue
+        except FeelError as exc:
+            problems.append(f"{where}: {exc}")
+            continue
+        models[element.get("id")] = scope[name] = KnowledgeModel(name, parameters, body, scope)
+    return models
+
+
 def _may_overlap(a, b) -> bool:
     """Could one input value pass both tests? Unknown (variables, negations) counts as yes."""
     if isinstance(a, AnyValue) or isinstance(b, AnyValue):
@@ -321,7 +385,8 @@ def _bounds(test):
     """(low, low_closed, high, high_closed) of a numeric test, or None."""
     if isinstance(test, Interval) and isinstance(test.low, Literal) and isinstance(test.high, Literal):
         return test.low.value, test.low_closed, test.high.value, test.high_closed
-    if isinstance(test, Compare) and isinstance(test.endpoint, Literal) and isinstance(test.endpoint.value, Decimal):
+    if isinstance(test, Compare) and isinstance(test.endpoint, Literal) \
+            and isinstance(test.endpoint.value, (Decimal, date)):
         v = test.endpoint.value
         return {"=": (v, True, v, True), "<": (None, False, v, False), "<=": (None, False, v, True),
                 ">": (v, False, None, False), ">=": (v, True, None, False)}.get(test.op)
@@ -339,12 +404,18 @@ def _tighter(a, b, later: bool):
     return max(a, b, key=lambda v: v[0]) if later else min(a, b, key=lambda v: v[0])
 
 
+def _kind(value) -> str:
+    return "date-time" if isinstance(value, datetime) else "date" if isinstance(value, date) else "number"
+
+
 def _is_point(test) -> bool:
     return isinstance(test, Compare) and test.op == "=" and isinstance(test.endpoint, Literal)
 
 
 def _pair_overlaps(x, y) -> bool:
     bx, by = _bounds(x), _bounds(y)
+    if bx and by and len({_kind(v) for v in (bx[0], bx[2], by[0], by[2]) if v is not None}) > 1:
+        return False  # a number and a date, or a date and a date-time, never meet
     if bx and by:
         low = _tighter((bx[0], bx[1]), (by[0], by[1]), later=True)
         high = _tighter((bx[2], bx[3]), (by[2], by[3]), later=False)

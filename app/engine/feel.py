@@ -1,12 +1,13 @@
 """The part of FEEL (S-FEEL) that decision tables are written in, as Camunda Modeler and
 dmn-js write it: literals, `-`, lists of tests, ranges with open and closed ends,
-comparisons, `not(...)`, and variable references.
+comparisons, `not(...)`, variable references, and `date(...)` / `date and time(...)`.
 
 Parsed once at deploy time into small test objects, so a table that uses anything else is
 refused with the rule and column named, and evaluation never guesses.
 """
 from __future__ import annotations
 
+import datetime as dt
 import json
 import re
 from dataclasses import dataclass
@@ -14,7 +15,8 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 _TOKEN = re.compile(r'''\s*(?:
-    (?P<string>"(?:[^"\\]|\\.)*")
+    (?P<function>date\s+and\s+time(?=\s*\())
+  | (?P<string>"(?:[^"\\]|\\.)*")
   | (?P<number>\d+(?:\.\d+)?|\.\d+)
   | (?P<op><=|>=|!=|\.\.|[<>=\[\]\(\),-])
   | (?P<name>[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*)
@@ -32,7 +34,7 @@ def tokenize(text: str) -> list[tuple[str, str]]:
         if not match or match.end() == pos:
             raise FeelError(f"unexpected {text[pos:pos + 12]!r}")
         kind = match.lastgroup
-        tokens.append((kind, match.group(kind)))
+        tokens.append(("name", "date and time") if kind == "function" else (kind, match.group(kind)))
         pos = match.end()
     return tokens
 
@@ -58,10 +60,61 @@ def to_value(raw: Any) -> Any:
 
 
 def from_value(value: Any) -> Any:
-    """Back to JSON: whole Decimals become ints."""
+    """Back to JSON: whole Decimals become ints, dates ISO 8601 text."""
     if isinstance(value, Decimal):
         return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, dt.date):
+        return value.isoformat()
     return value
+
+
+def feel_date(value: Any) -> dt.date | None:
+    """FEEL `date(text)`; null for anything that is not a calendar date."""
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    if isinstance(value, str):
+        try:
+            return dt.date.fromisoformat(value)
+        except ValueError:
+            return None
+    return None
+
+
+def feel_date_and_time(value: Any) -> dt.datetime | None:
+    """FEEL `date and time(text)`; a trailing Z is UTC."""
+    if isinstance(value, dt.datetime):
+        return value
+    if isinstance(value, dt.date):
+        return dt.datetime(value.year, value.month, value.day)
+    if isinstance(value, str) and "T" in value:
+        try:
+            return dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            return None
+    return None
+
+
+BUILTINS = {"date": feel_date, "date and time": feel_date_and_time}
+
+
+def _align(value: Any, other: Any) -> Any:
+    """Process variables carry dates as ISO text: read such text as the date it is compared with."""
+    if isinstance(value, str) and isinstance(other, dt.date):
+        if isinstance(other, dt.datetime):
+            return feel_date_and_time(value)
+        moment = feel_date_and_time(value)
+        return moment.date() if moment else feel_date(value)
+    return value
+
+
+def _constant_call(name: str, argument: Any, text: str) -> Literal:
+    """`date("2025-01-31")` in an entry: checked and turned into its value at deploy time."""
+    value = BUILTINS[name](argument)
+    if value is None:
+        raise FeelError(f"{name}({argument!r}) is not a valid {name} in {text!r}")
+    return Literal(value)
 
 
 @dataclass(frozen=True)
@@ -90,6 +143,8 @@ def _comparable(a: Any, b: Any) -> bool:
         return False
     if isinstance(a, bool) or isinstance(b, bool):
         return isinstance(a, bool) and isinstance(b, bool)
+    if isinstance(a, dt.datetime) and isinstance(b, dt.datetime):
+        return (a.tzinfo is None) == (b.tzinfo is None)  # naive and aware instants do not compare
     return type(a) is type(b)
 
 
@@ -100,6 +155,7 @@ class Compare:
 
     def matches(self, value: Any, context: dict[str, Any]) -> bool:
         other = self.endpoint.evaluate(context)
+        value = _align(value, other)
         if self.op in ("=", "!="):
             equal = value == other and (value is None or other is None or _comparable(value, other))
             return equal if self.op == "=" else not equal and _comparable(value, other)
@@ -117,6 +173,7 @@ class Interval:
 
     def matches(self, value: Any, context: dict[str, Any]) -> bool:
         low, high = self.low.evaluate(context), self.high.evaluate(context)
+        value = _align(value, low)
         if not (_comparable(value, low) and _comparable(value, high)) or isinstance(value, bool):
             return False
         above = value >= low if self.low_closed else value > low
@@ -176,7 +233,14 @@ class _Parser:
             if value == "null":
                 return Literal(None)
             if self.peek() and self.peek()[1] == "(":
-                raise FeelError(f"function {value}(...) is not supported in {self.text!r}")
+                if value not in BUILTINS:
+                    raise FeelError(f"function {value}(...) is not supported in {self.text!r}")
+                self.take("(")
+                kind, argument = self.take()
+                if kind != "string":
+                    raise FeelError(f"{value}(...) takes a quoted text in {self.text!r}")
+                self.take(")")
+                return _constant_call(value, _string_literal(argument), self.text)
             return Name(value)
         raise FeelError(f"unexpected {value!r} in {self.text!r}")
 
@@ -245,9 +309,10 @@ def parse_simple_expression(text: str | None):
 # -- FEEL expressions (literal-expression decisions) ---------------------------------------
 
 _EXPR_TOKEN = re.compile(r'''\s*(?:
-    (?P<string>"(?:[^"\\]|\\.)*")
+    (?P<function>date\s+and\s+time(?=\s*\())
+  | (?P<string>"(?:[^"\\]|\\.)*")
   | (?P<number>\d+(?:\.\d+)?|\.\d+)
-  | (?P<op>\*\*|<=|>=|!=|[<>=+\-*/(),])
+  | (?P<op>\*\*|<=|>=|!=|[<>=+\-*/(),:])
   | (?P<name>[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*)
 )''', re.VERBOSE)
 _KEYWORDS = {"and", "or", "if", "then", "else", "true", "false", "null", "not"}
@@ -272,6 +337,7 @@ class Binary:
                 return False if False in values else (None if None in values else True)
             return True if True in values else (None if None in values else False)
         a, b = self.left.evaluate(context), self.right.evaluate(context)
+        a, b = _align(a, b), _align(b, a)
         if self.op in ("=", "!="):
             if a is None or b is None:
                 equal = a is None and b is None
@@ -338,12 +404,29 @@ class IfThenElse:
             else self.otherwise.evaluate(context)
 
 
+@dataclass(frozen=True)
+class Call:
+    """A call of a built-in function or of a business knowledge model in the context."""
+
+    name: str
+    arguments: tuple  # of (parameter name or None, expression)
+
+    def evaluate(self, context: dict[str, Any]) -> Any:
+        positional = [e.evaluate(context) for n, e in self.arguments if n is None]
+        named = {n: e.evaluate(context) for n, e in self.arguments if n is not None}
+        if self.name in BUILTINS:
+            return BUILTINS[self.name](*positional) if len(positional) == 1 and not named else None
+        function = context.get(self.name)
+        return function(positional, named) if callable(function) else None
+
+
 class _ExpressionParser:
     """Precedence, lowest first: if, or, and, comparison, + -, * /, **, unary -."""
 
-    def __init__(self, text: str, names: set[str]):
+    def __init__(self, text: str, names: set[str], functions: set[str]):
         self.text = text
-        self.tokens = self._tokenize(text, sorted(names, key=len, reverse=True))
+        self.functions = functions | set(BUILTINS)
+        self.tokens = self._tokenize(text, sorted(names | functions, key=len, reverse=True))
         self.pos = 0
 
     @staticmethod
@@ -363,7 +446,7 @@ class _ExpressionParser:
             if not match or match.end() == pos:
                 raise FeelError(f"unexpected {text[pos:pos + 12]!r} in {text!r}")
             kind = match.lastgroup
-            tokens.append((kind, match.group(kind)))
+            tokens.append(("name", "date and time") if kind == "function" else (kind, match.group(kind)))
             pos = match.end()
         return tokens
 
@@ -455,15 +538,38 @@ class _ExpressionParser:
                 return Literal(value == "true")
             if value == "null":
                 return Literal(None)
+            if self.peek() and self.peek()[1] == "(" and value in self.functions:
+                return self.call(value)
             if value in _KEYWORDS or (self.peek() and self.peek()[1] == "("):
                 raise FeelError(f"{value}(...) is not supported in {self.text!r}")
             return Name(value)
         raise FeelError(f"unexpected {value!r} in {self.text!r}")
 
+    def call(self, name: str):
+        self.expect("(")
+        arguments = []
+        while not self.accept(")"):
+            if arguments:
+                self.expect(",")
+            parameter = None
+            token, following = self.peek(), self.tokens[self.pos + 1] if self.pos + 1 < len(self.tokens) else None
+            if token and token[0] == "name" and following == ("op", ":"):
+                parameter = token[1]
+                self.pos += 2
+            arguments.append((parameter, self.expression()))
+        if name in BUILTINS and [p for p, _ in arguments] == [None]:
+            argument = arguments[0][1]
+            if isinstance(argument, Literal):
+                return _constant_call(name, argument.value, self.text)
+        return Call(name, tuple(arguments))
 
-def parse_expression(text: str | None, names: set[str] | frozenset[str] = frozenset()):
-    """A FEEL expression of literals, names, arithmetic, comparisons, and/or/not, if."""
+
+def parse_expression(text: str | None, names: set[str] | frozenset[str] = frozenset(),
+                     functions: set[str] | frozenset[str] = frozenset()):
+    """A FEEL expression of literals, names, arithmetic, comparisons, and/or/not, if, and
+    calls of the built-in date functions and of the ``functions`` named (business knowledge
+    models)."""
     text = (text or "").strip()
     if not text:
         raise FeelError("empty expression")
-    return _ExpressionParser(text, set(names)).parse()
+    return _ExpressionParser(text, set(names), set(functions)).parse()
