@@ -7,7 +7,11 @@ Rotas are configured per process key in PATHWAYS_DUTY_ROTAS, as JSON:
     {"nel_section17": {"teams": ["nel-ai-1", "nel-ai-2", "nel-ai-3", "nel-ai-4"],
                        "firstWeek": "2026-01-05", "dateVariable": "referralReceivedAt"}}
 
-`firstWeek` is a Monday on which the first team starts a week of duty.
+`firstWeek` is a Monday on which the first team starts a week of duty. An optional
+`groups` list names the groups the rota covers (for NEL, the A&I groups): tasks of other
+groups in the same case — the police DDM, the CP & Planning IRO, the Court & CP team — go to
+every member of those groups, whatever their team. Without `groups`, every task of the case
+is held by the duty team.
 """
 from __future__ import annotations
 
@@ -24,6 +28,10 @@ class DutyRota:
     teams: tuple[str, ...]
     first_week: date
     date_variable: str
+    groups: frozenset[str] | None = None
+
+    def covers(self, candidate_groups: list[str]) -> bool:
+        return self.groups is None or bool(self.groups & set(candidate_groups))
 
     def team_on(self, day: date) -> str:
         weeks = (day - self.first_week).days // 7
@@ -61,5 +69,9 @@ def parse_rotas(text: str | None) -> dict[str, DutyRota]:
         date_variable = entry.get("dateVariable")
         if not isinstance(date_variable, str) or not date_variable:
             raise ValueError(f"{where}.dateVariable must name the start variable with the arrival date")
-        rotas[key] = DutyRota(tuple(teams), first_week, date_variable)
+        groups = entry.get("groups")
+        if groups is not None and (not isinstance(groups, list) or not all(isinstance(g, str) and g for g in groups)):
+            raise ValueError(f"{where}.groups must be a list of group codes")
+        rotas[key] = DutyRota(tuple(teams), first_week, date_variable,
+                              frozenset(groups) if groups is not None else None)
     return rotas

@@ -130,7 +130,8 @@ DMN = (FIXTURES / "strict_route.dmn").read_bytes()
 
 @pytest.mark.parametrize("change,expected", [
     ((b"&gt;= 3", b"[3..4"), "rule 1 (r_high), input 'Level of need'"),
-    ((b"&gt;= 3", b"date(\"2026-01-01\")"), "function date(...) is not supported"),
+    ((b"&gt;= 3", b"contains(\"x\")"), "function contains(...) is not supported"),
+    ((b"&gt;= 3", b"&gt;= date(\"2026-02-30\")"), "is not a valid date"),
     ((b'hitPolicy="FIRST"', b'hitPolicy="SOMETIMES"'), "unknown hit policy"),
     ((b'hitPolicy="FIRST"', b'hitPolicy="FIRST" aggregation="SUM"'), "needs hit policy COLLECT"),
     ((b'<output id="out_route" name="route" typeRef="string" />',
@@ -156,3 +157,27 @@ def test_unique_rules_that_overlap_are_refused(api):
     assert "rules 1 (r_high) and 2 (r_mid) can both match" in problem
     disjoint = overlapping.replace(b"[2..4]", b"[1..3)").replace(b'id="overlap"', b'id="disjoint"')
     assert deploy(api, ("disjoint.dmn", disjoint)).status_code == 201
+
+
+SMOKE = (FIXTURES / "smoke_flow.bpmn").read_bytes()
+SEEN = b'<camunda:formField id="seen" label="Child seen" type="boolean" />'
+
+
+@pytest.mark.parametrize("field,expected", [
+    (b'<camunda:formField id="seen" label="Child seen" type="boolean"><camunda:validation>'
+     b'<camunda:constraint name="validator" config="x.y.Z" /></camunda:validation></camunda:formField>',
+     "constraint 'validator' is not supported"),
+    (b'<camunda:formField id="seen" label="Child seen" type="boolean"><camunda:validation>'
+     b'<camunda:constraint name="maxlength" config="10" /></camunda:validation></camunda:formField>',
+     "constraint 'maxlength' applies to string fields, not boolean"),
+    (b'<camunda:formField id="seen" label="Child seen" type="boolean"><camunda:validation>'
+     b'<camunda:constraint name="mustBe" config="yes" /></camunda:validation></camunda:formField>',
+     "constraint 'mustBe' needs config true or false"),
+    (b'<camunda:formField id="seen" label="Child seen" type="boolean"><camunda:properties>'
+     b'<camunda:property id="requiredWhen" value="nosuchfield=true" /></camunda:properties></camunda:formField>',
+     "requiredWhen must be 'field=value' naming a field of the same form"),
+])
+def test_form_constraints_we_would_not_enforce_are_refused(api, field, expected):
+    response = deploy(api, ("smoke_flow.bpmn", SMOKE.replace(SEEN, field)))
+    assert response.status_code == 400
+    assert expected in str(response.json["error"]["details"])

@@ -60,11 +60,11 @@ def timer(instance, activity_id):
     return matches[0]
 
 
-def test_strategy_discussion_recommended_ends_at_once(api):
+def test_strategy_discussion_recommended_goes_to_the_strategy_pathway(api):
+    # nel_strategy_to_icpc runs as a call activity (tests/test_nel_strategy_to_icpc.py).
     instance = start(api, strategy=True)
-    assert instance["status"] == "completed"
-    assert instance["variables"]["outcome"] == "strategy_discussion_requested"
-    assert instance["activeTasks"] == [] and instance["timers"] == []
+    assert instance["status"] == "active"
+    assert [t["activityId"] for t in instance["activeTasks"]] == ["threshold_conversation"]
 
 
 @pytest.mark.parametrize("received,due", [
@@ -148,7 +148,7 @@ def test_supervision_decides_the_track(api, complexity, escalating, agencies, da
 
 
 @pytest.mark.parametrize("outcome", [
-    "close", "step_down_early_help", "short_cin_package", "transfer_cin_team", "strategy_discussion",
+    "close", "step_down_early_help", "short_cin_package", "transfer_cin_team",
 ])
 def test_every_assessment_outcome_ends_the_pathway_there(api, outcome):
     instance = finish(api, assess(api, allocate(api, start(api))), outcome)

@@ -82,6 +82,8 @@ class FormField(Base):
     type = fields.String(required=True)
     required = fields.Boolean(required=True)
     options = fields.List(fields.Nested(FormFieldOption), required=True)
+    constraints = fields.Dict(keys=fields.String(), values=fields.String(allow_none=True), dump_default=dict,
+                              metadata={"description": "min, max, minlength, maxlength, mustBe"})
 
 
 class TaskOut(Base):

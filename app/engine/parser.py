@@ -113,6 +113,9 @@ def form_fields(node: etree._Element) -> list[dict[str, Any]]:
             "type": xml_field.get("type") or "string",
             "required": "required" in constraints,
             "readonly": "readonly" in constraints,
+            # Camunda's min/max/minlength/maxlength, and mustBe (a boolean that must be given
+            # as that value, e.g. "the police attended").
+            "constraints": {k: v for k, v in constraints.items() if k not in ("required", "readonly")},
             "options": [
                 {"id": v.get("id"), "name": v.get("name") or v.get("id")}
                 for v in xml_field.iterfind("camunda:value", NS)
@@ -273,7 +276,34 @@ def _check_form(label: str, fields: list[dict[str, Any]]) -> list[str]:
             )
         if f["type"] == "enum" and not f["options"]:
             problems.append(f"{label}: enum form field {f['id']!r} has no values")
+        condition = f["properties"].get("requiredWhen")
+        if condition is not None:
+            other = condition.partition("=")[0].strip()
+            if "=" not in condition or other not in {g["id"] for g in fields}:
+                problems.append(f"{label}: form field {f['id']!r}: requiredWhen must be 'field=value' naming a "
+                                f"field of the same form")
+        for name, config in f["constraints"].items():
+            problem = _constraint_problem(f["type"], name, config)
+            if problem:
+                problems.append(f"{label}: form field {f['id']!r}: {problem}")
     return problems
+
+
+_CONSTRAINT_TYPES = {"min": ("long",), "max": ("long",), "minlength": ("string",), "maxlength": ("string",),
+                     "mustBe": ("boolean",)}
+
+
+def _constraint_problem(kind: str, name: str, config: str | None) -> str | None:
+    """A constraint we would not enforce is refused rather than silently ignored."""
+    if name not in _CONSTRAINT_TYPES:
+        return f"constraint {name!r} is not supported (use {', '.join(['required', 'readonly', *_CONSTRAINT_TYPES])})"
+    if kind not in _CONSTRAINT_TYPES[name]:
+        return f"constraint {name!r} applies to {' or '.join(_CONSTRAINT_TYPES[name])} fields, not {kind}"
+    if name == "mustBe":
+        return None if config in ("true", "false") else "constraint 'mustBe' needs config true or false"
+    if not (config or "").strip().lstrip("-").isdigit():
+        return f"constraint {name!r} needs a whole number as its config"
+    return None
 
 
 def _unwrap_expressions(root: etree._Element) -> None:
@@ -376,6 +406,7 @@ def parse_deployment(
         process_files.append((name, root, data, keys))
 
     result = ParsedDeployment(decisions=list(uploaded_decisions.values()))
+    outcomes_by_process = {key: _end_outcomes(root) for _, root, _, keys in process_files for key in keys}
     for name, root, data, keys in process_files:
         outcomes = _end_outcomes(root)
         for key in keys:
@@ -386,7 +417,10 @@ def parse_deployment(
                 continue
             start_node = root.find(f"bpmn:process[@id='{key}']/bpmn:startEvent", NS)
             serialized["startForm"] = form_fields(start_node) if start_node is not None else []
-            serialized["outcomes"] = outcomes
+            # A called process's end events carry outcomes too: "called:endId".
+            called = {f"{other}:{end}": value for other in serialized["subprocessSpecs"]
+                      for end, value in outcomes_by_process.get(other, {}).items()}
+            serialized["outcomes"] = {**outcomes, **called}
             process = root.find(f"bpmn:process[@id='{key}']", NS)
             result.processes.append(ParsedProcess(
                 key=key,

@@ -360,13 +360,15 @@ class Engine:
         completed = workflow.is_completed()
         outcome = None
         if completed:
+            # The last end event reached that names an outcome: the process's own, or one of a
+            # process it called (a parent ending without an outcome passes the called one on).
             ended = [
-                t for t in tasks
+                (t.last_state_change, outcomes[key]) for t in tasks
                 if t.state == TaskState.COMPLETED and t.task_spec.__class__.__name__ == "EndEvent"
-                and t.task_spec.bpmn_id in outcomes and t.workflow is workflow
+                and (key := _outcome_key(t, workflow)) in outcomes
             ]
             if ended:
-                outcome = outcomes[max(ended, key=lambda t: t.last_state_change).task_spec.bpmn_id]
+                outcome = max(ended, key=lambda pair: pair[0])[1]
         timers = self._timers(tasks)
         variables = self._variables(workflow, tasks)
         if outcome:
@@ -380,6 +382,12 @@ class Engine:
             trail=trail,
             outcome=outcome,
         )
+
+
+def _outcome_key(task, workflow: BpmnWorkflow) -> str:
+    if task.workflow is workflow:
+        return task.task_spec.bpmn_id
+    return f"{task.workflow.spec.name}:{task.task_spec.bpmn_id}"
 
 
 def _describe(exc: Exception) -> str:

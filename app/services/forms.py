@@ -52,6 +52,44 @@ def _coerce(field: dict[str, Any], value: Any) -> Any:
     return value
 
 
+def _phrase(label: str) -> str:
+    """A label inside a sentence: "Date of visit" → "date of visit", "ICPC date" unchanged."""
+    return label[0].lower() + label[1:] if len(label) > 1 and label[1].islower() else label
+
+
+def _missing(field: dict[str, Any]) -> str:
+    """The GOV.UK Design System's wording for an empty field, unless the diagram gives one."""
+    if field.get("properties", {}).get("errorMessage"):
+        return field["properties"]["errorMessage"]
+    verb = "Select" if field["type"] in ("enum", "boolean") else "Enter"
+    return f"{verb} {_phrase(field['label'])}"
+
+
+def _check_constraints(field: dict[str, Any], value: Any) -> None:
+    for name, config in field.get("constraints", {}).items():
+        if name == "mustBe" and value is not (config == "true"):
+            raise ValueError(field.get("properties", {}).get("errorMessage")
+                             or f"{field['label']} must be {'yes' if config == 'true' else 'no'} to continue")
+        if name == "min" and value < int(config):
+            raise ValueError(f"{field['label']} must be {config} or more")
+        if name == "max" and value > int(config):
+            raise ValueError(f"{field['label']} must be {config} or less")
+        if name == "minlength" and len(value.strip()) < int(config):
+            raise ValueError(f"{field['label']} must be {config} characters or more")
+        if name == "maxlength" and len(value) > int(config):
+            raise ValueError(f"{field['label']} must be {config} characters or fewer")
+
+
+def _required_now(field: dict[str, Any], values: dict[str, Any]) -> bool:
+    """A `requiredWhen` property ("otherField=value") makes a field required by another's answer."""
+    condition = field.get("properties", {}).get("requiredWhen")
+    if not condition:
+        return False
+    other, _, wanted = condition.partition("=")
+    value = values.get(other.strip())
+    return value is not None and str(value).lower() == wanted.strip().lower()
+
+
 def validate(fields: list[dict[str, Any]], variables: Any) -> dict[str, Any]:
     """Return the variables with values normalised; raise Invalid naming each bad field.
 
@@ -75,13 +113,17 @@ def validate(fields: list[dict[str, Any]], variables: Any) -> dict[str, Any]:
         elif name in by_id and value is not None and value != "":
             try:
                 result[name] = _coerce(by_id[name], value)
+                _check_constraints(by_id[name], result[name])
             except ValueError as exc:
-                errors.setdefault(name, []).append(f"{by_id[name]['label']} {exc}")
+                message = str(exc)
+                errors.setdefault(name, []).append(
+                    message if message.startswith(by_id[name]["label"]) or message[0].isupper()
+                    else f"{by_id[name]['label']} {message}")
         elif name not in by_id:
             result[name] = value
     for f in fields:
-        if f.get("required") and result.get(f["id"]) is None and f["id"] not in errors:
-            errors.setdefault(f["id"], []).append(f"{f['label']} is required")
+        if (f.get("required") or _required_now(f, result)) and result.get(f["id"]) is None and f["id"] not in errors:
+            errors.setdefault(f["id"], []).append(_missing(f))
     if errors:
         raise Invalid("some variables are missing or invalid", errors)
     return result

@@ -6,6 +6,7 @@ from datetime import datetime, timezone
 from typing import Any, Callable
 
 import sqlalchemy as sa
+from flask import current_app
 from sqlalchemy.orm import Session
 
 from ..calendar import to_london
@@ -153,7 +154,7 @@ def _sync_tasks(instance, snapshot, user, completed_task_id, at) -> list[Task]:
             lane=data["lane"],
             candidate_groups=data["candidateGroups"],
             candidate_users=data["candidateUsers"],
-            team=instance.team,
+            team=_held_by(instance, data["candidateGroups"]),
             assignee=data["assignee"],
             status=TaskStatus.ACTIVE.value,
             created_at=at,
@@ -220,3 +221,11 @@ def _sync_timers(instance, snapshot, at) -> list[Timer]:
         audit(instance.id, "timer_scheduled", activity_id=data["activityId"], at=at, timerId=row.id,
               dueAt=row.due_at.isoformat(), kind=data["kind"])
     return still_pending
+
+
+def _held_by(instance: ProcessInstance, candidate_groups: list[str]) -> str | None:
+    """The team holding this task: the case's duty team, for the groups its rota covers."""
+    if instance.team is None:
+        return None
+    rota = current_app.extensions["pathways.duty_rotas"].get(instance.definition_key)
+    return instance.team if rota is None or rota.covers(candidate_groups) else None
