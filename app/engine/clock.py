@@ -40,3 +40,8 @@ def frozen_at(instant: datetime) -> Iterator[None]:
         yield
     finally:
         _operation_now.reset(token)
+
+
+def operation_now() -> datetime:
+    """The instant of the engine operation in progress (an aware UTC datetime)."""
+    return _operation_now.get() or datetime.now(timezone.utc)

@@ -13,6 +13,7 @@ from typing import Any, Callable
 from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine, TaskDataEnvironment
 
 from ..calendar import WorkingCalendar
+from .clock import operation_now
 
 
 def _iso(helper: Callable[[Any, Any], datetime]) -> Callable[[Any, Any], str]:
@@ -31,6 +32,9 @@ def expression_globals(calendar: WorkingCalendar) -> dict[str, Any]:
         "hours": _iso(calendar.hours),
         "weeks": _iso(calendar.weeks),
         "months": _iso(calendar.months),
+        # The instant of the step in progress, for timescales whose event is the step itself
+        # ("within 2 working days of the request reaching the team's tray").
+        "now": lambda: operation_now().isoformat(),
         # Process owners think in JSON/FEEL literals, not Python's capitalised ones.
         "true": True,
         "false": False,

@@ -20,12 +20,13 @@ from SpiffWorkflow.bpmn.specs.event_definitions.timer import (
     TimerEventDefinition,
 )
 from SpiffWorkflow.bpmn.specs.mixins.events.event_types import CatchingEvent
+from SpiffWorkflow.bpmn.specs.mixins.multiinstance_task import StandardLoopTask
 from SpiffWorkflow.bpmn.util import BpmnEvent
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.task import TaskState
 
 from ..calendar import WorkingCalendar, to_london
-from .clock import frozen_at
+from .clock import frozen_at, operation_now
 from .expressions import create_script_engine
 from .messages import MessageEvent
 from .parser import CONFIG, REGISTRY, unwrap
@@ -206,7 +207,7 @@ class Engine:
         self._run(workflow.refresh_timers, at=as_of + timedelta(microseconds=1))
         # What follows (durations of timers reached now) counts from as_of itself.
         self._advance(workflow, trail, at=as_of)
-        return self._snapshot(definition_id, stored, workflow, trail)
+        return self._snapshot(definition_id, stored, workflow, trail, at=as_of)
 
     def cancel(self, definition_id: int, stored: StoredSpec, state: dict[str, Any]) -> Snapshot:
         workflow = self._restore(definition_id, stored, state)
@@ -293,7 +294,7 @@ class Engine:
             task.internal_data["pathways"] = {
                 "due": due,
                 "assignee": str(assignee) if assignee else None,
-                "readyAt": _iso_now(self.clock()),
+                "readyAt": _iso_now(operation_now()),
             }
         extra = task.internal_data["pathways"]
         return {
@@ -352,7 +353,12 @@ class Engine:
             variables.update(task.data)
         return variables
 
-    def _snapshot(self, definition_id, stored, workflow: BpmnWorkflow, trail) -> Snapshot:
+    def _snapshot(self, definition_id, stored, workflow: BpmnWorkflow, trail, at: datetime | None = None) -> Snapshot:
+        # Due dates of new tasks are computed here, as of the operation's instant.
+        with frozen_at(at or self.clock()):
+            return self._take_snapshot(definition_id, stored, workflow, trail)
+
+    def _take_snapshot(self, definition_id, stored, workflow: BpmnWorkflow, trail) -> Snapshot:
         outcomes = self._spec(definition_id, stored)[2]
         # One walk of the task tree serves everything below: it is the costly part.
         tasks = workflow.get_tasks()
@@ -374,7 +380,7 @@ class Engine:
         if outcome:
             variables["outcome"] = outcome
         return Snapshot(
-            state=_STATE.to_dict(workflow),
+            state=_STATE.to_dict(_compact(workflow)),
             variables=variables,
             completed=completed,
             user_tasks=user_tasks,
@@ -382,6 +388,26 @@ class Engine:
             trail=trail,
             outcome=outcome,
         )
+
+
+def _compact(workflow: BpmnWorkflow) -> BpmnWorkflow:
+    """Drop the finished iterations of standard loops from the state.
+
+    A case that lives for years repeats its cycles (TAF reviews, visits) hundreds of times;
+    SpiffWorkflow keeps every finished iteration and its sub-process, so each step would
+    cost more than the last. A finished iteration's data is already merged into the loop
+    and its history is in the audit trail, so nothing that runs later reads it.
+    """
+    for task in workflow.get_tasks():
+        if not isinstance(task.task_spec, StandardLoopTask):
+            continue
+        merged = set(task.internal_data.get("merged", []))
+        for child in list(task.children):
+            if str(child.id) in merged and child.has_state(TaskState.FINISHED_MASK):
+                if child.id in workflow.subprocesses:
+                    workflow.delete_subprocess(child)
+                child.workflow._remove_task(child.id)
+    return workflow
 
 
 def _outcome_key(task, workflow: BpmnWorkflow) -> str:
