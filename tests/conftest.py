@@ -131,3 +131,21 @@ def _closed(response):
 @pytest.fixture
 def api(app) -> Api:
     return Api(app, "front.door")
+
+
+@pytest.fixture
+def timers_run_due(app, monkeypatch):
+    """`pathways timers run-due --as-of`, as an operator runs it against the app's database."""
+    from click.testing import CliRunner
+
+    from app.cli import cli
+
+    def run(as_of: str) -> str:
+        monkeypatch.setenv("DATABASE_URL", app.config["SQLALCHEMY_DATABASE_URI"])
+        monkeypatch.delenv("REDIS_URL", raising=False)
+        monkeypatch.setenv("PATHWAYS_ALLOW_CLOCK_OVERRIDE", "1")
+        result = CliRunner().invoke(cli, ["timers", "run-due", "--as-of", as_of], catch_exceptions=False)
+        assert result.exit_code == 0, result.output
+        return result.output
+
+    return run

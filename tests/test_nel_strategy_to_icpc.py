@@ -9,10 +9,6 @@ The suite's engine clock is Tue 1 Dec 2026 09:00 UTC (tests/conftest.py).
 from __future__ import annotations
 
 import pytest
-from click.testing import CliRunner
-
-from app.cli import cli
-
 TM, DDM, ATM, SW1, SW2 = "nel.ai.tm", "nel.police.ddm", "nel.ai.atm", "nel.ai.sw1", "nel.ai.sw2"
 IRO, COURT_TM, COURT_SW = "nel.cp.iro", "nel.court.tm", "nel.court.sw"
 MEETING = "2026-12-17T10:00:00Z"  # Thu 17 Dec 2026: the 15 working days run over Christmas
@@ -73,16 +69,6 @@ def to_icpc(api, instance):
     instance = work(api, instance, "set_icpc_date", IRO, icpcChair="Lee", icpcDate="2027-01-11")
     instance = work(api, instance, "request_court_cp_social_worker", TM, courtCpRequestNotes="Asked on 21 Dec")
     return work(api, instance, "identify_court_cp_social_worker", COURT_TM, courtCpSocialWorker=COURT_SW)
-
-
-def timers_run_due(app, as_of, monkeypatch):
-    """`pathways timers run-due --as-of`, as an operator runs it against the same database."""
-    monkeypatch.setenv("DATABASE_URL", app.config["SQLALCHEMY_DATABASE_URI"])
-    monkeypatch.delenv("REDIS_URL", raising=False)
-    monkeypatch.setenv("PATHWAYS_ALLOW_CLOCK_OVERRIDE", "1")
-    result = CliRunner().invoke(cli, ["timers", "run-due", "--as-of", as_of], catch_exceptions=False)
-    assert result.exit_code == 0, result.output
-    return result.output
 
 
 def test_recommended_by_the_ifd_starts_with_the_tm_and_police_ddm(api):
@@ -173,10 +159,10 @@ def test_icpc_deadline_spans_christmas_and_new_year(api):
     assert timer["dueAt"] == "2027-01-12T23:59:59+00:00"
 
 
-def test_tm_tracking_escalates_an_icpc_not_held_in_time(api, app, monkeypatch):
+def test_tm_tracking_escalates_an_icpc_not_held_in_time(api, timers_run_due):
     instance = to_icpc(api, through_supervision(api, hold_meeting(api, agree_threshold(api, start(api)))))
-    assert "nothing due" in timers_run_due(app, "2027-01-12T23:59:58+00:00", monkeypatch)
-    assert "1 fired" in timers_run_due(app, "2027-01-13T00:00:00+00:00", monkeypatch)
+    assert "nothing due" in timers_run_due("2027-01-12T23:59:58+00:00")
+    assert "1 fired" in timers_run_due("2027-01-13T00:00:00+00:00")
     instance = api.get(f"/process-instances/{instance['id']}").json
     escalation = active(instance, "icpc_overdue_escalation")
     assert escalation["candidateGroups"] == ["nel-ai-tm"]
@@ -187,12 +173,12 @@ def test_tm_tracking_escalates_an_icpc_not_held_in_time(api, app, monkeypatch):
     assert instance["variables"]["outcome"] == "icpc_no_plan"
 
 
-def test_icpc_held_in_time_cancels_the_escalation(api, app, monkeypatch):
+def test_icpc_held_in_time_cancels_the_escalation(api, timers_run_due):
     instance = to_icpc(api, through_supervision(api, hold_meeting(api, agree_threshold(api, start(api)))))
     instance = work(api, instance, "icpc_handover", COURT_SW, icpcHeldOn="2027-01-11", handoverComplete=True,
                     icpcOutcome="no_plan")
     assert [t for t in instance["timers"] if t["activityId"] == "icpc_overdue"] == []
-    assert "nothing due" in timers_run_due(app, "2027-01-14T00:00:00+00:00", monkeypatch)
+    assert "nothing due" in timers_run_due("2027-01-14T00:00:00+00:00")
 
 
 @pytest.mark.parametrize("next_step", ["child_in_need", "no_further_action"])

@@ -12,7 +12,7 @@ from typing import Any, Callable
 
 from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine, TaskDataEnvironment
 
-from ..calendar import WorkingCalendar
+from ..calendar import WorkingCalendar, to_london
 from .clock import operation_now
 
 
@@ -35,6 +35,7 @@ def expression_globals(calendar: WorkingCalendar) -> dict[str, Any]:
         # The instant of the step in progress, for timescales whose event is the step itself
         # ("within 2 working days of the request reaching the team's tray").
         "now": lambda: operation_now().isoformat(),
+        "before": _before,
         # Process owners think in JSON/FEEL literals, not Python's capitalised ones.
         "true": True,
         "false": False,
@@ -44,8 +45,25 @@ def expression_globals(calendar: WorkingCalendar) -> dict[str, Any]:
     }
 
 
+def _before(a: Any, b: Any) -> bool:
+    """Is instant (or date) ``a`` earlier than ``b``? ISO 8601 text or date/datetime."""
+    return to_london(a) < to_london(b)
+
+
+class _Environment(TaskDataEnvironment):
+    """Adds `variable(name, default=None)`: a variable that may not have been recorded yet
+    (an optional start variable, a field of a step not taken), where a bare name would be
+    an error — as it should be for a misspelt one."""
+
+    def evaluate(self, expression, context, external_context=None):
+        def variable(name: str, default: Any = None) -> Any:
+            return context.get(name, default)
+
+        return super().evaluate(expression, context, {"variable": variable, **(external_context or {})})
+
+
 def create_script_engine(calendar: WorkingCalendar) -> PythonScriptEngine:
-    return PythonScriptEngine(environment=TaskDataEnvironment(expression_globals(calendar)))
+    return PythonScriptEngine(environment=_Environment(expression_globals(calendar)))
 
 
 def check_syntax(expression: str) -> str | None:

@@ -32,8 +32,21 @@ def _with_messages(cls):
     return type(cls.__name__, (_MessageParsing, cls), {})
 
 
+class _OutcomeParsing:
+    """An end event's `outcome` property, kept where the serializer keeps it."""
+
+    def parse_extensions(self, node=None):
+        extensions = super().parse_extensions(node)
+        for prop in (node if node is not None else self.node).iterfind(
+            "{*}extensionElements/{http://camunda.org/schema/1.0/bpmn}properties/{http://camunda.org/schema/1.0/bpmn}property"
+        ):
+            if prop.get("name") == "outcome" and prop.get("value"):
+                extensions = {**extensions, "outcome": prop.get("value")}
+        return extensions
+
+
 START = _with_messages(camunda_events.CamundaStartEventParser)
-END = _with_messages(camunda_events.CamundaEndEventParser)
+END = type("CamundaEndEventParser", (_OutcomeParsing, _MessageParsing, camunda_events.CamundaEndEventParser), {})
 CATCH = _with_messages(camunda_events.CamundaIntermediateCatchEventParser)
 THROW = _with_messages(camunda_events.CamundaIntermediateThrowEventParser)
 BOUNDARY = _with_messages(camunda_events.CamundaBoundaryEventParser)

@@ -165,7 +165,7 @@ class DecisionTaskParser(CamundaTaskParser):
     deployed with the diagram (`camunda:decisionRefBinding="deployment"`)."""
 
     def create_task(self):
-        # An automatic task the engine runs on its own; Engine._decide fills in the outputs
+        # An automatic task the engine runs on its own; Engine._before_complete fills in the outputs
         # just before it completes.
         return self.spec_class(self.spec, self.bpmn_id, script="pass", **self.bpmn_attributes)
 

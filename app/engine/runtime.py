@@ -226,9 +226,14 @@ class Engine:
         except SpiffWorkflowException as exc:
             raise EngineError(_describe(exc)) from exc
 
-    def _decide(self, task) -> None:
-        """Before a business rule task completes, run its decision into the task's data."""
+    def _before_complete(self, task) -> None:
+        """Before a business rule task completes, run its decision into the task's data.
+        Before an end event with an outcome completes, record it as the variable `outcome`:
+        a process that called this one routes on it (and it is fresh on every call, unlike
+        variables left from an earlier pass)."""
         extensions = getattr(task.task_spec, "extensions", None) or {}
+        if "outcome" in extensions:
+            task.data["outcome"] = extensions["outcome"]
         if "decisionRef" not in extensions:
             return
         if self.decisions is None:
@@ -259,7 +264,7 @@ class Engine:
     def _advance(self, workflow: BpmnWorkflow, trail: list[dict[str, Any]], at: datetime | None = None) -> None:
         at = at or self.clock()
         record = self._recorder(trail, at)
-        self._run(lambda: workflow.do_engine_steps(will_complete_task=self._decide, did_complete_task=record), at)
+        self._run(lambda: workflow.do_engine_steps(will_complete_task=self._before_complete, did_complete_task=record), at)
 
     def _ready_user_task(self, workflow: BpmnWorkflow, task_id: str):
         try:

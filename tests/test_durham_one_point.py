@@ -1,0 +1,472 @@
+"""Durham One Point early help, worked through the API by a user of each lane: triage and
+its routes, the Locality Early Help Conversation, allocation to the IFS Team and to a Family
+Hub, the threshold discussion up to the strategic managers, the key worker's and the
+practitioner's initial steps, assessments with their extension and escalation, TAF
+reviews, seeing the child, non-engagement, step up, step down between the teams and
+closure. Escalation timers fire through `pathways timers run-due --as-of`.
+
+The suite's engine clock is Tue 1 Dec 2026 09:00 UTC (tests/conftest.py): deadlines that
+count from a step reaching a tray or from a completed step count from then.
+"""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from app.extensions import db
+from app.models import ProcessInstance
+
+EHTW, SEHTW, FIRST_CONTACT = "durham.ehtw", "durham.sehtw", "durham.first.contact"
+IFST_TM, KW, FH_TM, EHP = "durham.ifst.tm", "durham.ifst.kw", "durham.fh.tm", "durham.fh.ehp"
+OPS, STRATEGIC = "durham.ops", "durham.strategic"
+END_OF = "T23:59:59+00:00"
+
+
+def start(api, requester="parent", business_key="EH-1", **extra):
+    variables = {"childId": "C-50", "familyId": "F-50", "requestReceivedAt": "2026-11-30T10:00:00Z",
+                 "requester": requester, **extra}
+    response = api.post("/process-definitions/durham_one_point/start",
+                        {"businessKey": business_key, "variables": variables})
+    assert response.status_code == 201, response.json
+    return response.json
+
+
+def active(instance, activity_id):
+    matches = [t for t in instance["activeTasks"] if t["activityId"] == activity_id]
+    assert matches, f"{activity_id} not active; active: {sorted(t['activityId'] for t in instance['activeTasks'])}"
+    return matches[0]
+
+
+def activities(instance):
+    return sorted(t["activityId"] for t in instance["activeTasks"])
+
+
+def complete(api, instance, activity_id, user, **variables):
+    task = active(instance, activity_id)
+    return api.as_(user).post(f"/tasks/{task['id']}/complete", {"variables": variables})
+
+
+def work(api, instance, activity_id, user, **variables):
+    response = complete(api, instance, activity_id, user, **variables)
+    assert response.status_code == 200, response.json
+    return response.json
+
+
+def triage(api, instance, needs="complex", requester_consent=True, safeguarding=False, headline=4):
+    return work(api, instance, "triage", EHTW, consent=requester_consent, needs=needs,
+                safeguardingConcern=safeguarding, headlineOutcomes=headline, triageNotes="Checks done")
+
+
+def allocate_ifst(api, instance, family_worker=False, timescale=28):
+    return work(api, instance, "ifst_allocation", IFST_TM, allocationDecision="allocate", leadProfessional=KW,
+                assessmentTimescaleDays=timescale, familyWorkerNeeded=family_worker,
+                caseSummary="Parenting under stress; school attendance")
+
+
+def initial_steps(api, instance, user=KW, seen="2026-12-03"):
+    instance = work(api, instance, "contact_family", user, familyContactedOn="2026-12-01", referrerSpokenTo=True,
+                    pvpRegisterChecked=True, consent="given", consentDate="2026-12-02")
+    instance = work(api, instance, "risk_assessment", user, rapidCompletedOn="2026-12-02", visitRisks="None known")
+    return work(api, instance, "first_home_visit", user, homeVisitOn=seen, introductoryPackConfirmed=True,
+                childSeenOn=seen, seenAlone=True)
+
+
+def initial_work(api, instance):
+    instance = work(api, instance, "assessment", KW, assessmentSummary="Worries about routines",
+                    strongerFamiliesOutcomes="School attendance; parenting")
+    instance = work(api, instance, "sign_off_assessment", IFST_TM, sharedWithFamily=True,
+                    assessmentOversight="Agreed")
+    instance = work(api, instance, "family_network_meeting", KW, familyNetworkMeetingOn="2026-12-08",
+                    networkSupport="Grandmother does school runs")
+    instance = work(api, instance, "initial_taf", KW, tafHeldOn="2026-12-10", tafAttendees="School, health")
+    instance = work(api, instance, "initial_plan_update", KW, planUpdatedOn="2026-12-11")
+    return work(api, instance, "initial_plan_circulated", KW, planCirculatedOn="2026-12-14")
+
+
+def taf_review(api, instance, decision="continue", held="2027-01-20"):
+    instance = work(api, instance, "taf_review", KW, tafHeldOn=held, scalingReview="6/10", caseDecision=decision)
+    instance = work(api, instance, "taf_plan_update", KW, planUpdatedOn=held)
+    return work(api, instance, "taf_plan_circulated", KW, planCirculatedOn=held)
+
+
+def close_case(api, instance, manager=IFST_TM, worker=KW):
+    instance = work(api, instance, "agree_closure", manager, closureDate="2027-02-01", caseSupervisionRecorded=True)
+    instance = work(api, instance, "family_survey", worker, surveyOfferedOn="2027-02-01", surveyOfferedTo="Mother")
+    instance = work(api, instance, "sign_off_closure", manager, outcomesChecked=True, recordsUpToDate=True,
+                    documentsUploaded=True)
+    return work(api, instance, "closure_letter", worker, closureLetterSentOn="2027-02-02")
+
+
+def ifst_case(api, **extra):
+    return initial_steps(api, allocate_ifst(api, triage(api, start(api, **extra))))
+
+
+# -- triage and its routes ------------------------------------------------------------
+
+def test_triage_is_due_within_5_working_days_of_the_request(api):
+    instance = start(api)
+    task = active(instance, "triage")
+    assert task["candidateGroups"] == ["durham-ehtw"]
+    assert task["due"] == "2026-12-07" + END_OF  # Mon 30 Nov + 5 working days
+
+
+@pytest.mark.parametrize("change,outcome", [
+    ({"needs": "none"}, "resolved"),
+    ({"needs": "single", "headline": 0}, "redirected"),
+])
+def test_resolved_or_redirected_at_triage(api, change, outcome):
+    instance = triage(api, start(api), **change)
+    assert instance["status"] == "completed"
+    assert instance["variables"]["outcome"] == outcome
+
+
+def test_a_safeguarding_concern_goes_to_first_contact(api):
+    instance = triage(api, start(api), safeguarding=True)
+    task = active(instance, "safeguarding_procedures")
+    assert task["candidateGroups"] == ["durham-first-contact"]
+    instance = work(api, instance, "safeguarding_procedures", FIRST_CONTACT, safeguardingAction="Passed to MASH")
+    assert instance["variables"]["outcome"] == "safeguarding"
+
+
+@pytest.mark.parametrize("route,next_step", [
+    ("resolve", None), ("redirect", None), ("ifst", "ifst_allocation"), ("family_hub", "fh_allocation"),
+    ("safeguarding", "safeguarding_procedures"),
+])
+def test_locality_early_help_conversation_for_professional_requests(api, route, next_step):
+    instance = triage(api, start(api, requester="professional"), needs="multiple", headline=2)
+    instance = work(api, instance, "locality_conversation", EHTW, route=route, conversationNotes="Partners met")
+    if next_step is None:
+        assert instance["status"] == "completed"
+        assert instance["variables"]["outcome"] == {"resolve": "resolved", "redirect": "redirected"}[route]
+    else:
+        assert activities(instance) == [next_step]
+
+
+def test_the_conversation_cannot_send_it_back_to_a_conversation(api):
+    instance = triage(api, start(api, requester="professional"), needs="multiple", headline=2)
+    response = complete(api, instance, "locality_conversation", EHTW, route="locality_conversation",
+                        conversationNotes="x")
+    assert response.status_code == 422 and "route" in response.json["error"]["details"]
+
+
+def test_allocation_timescales_ifst_2_and_family_hub_7_working_days(api):
+    ifst = triage(api, start(api))
+    assert active(ifst, "ifst_allocation")["due"] == "2026-12-03" + END_OF
+    family_hub = triage(api, start(api, business_key="EH-2"), needs="multiple", headline=3)
+    assert active(family_hub, "fh_allocation")["due"] == "2026-12-10" + END_OF
+    response = complete(api, ifst, "ifst_allocation", IFST_TM, allocationDecision="allocate", caseSummary="x")
+    assert response.status_code == 422
+    assert response.json["error"]["details"] == {
+        "leadProfessional": ["Enter the key worker's user ID"],
+        "assessmentTimescaleDays": ["Enter the expected assessment timescale, no more than 28 working days"],
+        "familyWorkerNeeded": ["Select whether Family Worker support is needed"],
+    }
+    response = complete(api, ifst, "ifst_allocation", IFST_TM, allocationDecision="allocate", leadProfessional=KW,
+                        assessmentTimescaleDays=30, familyWorkerNeeded=False, caseSummary="x")
+    assert response.json["error"]["details"] == {
+        "assessmentTimescaleDays": ["Expected assessment timescale (working days from consent) must be 28 or less"]}
+
+
+# -- threshold discussion --------------------------------------------------------------
+
+def challenge(api, instance, allocation="ifst_allocation", manager=IFST_TM):
+    summary = {"caseSummary" if allocation == "ifst_allocation" else "allocationSummary": "Sexual harm disclosed"}
+    instance = work(api, instance, allocation, manager, allocationDecision="challenge", **summary)
+    assert active(instance, "raise_challenge")["due"] == "2026-12-02" + END_OF
+    return work(api, instance, "raise_challenge", manager, challengeReasons="Meets safeguarding threshold")
+
+
+def test_threshold_discussion_all_the_way_to_the_strategic_managers(api):
+    instance = challenge(api, triage(api, start(api)))
+    assert activities(instance) == ["interim_support", "sehtw_discussion"]
+    assert active(instance, "sehtw_discussion")["candidateGroups"] == ["durham-sehtw"]
+    # Support for the family carries on while the managers talk.
+    instance = work(api, instance, "interim_support", IFST_TM, interimSupport="Key worker visits meanwhile")
+    instance = work(api, instance, "sehtw_discussion", SEHTW, thresholdOutcome="no_agreement", sehtwNotes="-")
+    assert active(instance, "ops_review")["due"] == "2026-12-03" + END_OF
+    instance = work(api, instance, "ops_review", OPS, thresholdOutcome="not_early_help",
+                    opsManagementOversight="Meets safeguarding thresholds")
+    instance = work(api, instance, "first_contact_conversation", OPS, thresholdOutcome="no_agreement",
+                    firstContactNotes="First Contact Manager disagrees")
+    decision = active(instance, "strategic_decision")
+    assert decision["candidateGroups"] == ["durham-strategic-manager"]
+    instance = work(api, instance, "strategic_decision", STRATEGIC, thresholdOutcome="early_help",
+                    strategicManagementOversight="Early help with IFST")
+    # Final: back to the team manager to allocate.
+    assert activities(instance) == ["ifst_allocation"]
+
+
+def test_overturned_at_the_first_step_goes_to_first_contact(api):
+    instance = triage(api, start(api), needs="multiple", headline=3)
+    instance = challenge(api, instance, "fh_allocation", FH_TM)
+    instance = work(api, instance, "sehtw_discussion", SEHTW, thresholdOutcome="safeguarding", sehtwNotes="FCSWC")
+    instance = work(api, instance, "interim_support", FH_TM, interimSupport="Hub worker in touch")
+    assert activities(instance) == ["safeguarding_procedures"]
+
+
+def test_a_discussion_open_after_2_working_days_is_escalated(api, timers_run_due):
+    instance = challenge(api, triage(api, start(api)))
+    assert "nothing due" in timers_run_due("2026-12-03T23:59:58+00:00")
+    assert "1 fired" in timers_run_due("2026-12-04T00:00:00+00:00")
+    instance = api.get(f"/process-instances/{instance['id']}").json
+    escalation = active(instance, "discussion_overdue_escalation")
+    assert escalation["candidateGroups"] == ["durham-strategic-manager"]
+    active(instance, "sehtw_discussion")  # the discussion itself carries on
+
+
+# -- IFST case -------------------------------------------------------------------------
+
+def test_ifst_initial_steps_and_their_deadlines(api):
+    instance = triage(api, start(api))
+    instance = allocate_ifst(api, instance, family_worker=True)
+    contact = active(instance, "contact_family")
+    assert contact["assignee"] == KW and contact["candidateGroups"] == ["durham-ifst-kw"]
+    response = complete(api, instance, "contact_family", KW, familyContactedOn="2026-12-01", referrerSpokenTo=True,
+                        pvpRegisterChecked=False, consent="given")
+    assert response.json["error"]["details"] == {
+        "pvpRegisterChecked": ["Check the Potentially Violent Persons register before visiting"],
+        "consentDate": ["Enter the date consent was given"]}
+    instance = initial_steps(api, instance)
+    assert activities(instance) == ["allocate_family_worker", "assessment", "family_network_meeting", "see_child"]
+    # 28 working days from consent on Wed 2 Dec, over Christmas and New Year.
+    assert active(instance, "assessment")["due"] == "2027-01-14" + END_OF
+    assert active(instance, "family_network_meeting")["due"] == "2027-01-14" + END_OF
+    assert active(instance, "see_child")["due"] == "2027-01-05" + END_OF  # 20 working days after 3 Dec
+    assert active(instance, "allocate_family_worker")["due"] == "2026-12-04" + END_OF
+    instance = work(api, instance, "allocate_family_worker", IFST_TM, familyWorker="Jo (FW)",
+                    familyWorkerFocus="Morning routines")
+    assert active(instance, "meet_family_worker")["due"] == "2026-12-03" + END_OF
+    instance = work(api, instance, "meet_family_worker", KW, familyWorkerPlan="Two visits a week")
+    assert active(instance, "family_worker_joint_visit")["due"] == "2026-12-08" + END_OF
+    instance = work(api, instance, "family_worker_joint_visit", KW, familyWorkerVisitOn="2026-12-07")
+    instance = initial_work(api, instance)
+    review = active(instance, "taf_review")
+    assert review["due"] == "2027-01-26" + END_OF  # 30 working days after the initial TAF on 10 Dec
+    assert activities(instance) == ["see_child", "taf_review"]
+
+
+def test_initial_taf_plan_updated_within_5_and_circulated_within_10_working_days(api):
+    instance = ifst_case(api)
+    instance = work(api, instance, "family_network_meeting", KW, familyNetworkMeetingOn="2026-12-08",
+                    networkSupport="Aunt")
+    instance = work(api, instance, "initial_taf", KW, tafHeldOn="2026-12-10", tafAttendees="School")
+    assert active(instance, "initial_plan_update")["due"] == "2026-12-17" + END_OF
+    instance = work(api, instance, "initial_plan_update", KW, planUpdatedOn="2026-12-11")
+    assert active(instance, "initial_plan_circulated")["due"] == "2026-12-24" + END_OF
+
+
+def test_a_child_under_one_is_seen_every_10_working_days(api):
+    instance = ifst_case(api, childDateOfBirth="2026-06-01")
+    assert active(instance, "see_child")["due"] == "2026-12-17" + END_OF
+
+
+def test_assessment_extension_and_45_day_escalation(api, timers_run_due):
+    instance = ifst_case(api)
+    assert "1 fired" in timers_run_due("2027-01-15T00:00:00+00:00")
+    instance = api.get(f"/process-instances/{instance['id']}").json
+    assert active(instance, "agree_extension")["candidateGroups"] == ["durham-ifst-tm"]
+    instance = work(api, instance, "agree_extension", IFST_TM, extensionDecision="extended",
+                    extensionReason="Father's views still to be gathered")
+    # The child has not been seen since 3 Dec either: the visit timer fired on 6 Jan.
+    active(instance, "child_not_seen")
+    assert "1 fired" in timers_run_due("2027-02-09T00:00:00+00:00")  # 45 working days from consent
+    instance = api.get(f"/process-instances/{instance['id']}").json
+    assert active(instance, "assessment_over_45_days")["candidateGroups"] == ["durham-ops-manager"]
+    active(instance, "assessment")  # still with the key worker
+
+
+def test_child_not_seen_in_time_escalates_to_the_manager(api, timers_run_due):
+    instance = ifst_case(api)
+    assert "nothing due" in timers_run_due("2027-01-05T23:59:58+00:00")
+    assert "1 fired" in timers_run_due("2027-01-06T00:00:00+00:00")
+    instance = api.get(f"/process-instances/{instance['id']}").json
+    assert active(instance, "child_not_seen")["candidateGroups"] == ["durham-ifst-tm", "durham-fh-tm"]
+    # Seeing the child starts the next 20 working days from that visit, and closes the follow-up.
+    instance = work(api, instance, "see_child", KW, visitOutcome="seen", childSeenOn="2027-01-07", seenAlone=True)
+    assert active(instance, "see_child")["due"] == "2027-02-04" + END_OF
+    assert "child_not_seen" not in activities(instance)
+
+
+def test_ifst_case_closes_with_survey_sign_off_and_letter(api):
+    instance = taf_review(api, initial_work(api, ifst_case(api)), decision="close")
+    assert active(instance, "agree_closure")["candidateGroups"] == ["durham-ifst-tm"]
+    response = complete(api, instance, "agree_closure", IFST_TM, closureDate="2027-02-01",
+                        caseSupervisionRecorded=False)
+    assert response.json["error"]["details"] == {"caseSupervisionRecorded": [
+        "Record the case discussion on the Case Supervision Form before agreeing closure"]}
+    instance = close_case(api, instance)
+    assert instance["status"] == "completed"
+    assert instance["variables"]["outcome"] == "closed"
+    assert instance["activeTasks"] == [] and instance["timers"] == []  # seeing the child stopped too
+
+
+def test_consent_refused_goes_to_closure(api):
+    instance = allocate_ifst(api, triage(api, start(api)))
+    instance = work(api, instance, "contact_family", KW, familyContactedOn="2026-12-01", referrerSpokenTo=True,
+                    pvpRegisterChecked=True, consent="refused")
+    assert activities(instance) == ["agree_closure"]
+    assert close_case(api, instance)["variables"]["outcome"] == "closed"
+
+
+def test_three_missed_appointments_non_engagement_then_immediate_step_up(api):
+    instance = ifst_case(api)
+    for missed in (1, 2):
+        instance = work(api, instance, "see_child", KW, visitOutcome="missed", missedInARow=missed)
+        assert "non_engagement_review" not in activities(instance)
+    instance = work(api, instance, "see_child", KW, visitOutcome="missed", missedInARow=3)
+    review = active(instance, "non_engagement_review")
+    assert review["candidateGroups"] == ["durham-ifst-tm", "durham-fh-tm"]
+    instance = work(api, instance, "non_engagement_review", IFST_TM, harmMatrixAnalysis="Impact on the children",
+                    engagementDecision="step_up")
+    instance = work(api, instance, "decide_step_up", IFST_TM, stepUpRoute="immediate",
+                    stepUpReasons="Bruising seen at school")
+    assert active(instance, "discuss_families_first")["due"] == "2026-12-01" + END_OF
+    instance = work(api, instance, "discuss_families_first", IFST_TM, familiesFirstContact="FF duty",
+                    stepUpAgreedOn="2026-12-01")
+    assert active(instance, "start_step_up")["due"] == "2026-12-02" + END_OF
+    instance = work(api, instance, "start_step_up", IFST_TM, stepUpTeam="Families First", caseNoteAdded=True)
+    assert instance["status"] == "completed"
+    assert instance["variables"]["outcome"] == "stepped_up_families_first"
+    assert instance["activeTasks"] == []
+
+
+def test_access_denied_and_keep_engaging(api):
+    instance = work(api, ifst_case(api), "see_child", KW, visitOutcome="access_denied")
+    instance = work(api, instance, "non_engagement_review", IFST_TM, harmMatrixAnalysis="First refusal",
+                    engagementDecision="continue")
+    active(instance, "see_child")
+
+
+def test_step_up_through_the_weekly_meeting_not_agreed_goes_back_to_taf_reviews(api):
+    instance = taf_review(api, initial_work(api, ifst_case(api)), decision="step_up")
+    instance = work(api, instance, "decide_step_up", IFST_TM, stepUpRoute="weekly_meeting", stepUpReasons="Drift")
+    instance = work(api, instance, "step_up_meeting", IFST_TM, requestFormSent=True, meetingHeldOn="2027-01-27",
+                    stepUpDecision="not_agreed")
+    assert "taf_review" in activities(instance)
+
+
+def test_step_down_to_a_family_hub_and_step_up_again(api):
+    instance = taf_review(api, initial_work(api, ifst_case(api)), decision="step_down_family_hub")
+    instance = work(api, instance, "step_down_meeting", IFST_TM, familyAndTafAgree=True, meetingHeldOn="2027-01-27",
+                    stepDownDecision="agreed", outstandingWork="Routines")
+    instance = work(api, instance, "transfer_to_family_hub", IFST_TM, transferredOn="2027-01-28")
+    assert activities(instance) == ["fh_allocation"]
+    instance = work(api, instance, "fh_allocation", FH_TM, allocationDecision="allocate", leadProfessional=EHP,
+                    allocationSummary="Stepped down from IFST")
+    joint = active(instance, "joint_visit_key_worker")
+    assert joint["assignee"] == EHP and joint["due"] == "2026-12-08" + END_OF
+    instance = work(api, instance, "joint_visit_key_worker", EHP, jointVisitOn="2026-12-07")
+    instance = family_hub_initial(api, instance)
+    instance = family_hub_assessed(api, instance)
+    instance = work(api, instance, "case_discussion", FH_TM, reviewedOn="2027-01-13", progress="Slipping",
+                    caseDecision="step_up_ifst")
+    instance = work(api, instance, "step_up_ifst_meeting", FH_TM, assessmentFinalised=True,
+                    meetingHeldOn="2027-01-20", stepUpDecision="agreed")
+    instance = work(api, instance, "transfer_to_ifst", FH_TM, transferredOn="2027-01-21")
+    assert activities(instance) == ["ifst_allocation"]
+    instance = allocate_ifst(api, instance)
+    joint = active(instance, "joint_visit_family_hub")
+    assert joint["assignee"] == KW
+
+
+# -- Family Hub case -------------------------------------------------------------------
+
+def family_hub_initial(api, instance):
+    instance = work(api, instance, "gain_consent", EHP, pvpRegisterChecked=True, consent="given",
+                    consentDate="2026-12-02")
+    instance = work(api, instance, "risk_assessment", EHP, rapidCompletedOn="2026-12-02", visitRisks="None")
+    return work(api, instance, "home_visit", EHP, homeVisitOn="2026-12-03", introductoryPackConfirmed=True,
+                childSeenOn="2026-12-03", familyNetworkMeetingOffered=True, response="assessment")
+
+
+def family_hub_assessed(api, instance):
+    instance = work(api, instance, "submit_assessment", EHP, assessmentAnalysis="Worries", headlineOutcomesIdentified=2)
+    instance = work(api, instance, "quality_assure_assessment", FH_TM, qaDecision="finalised", qaFeedback="Good")
+    instance = work(api, instance, "family_plan", EHP, familyPlanSummary="Six weeks of parenting support")
+    return work(api, instance, "authorise_plan", FH_TM, planAuthorised=True)
+
+
+def family_hub_case(api):
+    instance = triage(api, start(api), needs="multiple", headline=3)
+    return work(api, instance, "fh_allocation", FH_TM, allocationDecision="allocate", leadProfessional=EHP,
+                allocationSummary="Parenting support")
+
+
+def test_family_hub_consent_assessment_and_quality_assurance_timescales(api):
+    instance = family_hub_case(api)
+    consent = active(instance, "gain_consent")
+    assert consent["assignee"] == EHP and consent["due"] == "2026-12-15" + END_OF
+    instance = family_hub_initial(api, instance)
+    assert active(instance, "submit_assessment")["due"] == "2026-12-23" + END_OF  # 15 working days from consent
+    instance = work(api, instance, "submit_assessment", EHP, assessmentAnalysis="Draft", headlineOutcomesIdentified=2)
+    assert active(instance, "quality_assure_assessment")["due"] == "2026-12-08" + END_OF  # 5 more
+    instance = work(api, instance, "quality_assure_assessment", FH_TM, qaDecision="returned",
+                    qaFeedback="Voice of the child missing")
+    instance = work(api, instance, "submit_assessment", EHP, assessmentAnalysis="With the child's voice",
+                    headlineOutcomesIdentified=2)
+    instance = work(api, instance, "quality_assure_assessment", FH_TM, qaDecision="finalised", qaFeedback="Good")
+    instance = work(api, instance, "family_plan", EHP, familyPlanSummary="Time limited")
+    instance = work(api, instance, "authorise_plan", FH_TM, planAuthorised=True)
+    # Reviewed after six weeks of work, then every four.
+    assert active(instance, "case_discussion")["due"].startswith("2027-01-13")
+    instance = work(api, instance, "case_discussion", FH_TM, reviewedOn="2027-01-13", progress="Good",
+                    caseDecision="continue")
+    assert active(instance, "case_discussion")["due"].startswith("2027-02-10")
+    instance = work(api, instance, "case_discussion", FH_TM, reviewedOn="2027-02-10", progress="Goals met",
+                    caseDecision="close")
+    instance = close_case(api, instance, manager=FH_TM, worker=EHP)
+    assert instance["variables"]["outcome"] == "closed" and instance["activeTasks"] == []
+
+
+def test_a_group_response_needs_no_further_assessment(api):
+    instance = family_hub_case(api)
+    instance = work(api, instance, "gain_consent", EHP, pvpRegisterChecked=True, consent="given",
+                    consentDate="2026-12-02")
+    instance = work(api, instance, "risk_assessment", EHP, rapidCompletedOn="2026-12-02", visitRisks="None")
+    instance = work(api, instance, "home_visit", EHP, homeVisitOn="2026-12-03", introductoryPackConfirmed=True,
+                    childSeenOn="2026-12-03", familyNetworkMeetingOffered=True, response="group")
+    assert activities(instance) == ["family_plan", "see_child"]
+
+
+def test_family_hub_step_up_to_families_first(api):
+    instance = family_hub_assessed(api, family_hub_initial(api, family_hub_case(api)))
+    instance = work(api, instance, "case_discussion", FH_TM, reviewedOn="2027-01-13", progress="Worse",
+                    caseDecision="step_up")
+    instance = work(api, instance, "decide_step_up", FH_TM, stepUpRoute="weekly_meeting", stepUpReasons="Neglect")
+    instance = work(api, instance, "step_up_meeting", FH_TM, requestFormSent=True, meetingHeldOn="2027-01-20",
+                    stepUpDecision="agreed", stepUpAgreedOn="2027-01-20")
+    assert active(instance, "start_step_up")["due"] == "2027-01-21" + END_OF
+    instance = work(api, instance, "start_step_up", FH_TM, stepUpTeam="Families First", caseNoteAdded=True)
+    assert instance["variables"]["outcome"] == "stepped_up_families_first"
+
+
+# -- a case that lives for years -------------------------------------------------------
+
+def _state(app, instance_id):
+    with app.app_context():
+        state = db.session.get(ProcessInstance, instance_id).state
+        db.session.rollback()
+        return state
+
+
+def _tasks_in(state):
+    return len(state["tasks"]) + sum(len(sp["tasks"]) for sp in state.get("subprocesses", {}).values())
+
+
+def test_two_hundred_taf_review_cycles(api, app):
+    instance = initial_work(api, ifst_case(api))
+    sizes = {}
+    for cycle in range(1, 201):
+        instance = taf_review(api, instance, held="2027-01-20")
+        if cycle in (1, 200):
+            state = _state(app, instance["id"])
+            sizes[cycle] = (_tasks_in(state), len(json.dumps(state)))
+    # The engine state after the 200th review holds the same tasks as after the first.
+    assert sizes[200][0] == sizes[1][0]
+    assert sizes[200][1] < sizes[1][1] + 200 * 60
+    assert activities(instance) == ["see_child", "taf_review"]
+    instance = close_case(api, taf_review(api, instance, decision="close"))
+    assert instance["variables"]["outcome"] == "closed"
+    history = api.get(f"/process-instances/{instance['id']}/history").json
+    assert sum(1 for e in history if e["type"] == "task_completed" and e["activityId"] == "taf_review") == 201
