@@ -470,3 +470,74 @@ def test_two_hundred_taf_review_cycles(api, app):
     assert instance["variables"]["outcome"] == "closed"
     history = api.get(f"/process-instances/{instance['id']}/history").json
     assert sum(1 for e in history if e["type"] == "task_completed" and e["activityId"] == "taf_review") == 201
+
+
+# -- the remaining branches ------------------------------------------------------------
+
+@pytest.mark.parametrize("steps,next_step", [
+    ([("sehtw_discussion", SEHTW, {"thresholdOutcome": "early_help", "sehtwNotes": "Agreed"})], "ifst_allocation"),
+    ([("sehtw_discussion", SEHTW, {"thresholdOutcome": "no_agreement", "sehtwNotes": "-"}),
+      ("ops_review", OPS, {"thresholdOutcome": "early_help", "opsManagementOversight": "Upheld"})],
+     "ifst_allocation"),
+    ([("sehtw_discussion", SEHTW, {"thresholdOutcome": "no_agreement", "sehtwNotes": "-"}),
+      ("ops_review", OPS, {"thresholdOutcome": "not_early_help", "opsManagementOversight": "-"}),
+      ("first_contact_conversation", OPS, {"thresholdOutcome": "safeguarding", "firstContactNotes": "Agreed"})],
+     "safeguarding_procedures"),
+    ([("sehtw_discussion", SEHTW, {"thresholdOutcome": "no_agreement", "sehtwNotes": "-"}),
+      ("ops_review", OPS, {"thresholdOutcome": "not_early_help", "opsManagementOversight": "-"}),
+      ("first_contact_conversation", OPS, {"thresholdOutcome": "early_help", "firstContactNotes": "Agreed"})],
+     "ifst_allocation"),
+    ([("sehtw_discussion", SEHTW, {"thresholdOutcome": "no_agreement", "sehtwNotes": "-"}),
+      ("ops_review", OPS, {"thresholdOutcome": "not_early_help", "opsManagementOversight": "-"}),
+      ("first_contact_conversation", OPS, {"thresholdOutcome": "no_agreement", "firstContactNotes": "-"}),
+      ("strategic_decision", STRATEGIC, {"thresholdOutcome": "safeguarding", "strategicManagementOversight": "-"})],
+     "safeguarding_procedures"),
+], ids=["step-2-agreed", "step-3-upheld", "step-4-safeguarding", "step-4-early-help", "step-6-safeguarding"])
+def test_every_way_out_of_the_threshold_discussion(api, steps, next_step):
+    instance = work(api, challenge(api, triage(api, start(api))), "interim_support", IFST_TM,
+                    interimSupport="Visits continue")
+    for activity, user, variables in steps:
+        instance = work(api, instance, activity, user, **variables)
+    assert activities(instance) == [next_step]
+
+
+def test_step_down_not_agreed_goes_back_to_taf_reviews(api):
+    instance = taf_review(api, initial_work(api, ifst_case(api)), decision="step_down_family_hub")
+    instance = work(api, instance, "step_down_meeting", IFST_TM, familyAndTafAgree=True, meetingHeldOn="2027-01-27",
+                    stepDownDecision="not_agreed", outstandingWork="Too soon")
+    assert "taf_review" in activities(instance)
+
+
+def test_ifst_step_up_agreed_at_the_weekly_meeting(api):
+    instance = taf_review(api, initial_work(api, ifst_case(api)), decision="step_up")
+    instance = work(api, instance, "decide_step_up", IFST_TM, stepUpRoute="weekly_meeting", stepUpReasons="Drift")
+    response = complete(api, instance, "step_up_meeting", IFST_TM, requestFormSent=True, meetingHeldOn="2027-01-27",
+                        stepUpDecision="agreed")
+    assert response.json["error"]["details"] == {"stepUpAgreedOn": ["Enter the date step up was agreed"]}
+    instance = work(api, instance, "step_up_meeting", IFST_TM, requestFormSent=True, meetingHeldOn="2027-01-27",
+                    stepUpDecision="agreed", stepUpAgreedOn="2027-01-27")
+    instance = work(api, instance, "start_step_up", IFST_TM, stepUpTeam="Families First", caseNoteAdded=True)
+    assert instance["variables"]["outcome"] == "stepped_up_families_first"
+
+
+def test_family_hub_consent_refused_and_non_engagement_close(api):
+    refused = work(api, family_hub_case(api), "gain_consent", EHP, pvpRegisterChecked=True, consent="refused")
+    assert activities(refused) == ["agree_closure"]
+    instance = family_hub_initial(api, family_hub_case(api))
+    instance = work(api, instance, "see_child", EHP, visitOutcome="access_denied")
+    review = active(instance, "non_engagement_review")
+    instance = work(api, instance, "non_engagement_review", FH_TM, harmMatrixAnalysis="Repeated refusals",
+                    engagementDecision="close")
+    assert review["id"] not in [t["id"] for t in instance["activeTasks"]]
+    assert "agree_closure" in activities(instance)
+    instance = close_case(api, instance, manager=FH_TM, worker=EHP)
+    assert instance["variables"]["outcome"] == "closed" and instance["activeTasks"] == []
+
+
+def test_family_hub_step_up_to_ifst_not_agreed_carries_on(api):
+    instance = family_hub_assessed(api, family_hub_initial(api, family_hub_case(api)))
+    instance = work(api, instance, "case_discussion", FH_TM, reviewedOn="2027-01-13", progress="Slipping",
+                    caseDecision="step_up_ifst")
+    instance = work(api, instance, "step_up_ifst_meeting", FH_TM, assessmentFinalised=True,
+                    meetingHeldOn="2027-01-20", stepUpDecision="not_agreed")
+    assert "case_discussion" in activities(instance)
