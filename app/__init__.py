@@ -32,7 +32,7 @@ def create_app(config: Config | dict[str, Any] | None = None) -> Flask:
     engine = Engine(calendar)
     app.extensions["pathways.calendar"] = calendar
     app.extensions["pathways.engine"] = engine
-    decisions = DecisionEvaluator(_decision_source)
+    decisions = DecisionEvaluator(_decision_source, _register_facts)
     engine.decisions = decisions
     app.extensions["pathways.decisions"] = decisions
     app.extensions["pathways.duty_rotas"] = parse_rotas(app.config["PATHWAYS_DUTY_ROTAS"])
@@ -79,3 +79,11 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.close()
+
+
+def _register_facts(variables: dict) -> dict:
+    """Decision inputs the case register answers for the child in ``variables["childId"]``."""
+    from .engine.clock import operation_now
+    from .services.register import decision_facts
+
+    return decision_facts(variables.get("childId"), operation_now())

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import enum
 import uuid
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 from typing import Any
 
 import sqlalchemy as sa
@@ -206,9 +206,54 @@ class AuditEvent(db.Model):
     __tablename__ = "audit_event"
     id: Mapped[int] = mapped_column(primary_key=True)
     instance_id: Mapped[str | None] = mapped_column(sa.String(36), index=True)
+    # Register changes and reads are audited against the child.
+    child_id: Mapped[str | None] = mapped_column(sa.String(80), index=True)
     at: Mapped[datetime] = mapped_column(UTCDateTime)
     type: Mapped[str] = mapped_column(sa.String(60))
     activity_id: Mapped[str | None] = mapped_column(sa.String(120))
     task_id: Mapped[str | None] = mapped_column(sa.String(36))
     user: Mapped[str | None] = mapped_column(sa.String(80))
     details: Mapped[dict[str, Any]] = mapped_column(sa.JSON, default=dict)
+
+
+# -- the case register: which team holds a child, and since when ---------------------------
+
+class EpisodeStatus(str, enum.Enum):
+    ASSESSMENT = "assessment"
+    SECTION47 = "section47"
+    CIN_PLAN = "cin_plan"
+    CP_PLAN = "cp_plan"
+    CHILD_IN_CARE = "child_in_care"
+    EARLY_HELP = "early_help"
+    SUPPORT = "support"
+
+
+class Family(db.Model):
+    __tablename__ = "family"
+    id: Mapped[str] = mapped_column(sa.String(80), primary_key=True)
+    name: Mapped[str | None] = mapped_column(sa.String(200))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class Child(db.Model):
+    __tablename__ = "child"
+    id: Mapped[str] = mapped_column(sa.String(80), primary_key=True)
+    # A child belongs to one family (household); siblings are the family's other children.
+    family_id: Mapped[str | None] = mapped_column(sa.ForeignKey("family.id"), index=True)
+    name: Mapped[str | None] = mapped_column(sa.String(200))
+    date_of_birth: Mapped[date | None] = mapped_column(sa.Date)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class TeamEpisode(db.Model):
+    """A team holding a child from ``started_at`` until ``ended_at`` (open while null)."""
+
+    __tablename__ = "team_episode"
+    id: Mapped[str] = mapped_column(sa.String(36), primary_key=True, default=new_id)
+    child_id: Mapped[str] = mapped_column(sa.ForeignKey("child.id"), index=True)
+    team: Mapped[str] = mapped_column(sa.String(80), index=True)
+    status: Mapped[str] = mapped_column(sa.String(30))
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    end_reason: Mapped[str | None] = mapped_column(sa.String(300))
+    instance_id: Mapped[str | None] = mapped_column(sa.String(36), index=True)

@@ -26,7 +26,8 @@ from app.services import deployments
 ROOT = Path(__file__).resolve().parent.parent
 POSTGRES_URL = os.environ.get("PATHWAYS_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 TEST_NOW = datetime(2026, 12, 1, 9, 0, tzinfo=timezone.utc)
-RUNTIME_TABLES = ("audit_event", "timer", "task_candidate_group", "task", "process_instance")
+RUNTIME_TABLES = ("audit_event", "timer", "task_candidate_group", "task", "process_instance", "team_episode", "child",
+                  "family")
 
 
 @contextlib.contextmanager
@@ -114,6 +115,9 @@ class Api:
 
     def get(self, path: str, **params: Any):
         return _closed(self.client.get(f"/api/v1{path}", query_string=params, headers=self._headers()))
+
+    def patch(self, path: str, json: Any = None):
+        return _closed(self.client.patch(f"/api/v1{path}", headers=self._headers(), json=json or {}))
 
     def post(self, path: str, json: Any = None, **kwargs: Any):
         if "data" not in kwargs:

@@ -1,7 +1,7 @@
 """Request and response shapes of API v1 (camelCase), which also generate the OpenAPI."""
 from __future__ import annotations
 
-from marshmallow import EXCLUDE, Schema, fields, validate
+from marshmallow import EXCLUDE, RAISE, Schema, fields, validate
 
 
 class Base(Schema):
@@ -175,3 +175,83 @@ class InstanceQuery(Base):
     businessKey = fields.String()
     definitionKey = fields.String()
     status = fields.String(validate=validate.OneOf(["active", "completed", "cancelled", "incident"]))
+
+
+# -- case register -------------------------------------------------------------------------
+
+class StrictIn(Schema):
+    """Register input: an unknown field is an error, so a typo is never silently dropped."""
+
+    class Meta:
+        unknown = RAISE
+        ordered = True
+
+
+_REGISTER_ID = fields.String(required=True, validate=validate.Regexp(
+    r"^[A-Za-z0-9][A-Za-z0-9._:/-]{0,79}$", error="must be 1-80 letters, digits or . _ : / -"))
+
+
+class FamilyIn(StrictIn):
+    id = _REGISTER_ID
+    name = fields.String(allow_none=True, validate=validate.Length(max=200))
+
+
+class ChildIn(StrictIn):
+    id = _REGISTER_ID
+    familyId = fields.String(allow_none=True)
+    name = fields.String(allow_none=True, validate=validate.Length(max=200))
+    dateOfBirth = fields.Date(allow_none=True)
+
+
+class ChildChange(StrictIn):
+    familyId = fields.String(allow_none=True)
+    name = fields.String(allow_none=True, validate=validate.Length(max=200))
+    dateOfBirth = fields.Date(allow_none=True)
+
+
+class EpisodeIn(StrictIn):
+    team = fields.String(required=True, metadata={"description": "team code, e.g. ast, cin, nel-ai-1"})
+    status = fields.String(required=True, metadata={"description": "assessment, section47, cin_plan, cp_plan, "
+                                                                   "child_in_care, early_help or support"})
+    startedAt = fields.AwareDateTime(required=True, default_timezone=None)
+    endedAt = fields.AwareDateTime(allow_none=True)
+
+
+class EpisodeChange(StrictIn):
+    status = fields.String()
+    endedAt = fields.AwareDateTime()
+    endReason = fields.String(validate=validate.Length(max=300))
+
+
+class EpisodeOut(Base):
+    id = fields.String(required=True)
+    childId = fields.String(attribute="child_id", required=True)
+    team = fields.String(required=True)
+    status = fields.String(required=True)
+    startedAt = fields.DateTime(attribute="started_at", required=True)
+    endedAt = fields.DateTime(attribute="ended_at", allow_none=True)
+    endReason = fields.String(attribute="end_reason", allow_none=True)
+    processInstanceId = fields.String(attribute="instance_id", allow_none=True)
+
+
+class HeldBy(Base):
+    team = fields.String(required=True)
+    status = fields.String(required=True)
+    since = fields.DateTime(required=True)
+
+
+class ChildOut(Base):
+    id = fields.String(required=True)
+    familyId = fields.String(attribute="family_id", allow_none=True)
+    name = fields.String(allow_none=True)
+    dateOfBirth = fields.Date(attribute="date_of_birth", allow_none=True)
+    siblings = fields.List(fields.String(), required=True)
+    heldBy = fields.List(fields.Nested(HeldBy), required=True,
+                         metadata={"description": "the teams holding the child now (open episodes)"})
+    episodes = fields.List(fields.Nested(EpisodeOut), required=True)
+
+
+class FamilyOut(Base):
+    id = fields.String(required=True)
+    name = fields.String(allow_none=True)
+    children = fields.List(fields.String(), required=True)

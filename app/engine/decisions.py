@@ -14,10 +14,14 @@ from .runtime import DecisionFailed
 
 
 class DecisionEvaluator:
-    def __init__(self, load_source: Callable[[str, str | None], tuple[str, str] | None] | None = None):
+    def __init__(self, load_source: Callable[[str, str | None], tuple[str, str] | None] | None = None,
+                 facts: Callable[[dict[str, Any]], dict[str, Any]] | None = None):
         # (key, content hash or None for the latest) -> (content hash, DMN source); the app
         # reads it from the decision definition rows.
         self.load_source = load_source
+        # variables -> inputs the app can answer from elsewhere (the case register); used
+        # only where the caller gave no value.
+        self.facts = facts
         self._tables: dict[tuple[str, str], dict[str, Any]] = {}
         self._lock = threading.Lock()
 
@@ -44,6 +48,8 @@ class DecisionEvaluator:
         and OUTPUT ORDER."""
         decisions = self._decisions(key, content_hash, source_xml)
         table = decisions[key]
+        if self.facts is not None:
+            variables = {**self.facts(variables), **variables}
         try:
             return decide(decisions, key, variables)
         except NoAnswer as exc:

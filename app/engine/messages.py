@@ -29,7 +29,28 @@ class _MessageParsing:
 
 
 def _with_messages(cls):
-    return type(cls.__name__, (_MessageParsing, cls), {})
+    return type(cls.__name__, (RegisterParsing, _MessageParsing, cls), {})
+
+
+CAMUNDA_PROPERTY = ("{*}extensionElements/{http://camunda.org/schema/1.0/bpmn}properties"
+                    "/{http://camunda.org/schema/1.0/bpmn}property")
+REGISTER_PROPERTIES = {"episode.open": "open", "episode.status": "status", "episode.close": "close"}
+
+
+def register_actions(node) -> dict[str, str]:
+    """A step's changes to the case register, from its properties: `episode.close` (the team
+    that stops holding the child, or `*` for every team), `episode.open` and
+    `episode.status` (the team that starts holding them, and how). Values are team codes
+    or `${expression}`."""
+    return {REGISTER_PROPERTIES[p.get("name")]: p.get("value") for p in node.iterfind(CAMUNDA_PROPERTY)
+            if p.get("name") in REGISTER_PROPERTIES and p.get("value")}
+
+
+class RegisterParsing:
+    def parse_extensions(self, node=None):
+        extensions = super().parse_extensions(node)
+        actions = register_actions(node if node is not None else self.node)
+        return {**extensions, "register": actions} if actions else extensions
 
 
 class _OutcomeParsing:
@@ -37,16 +58,15 @@ class _OutcomeParsing:
 
     def parse_extensions(self, node=None):
         extensions = super().parse_extensions(node)
-        for prop in (node if node is not None else self.node).iterfind(
-            "{*}extensionElements/{http://camunda.org/schema/1.0/bpmn}properties/{http://camunda.org/schema/1.0/bpmn}property"
-        ):
+        for prop in (node if node is not None else self.node).iterfind(CAMUNDA_PROPERTY):
             if prop.get("name") == "outcome" and prop.get("value"):
                 extensions = {**extensions, "outcome": prop.get("value")}
         return extensions
 
 
 START = _with_messages(camunda_events.CamundaStartEventParser)
-END = type("CamundaEndEventParser", (_OutcomeParsing, _MessageParsing, camunda_events.CamundaEndEventParser), {})
+END = type("CamundaEndEventParser",
+           (_OutcomeParsing, RegisterParsing, _MessageParsing, camunda_events.CamundaEndEventParser), {})
 CATCH = _with_messages(camunda_events.CamundaIntermediateCatchEventParser)
 THROW = _with_messages(camunda_events.CamundaIntermediateThrowEventParser)
 BOUNDARY = _with_messages(camunda_events.CamundaBoundaryEventParser)

@@ -143,12 +143,15 @@ def _split(value: str | None) -> list[str]:
     return [part.strip() for part in (value or "").split(",") if part.strip()]
 
 
-class PathwaysUserTaskParser(UserTaskParser):
+class PathwaysUserTaskParser(messages.RegisterParsing, UserTaskParser):
     """Keeps roles, assignee, due date and form fields where the serializer will keep them."""
 
     def parse_extensions(self, node=None):
         extensions = super().parse_extensions(node)
-        groups = _split(_camunda(self.node, "candidateGroups")) or _lane_groups(self.node)
+        declared = _camunda(self.node, "candidateGroups")
+        # "${expression}" (e.g. the receiving team's group) is evaluated when the task is ready.
+        groups = [declared.strip()] if declared and _JUEL.match(declared.strip()) else \
+            _split(declared) or _lane_groups(self.node)
         extensions.update({
             "candidateGroups": groups,
             "candidateUsers": _split(_camunda(self.node, "candidateUsers")),

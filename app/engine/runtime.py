@@ -173,6 +173,10 @@ class Engine:
         task.data["completedBy"] = {**task.data.get("completedBy", {}), activity: user}
         trail: list[dict[str, Any]] = []
         self._run(task.run)
+        if task.task_spec.extensions.get("register"):
+            trail.append({"taskId": str(task.id), "activityId": activity, "name": task.task_spec.bpmn_name,
+                          "type": "UserTask", "at": now,
+                          "register": self._register_values(task, task.task_spec.extensions["register"])})
         self._advance(workflow, trail)
         return self._snapshot(definition_id, stored, workflow, trail)
 
@@ -255,8 +259,11 @@ class Engine:
                     "type": spec.__class__.__name__,
                     "at": _iso_now(at),
                 }
-                if "decisionRef" in (getattr(spec, "extensions", None) or {}):
+                extensions = getattr(spec, "extensions", None) or {}
+                if "decisionRef" in extensions:
                     entry["decision"] = task.internal_data.get("decisionOutputs", {})
+                if extensions.get("register"):
+                    entry["register"] = self._register_values(task, extensions["register"])
                 trail.append(entry)
 
         return record
@@ -265,6 +272,13 @@ class Engine:
         at = at or self.clock()
         record = self._recorder(trail, at)
         self._run(lambda: workflow.do_engine_steps(will_complete_task=self._before_complete, did_complete_task=record), at)
+
+    def _register_values(self, task, actions: dict[str, str]) -> dict[str, Any]:
+        """A step's register changes with their `${...}` expressions evaluated."""
+        values = {}
+        for key, value in actions.items():
+            values[key] = self._evaluate(task, unwrap(value), f"register {key}") if value.startswith("${") else value
+        return values
 
     def _ready_user_task(self, workflow: BpmnWorkflow, task_id: str):
         try:
@@ -296,9 +310,15 @@ class Engine:
             assignee = ext.get("assignee")
             if assignee and assignee.startswith("${"):
                 assignee = self._evaluate(task, unwrap(assignee), "assignee")
+            groups = list(ext.get("candidateGroups") or [])
+            if len(groups) == 1 and groups[0].startswith("${"):
+                value = self._evaluate(task, unwrap(groups[0]), "candidate groups")
+                groups = [str(g) for g in value] if isinstance(value, (list, tuple)) else \
+                    [g.strip() for g in str(value or "").split(",") if g.strip()]
             task.internal_data["pathways"] = {
                 "due": due,
                 "assignee": str(assignee) if assignee else None,
+                "groups": groups,
                 "readyAt": _iso_now(operation_now()),
             }
         extra = task.internal_data["pathways"]
@@ -308,7 +328,7 @@ class Engine:
             "name": task.task_spec.bpmn_name or task.task_spec.bpmn_id,
             "documentation": task.task_spec.documentation,
             "lane": task.task_spec.lane,
-            "candidateGroups": list(ext.get("candidateGroups") or []),
+            "candidateGroups": extra.get("groups", list(ext.get("candidateGroups") or [])),
             "candidateUsers": list(ext.get("candidateUsers") or []),
             "assignee": extra["assignee"],
             "due": extra["due"],

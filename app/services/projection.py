@@ -45,9 +45,11 @@ def _dt(value: str | None) -> datetime | None:
 
 
 def audit(instance_id: str | None, type_: str, user: str | None = None, *, activity_id: str | None = None,
-          task_id: str | None = None, at: datetime | None = None, **details: Any) -> None:
+          task_id: str | None = None, at: datetime | None = None, child_id: str | None = None,
+          **details: Any) -> None:
     db.session.add(AuditEvent(
         instance_id=instance_id,
+        child_id=child_id,
         at=at or now(),
         type=type_,
         activity_id=activity_id,
@@ -109,9 +111,14 @@ def _apply(instance, snapshot, user, completed_task_id, ended_status) -> None:
     instance.state = snapshot.state
     instance.variables = snapshot.variables
     for step in snapshot.trail:
-        audit(instance.id, "decision_evaluated" if "decision" in step else "activity_completed",
-              activity_id=step["activityId"], at=at, name=step["name"], kind=step["type"],
-              **({"outputs": step["decision"]} if "decision" in step else {}))
+        if step["type"] != "UserTask":  # a completed user task is audited as task_completed
+            audit(instance.id, "decision_evaluated" if "decision" in step else "activity_completed",
+                  activity_id=step["activityId"], at=at, name=step["name"], kind=step["type"],
+                  **({"outputs": step["decision"]} if "decision" in step else {}))
+        if step.get("register"):
+            from . import register
+
+            register.apply_actions(instance.id, snapshot.variables, step, user, at)
     # Kept on the instance for this request's response, so it need not query them again.
     instance.active_tasks = sorted(_sync_tasks(instance, snapshot, user, completed_task_id, at),
                                    key=lambda t: (t.created_at, t.id))
