@@ -83,7 +83,8 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
 
 def _register_facts(variables: dict) -> dict:
     """Decision inputs the case register answers for the child in ``variables["childId"]``."""
-    from .engine.clock import operation_now
+    from .engine.clock import operation_instant
     from .services.register import decision_facts
 
-    return decision_facts(variables.get("childId"), operation_now())
+    # Inside a process step, as of that step's instant; for the evaluate API, the engine clock.
+    return decision_facts(variables.get("childId"), operation_instant())

@@ -39,6 +39,15 @@ DEMO_USERS: list[tuple[str, str, list[str], list[str], str | None]] = [
     ("cin.sw", "CIN Social Worker", ["cin-sw"], ["staff"], "cin"),
     ("cin.irt", "Initial Response Team", ["irt"], ["staff"], "irt"),
     ("cin.sgcp.tm", "SGCP Team Manager", ["sgcp-tm"], ["staff", "manager"], "sgcp"),
+    # Blackpool.
+    ("blackpool.hub", "Request for Support Hub", ["blackpool-hub"], ["staff"], "blackpool-hub"),
+    ("blackpool.hub.tm", "Hub Duty Team Manager", ["blackpool-hub-tm"], ["staff", "manager"], "blackpool-hub"),
+    ("blackpool.ast.tm", "AST Team Manager", ["blackpool-ast-tm"], ["staff", "manager"], "blackpool-ast"),
+    ("blackpool.ast.sw", "AST Social Worker", ["blackpool-ast-sw"], ["staff"], "blackpool-ast"),
+    ("blackpool.ssf.tm", "SSF Team Manager", ["blackpool-ssf-tm"], ["staff", "manager"], "blackpool-ssf"),
+    ("blackpool.soc.tm", "SOC Team Manager", ["blackpool-soc-tm"], ["staff", "manager"], "blackpool-soc"),
+    ("blackpool.sccn.tm", "SCCN Team Manager", ["blackpool-sccn-tm"], ["staff", "manager"], "blackpool-sccn"),
+    ("blackpool.tis", "Targeted Intervention Services", ["blackpool-tis"], ["staff", "manager"], "blackpool-tis"),
     # Halton.
     ("halton.icart", "iCART", ["halton-icart"], ["staff"], "halton-icart"),
     ("halton.dat.sw", "DAT Social Worker", ["halton-dat-sw"], ["staff"], "halton-dat"),

@@ -45,3 +45,8 @@ def frozen_at(instant: datetime) -> Iterator[None]:
 def operation_now() -> datetime:
     """The instant of the engine operation in progress (an aware UTC datetime)."""
     return _operation_now.get() or datetime.now(timezone.utc)
+
+
+def operation_instant() -> datetime | None:
+    """The instant of the engine operation in progress, or None outside one."""
+    return _operation_now.get()

@@ -11,6 +11,7 @@ from datetime import date, datetime, timezone
 from typing import Any
 
 import sqlalchemy as sa
+from flask import current_app
 
 from ..errors import Conflict, Invalid, NotFound
 from ..extensions import db
@@ -24,7 +25,9 @@ DAYS_PER_MONTH = 365.2425 / 12
 
 
 def now() -> datetime:
-    return datetime.now(timezone.utc)
+    """The register's "now" is the engine's clock, so "who holds the child" agrees with the
+    instant the pathways ran at (the same in production; fixed in tests and simulations)."""
+    return current_app.extensions["pathways.engine"].clock()
 
 
 def get_family(family_id: str) -> Family:
