@@ -257,3 +257,19 @@ class TeamEpisode(db.Model):
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     end_reason: Mapped[str | None] = mapped_column(sa.String(300))
     instance_id: Mapped[str | None] = mapped_column(sa.String(36), index=True)
+
+
+class Document(db.Model):
+    """A letter or summary a pathway produced, rendered from a template, kept with the case."""
+
+    __tablename__ = "document"
+    id: Mapped[str] = mapped_column(sa.String(36), primary_key=True, default=new_id)
+    instance_id: Mapped[str | None] = mapped_column(sa.String(36), index=True)
+    child_id: Mapped[str | None] = mapped_column(sa.String(80), index=True)
+    kind: Mapped[str] = mapped_column(sa.String(80))
+    title: Mapped[str] = mapped_column(sa.String(300))
+    activity_id: Mapped[str | None] = mapped_column(sa.String(120))
+    html: Mapped[str] = mapped_column(sa.Text)
+    pdf: Mapped[bytes] = mapped_column(sa.LargeBinary, deferred=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    created_by: Mapped[str | None] = mapped_column(sa.String(80))

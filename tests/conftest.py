@@ -26,7 +26,7 @@ from app.services import deployments
 ROOT = Path(__file__).resolve().parent.parent
 POSTGRES_URL = os.environ.get("PATHWAYS_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 TEST_NOW = datetime(2026, 12, 1, 9, 0, tzinfo=timezone.utc)
-RUNTIME_TABLES = ("audit_event", "timer", "task_candidate_group", "task", "process_instance", "team_episode", "child",
+RUNTIME_TABLES = ("audit_event", "timer", "task_candidate_group", "task", "process_instance", "document", "team_episode", "child",
                   "family")
 
 

@@ -4,7 +4,10 @@ Initial Management Oversight in that team's inbox, the case register recording t
 that now holds the child, and the referral outcome letter."""
 from __future__ import annotations
 
+import io
+
 import pytest
+from pypdf import PdfReader
 
 HUB, HUB_TM = "blackpool.hub", "blackpool.hub.tm"
 MANAGERS = {"ast": "blackpool.ast.tm", "ssf": "blackpool.ssf.tm", "soc": "blackpool.soc.tm",
@@ -31,6 +34,16 @@ def work(api, instance, activity_id, user, **variables):
     response = api.as_(user).post(f"/tasks/{task(instance, activity_id)['id']}/complete", {"variables": variables})
     assert response.status_code == 200, response.json
     return response.json
+
+
+def letter(api, instance):
+    """The instance's one document: its HTML, and the text of its PDF."""
+    (document,) = api.get(f"/process-instances/{instance['id']}/documents").json
+    html = api.client.get(document["html"], headers=api._headers())
+    pdf = api.client.get(document["pdf"], headers=api._headers())
+    assert html.status_code == pdf.status_code == 200 and pdf.mimetype == "application/pdf"
+    text = " ".join(page.extract_text() for page in PdfReader(io.BytesIO(pdf.data)).pages)
+    return document, html.get_data(as_text=True), " ".join(text.split())
 
 
 def confirm(api, instance, **change):
@@ -65,6 +78,10 @@ def test_each_route_reaches_the_receiving_team_and_the_register(api, change, rou
     assert [(h["team"], h["status"]) for h in child["heldBy"]] == [(team, status)]
     assert child["episodes"][0]["processInstanceId"] == instance["id"]
     assert task(instance, "outcome_letter")["candidateGroups"] == ["blackpool-hub"]
+    document, html, text = letter(api, instance)
+    assert document["kind"] == "referral_outcome_letter" and document["childId"] == "BP-1"
+    assert "Dear School DSL" in html and "worker.1" in html and "01253 000000" in html
+    assert "allocated" in text and "worker.1" in text and "BP-1" in text
     instance = work(api, instance, "outcome_letter", HUB, outcomeLetterSentOn="2026-12-02")
     assert instance["variables"]["outcome"] == "allocated"
 
@@ -85,7 +102,11 @@ def test_a_child_open_to_a_team_goes_to_that_teams_manager(api):
 def test_advice_when_the_threshold_is_not_met(api):
     instance = confirm(api, start(api, levelOfNeed=1))
     assert task(instance, "advice")["candidateGroups"] == ["blackpool-hub"]
-    instance = work(api, instance, "advice", HUB, adviceGiven="Parenting course", outcomeLetterSentOn="2026-12-02")
+    instance = work(api, instance, "advice", HUB, adviceGiven="Parenting course at the Family Hub")
+    document, html, text = letter(api, instance)
+    assert "team is not met" in html and "team is not met" in text
+    assert "Parenting course at the Family Hub" in text
+    instance = work(api, instance, "advice_letter", HUB, outcomeLetterSentOn="2026-12-02")
     assert instance["variables"]["outcome"] == "advice"
     assert api.get("/children/BP-1").status_code == 404  # nothing for the register
 

@@ -181,3 +181,12 @@ def test_form_constraints_we_would_not_enforce_are_refused(api, field, expected)
     response = deploy(api, ("smoke_flow.bpmn", SMOKE.replace(SEEN, field)))
     assert response.status_code == 400
     assert expected in str(response.json["error"]["details"])
+
+
+def test_a_document_template_that_does_not_exist_is_refused(api):
+    bad = SMOKE.replace(SEEN, b'<camunda:formField id="seen" label="Child seen" type="boolean" />').replace(
+        b'<camunda:formData>', b'<camunda:properties><camunda:property name="document" value="leter" />'
+                               b'</camunda:properties><camunda:formData>', 1)
+    response = deploy(api, ("smoke_flow.bpmn", bad))
+    assert response.status_code == 400
+    assert "no document template 'leter'" in str(response.json["error"]["details"])

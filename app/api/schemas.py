@@ -255,3 +255,21 @@ class FamilyOut(Base):
     id = fields.String(required=True)
     name = fields.String(allow_none=True)
     children = fields.List(fields.String(), required=True)
+
+
+class DocumentOut(Base):
+    id = fields.String(required=True)
+    kind = fields.String(required=True, metadata={"description": "the template, e.g. referral_outcome_letter"})
+    title = fields.String(required=True)
+    childId = fields.String(attribute="child_id", allow_none=True)
+    processInstanceId = fields.String(attribute="instance_id", allow_none=True)
+    activityId = fields.String(attribute="activity_id", allow_none=True)
+    createdAt = fields.DateTime(attribute="created_at", required=True)
+    html = fields.Method("_html", metadata={"description": "where to read it as HTML"})
+    pdf = fields.Method("_pdf", metadata={"description": "where to download it as PDF"})
+
+    def _html(self, document) -> str:
+        return f"/api/v1/documents/{document.id}/html"
+
+    def _pdf(self, document) -> str:
+        return f"/api/v1/documents/{document.id}/pdf"

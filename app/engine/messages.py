@@ -46,11 +46,25 @@ def register_actions(node) -> dict[str, str]:
             if p.get("name") in REGISTER_PROPERTIES and p.get("value")}
 
 
+def documents(node) -> list[str]:
+    """The documents a step produces when it completes: its `document` property, a template
+    name or several separated by commas (e.g. `referral_outcome_letter`)."""
+    return [kind.strip() for p in node.iterfind(CAMUNDA_PROPERTY) if p.get("name") == "document"
+            for kind in (p.get("value") or "").split(",") if kind.strip()]
+
+
 class RegisterParsing:
+    """A step's effects outside the engine: case register changes and documents."""
+
     def parse_extensions(self, node=None):
         extensions = super().parse_extensions(node)
-        actions = register_actions(node if node is not None else self.node)
-        return {**extensions, "register": actions} if actions else extensions
+        node = node if node is not None else self.node
+        actions, kinds = register_actions(node), documents(node)
+        if actions:
+            extensions = {**extensions, "register": actions}
+        if kinds:
+            extensions = {**extensions, "documents": kinds}
+        return extensions
 
 
 class _OutcomeParsing:

@@ -340,6 +340,7 @@ def parse_deployment(
     files: list[tuple[str, bytes]],
     max_file_bytes: int,
     deployed_decisions: dict[str, str] | None = None,
+    document_kinds: list[str] | None = None,
 ) -> ParsedDeployment:
     """Parse and validate a whole deployment; raise DeploymentRejected listing every problem.
 
@@ -394,6 +395,12 @@ def parse_deployment(
     process_files: list[tuple[str, etree._Element, bytes, list[str]]] = []
     for name, root, data in bpmn_roots:
         problems = _check_bpmn(root)
+        if document_kinds is not None:
+            for node in root.iter():
+                for kind in (messages.documents(node) if isinstance(node.tag, str) else []):
+                    if kind not in document_kinds:
+                        problems.append(f"{node.get('id')}: no document template {kind!r} "
+                                        f"(there are: {', '.join(document_kinds)})")
         if problems:
             errors.setdefault(name, []).extend(problems)
             continue

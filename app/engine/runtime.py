@@ -173,10 +173,13 @@ class Engine:
         task.data["completedBy"] = {**task.data.get("completedBy", {}), activity: user}
         trail: list[dict[str, Any]] = []
         self._run(task.run)
-        if task.task_spec.extensions.get("register"):
-            trail.append({"taskId": str(task.id), "activityId": activity, "name": task.task_spec.bpmn_name,
-                          "type": "UserTask", "at": now,
-                          "register": self._register_values(task, task.task_spec.extensions["register"])})
+        extensions = task.task_spec.extensions
+        if extensions.get("register") or extensions.get("documents"):
+            step = {"taskId": str(task.id), "activityId": activity, "name": task.task_spec.bpmn_name,
+                    "type": "UserTask", "at": now, "documents": extensions.get("documents", [])}
+            if extensions.get("register"):
+                step["register"] = self._register_values(task, extensions["register"])
+            trail.append(step)
         self._advance(workflow, trail)
         return self._snapshot(definition_id, stored, workflow, trail)
 
@@ -264,6 +267,8 @@ class Engine:
                     entry["decision"] = task.internal_data.get("decisionOutputs", {})
                 if extensions.get("register"):
                     entry["register"] = self._register_values(task, extensions["register"])
+                if extensions.get("documents"):
+                    entry["documents"] = extensions["documents"]
                 trail.append(entry)
 
         return record

@@ -11,6 +11,7 @@ from ..engine import DeploymentRejected, parse_deployment
 from ..errors import BadRequest
 from ..extensions import db
 from ..models import DecisionDefinition, Deployment, ProcessDefinition
+from . import documents
 from .projection import now
 from .transaction import commit
 
@@ -41,7 +42,7 @@ def latest_versions(model) -> list:
 def deploy(files: list[tuple[str, bytes]], max_file_bytes: int, user_id: str | None) -> DeploymentResult:
     deployed = {d.key: d.content_hash for d in latest_versions(DecisionDefinition)}
     try:
-        parsed = parse_deployment(files, max_file_bytes, deployed)
+        parsed = parse_deployment(files, max_file_bytes, deployed, documents.kinds())
     except DeploymentRejected as exc:
         raise BadRequest("the deployment was refused; nothing was deployed", {"files": exc.errors}) from None
     at = now()

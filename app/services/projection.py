@@ -119,6 +119,11 @@ def _apply(instance, snapshot, user, completed_task_id, ended_status) -> None:
             from . import register
 
             register.apply_actions(instance.id, snapshot.variables, step, user, at)
+        for kind in step.get("documents", []):
+            from . import documents
+
+            produced_at = datetime.fromisoformat(step["at"]) if step.get("at") else at
+            documents.produce(kind, instance.id, snapshot.variables, step["activityId"], user, produced_at)
     # Kept on the instance for this request's response, so it need not query them again.
     instance.active_tasks = sorted(_sync_tasks(instance, snapshot, user, completed_task_id, at),
                                    key=lambda t: (t.created_at, t.id))

@@ -1,0 +1,66 @@
+"""Letters and summaries the pathways produced, listed per case and downloadable."""
+from __future__ import annotations
+
+import sqlalchemy as sa
+from flask import Response, jsonify
+
+from ..auth import authenticated
+from ..errors import NotFound
+from ..extensions import db
+from ..models import Document, ProcessInstance
+from ..services import register
+from . import bp, schemas
+from .openapi import doc
+
+
+def _listed(where) -> list:
+    return list(db.session.execute(
+        sa.select(Document).where(where).order_by(Document.created_at, Document.id)
+    ).scalars())
+
+
+def _get(document_id: str) -> Document:
+    document = db.session.get(Document, document_id)
+    if document is None:
+        raise NotFound(f"no document {document_id}")
+    return document
+
+
+@bp.get("/process-instances/<instance_id>/documents")
+@authenticated
+@doc("The documents an instance produced", response=(200, [schemas.DocumentOut]), errors=(404,))
+def instance_documents(instance_id: str):
+    if db.session.get(ProcessInstance, instance_id) is None:
+        raise NotFound(f"process instance {instance_id} not found")
+    return jsonify(schemas.DocumentOut(many=True).dump(_listed(Document.instance_id == instance_id)))
+
+
+@bp.get("/children/<child_id>/documents")
+@authenticated
+@doc("Every document about a child", response=(200, [schemas.DocumentOut]), errors=(404,))
+def child_documents(child_id: str):
+    register.get_child(child_id)
+    return jsonify(schemas.DocumentOut(many=True).dump(_listed(Document.child_id == child_id)))
+
+
+@bp.get("/documents/<document_id>")
+@authenticated
+@doc("One document's details", response=(200, schemas.DocumentOut), errors=(404,))
+def get_document(document_id: str):
+    return jsonify(schemas.DocumentOut().dump(_get(document_id)))
+
+
+@bp.get("/documents/<document_id>/html")
+@authenticated
+@doc("A document as HTML", response=(200, {"type": "string", "format": "html"}), errors=(404,))
+def document_html(document_id: str):
+    return Response(_get(document_id).html, mimetype="text/html")
+
+
+@bp.get("/documents/<document_id>/pdf")
+@authenticated
+@doc("A document as PDF", response=(200, {"type": "string", "format": "binary"}), errors=(404,))
+def document_pdf(document_id: str):
+    document = _get(document_id)
+    return Response(document.pdf, mimetype="application/pdf",
+                    headers={"Content-Disposition": f'attachment; filename="{document.kind}-{document.id[:8]}.pdf"'})
