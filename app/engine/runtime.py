@@ -428,6 +428,7 @@ def _compact(workflow: BpmnWorkflow) -> BpmnWorkflow:
     cost more than the last. A finished iteration's data is already merged into the loop
     and its history is in the audit trail, so nothing that runs later reads it.
     """
+    _drop_orphans(workflow)
     for task in workflow.get_tasks():
         if not isinstance(task.task_spec, StandardLoopTask):
             continue
@@ -438,6 +439,24 @@ def _compact(workflow: BpmnWorkflow) -> BpmnWorkflow:
                     workflow.delete_subprocess(child)
                 child.workflow._remove_task(child.id)
     return workflow
+
+
+def _drop_orphans(workflow: BpmnWorkflow) -> None:
+    """Sub-processes whose task is gone (a terminate end event cancelled it, and
+    SpiffWorkflow dropped the task but kept its sub-process): nothing can reach them."""
+    changed = True
+    while changed:
+        changed = False
+        for task_id in list(workflow.subprocesses):
+            if not _task_exists(workflow, task_id):
+                del workflow.subprocesses[task_id]
+                changed = True
+
+
+def _task_exists(workflow: BpmnWorkflow, task_id) -> bool:
+    if task_id in workflow.tasks:
+        return True
+    return any(task_id in sp.tasks for sp in workflow.subprocesses.values())
 
 
 def _outcome_key(task, workflow: BpmnWorkflow) -> str:

@@ -1,0 +1,153 @@
+"""The CIN team pilot through the API: entry by cin_team_entry, the CIN plan with its
+3-monthly reviews and 4-6 weekly care team meetings, the 12-month drift check, and every way
+out of the team, with the case register following the child."""
+from __future__ import annotations
+
+import pytest
+
+TM, SW, SGCP = "cin.tm", "cin.sw", "cin.sgcp.tm"
+CASE = dict(childId="CN-1", source="a_and_i", expectedSupportWeeks=20, previousInvolvementSameIssues=False,
+            longTermEarlyHelpNotSustained=False, clearPlanWithOutcomes=True, edgeOfCare=False, cinManagerAgrees=False)
+
+
+def start(api, **change):
+    response = api.post("/process-definitions/cin_team/start", {"businessKey": "CIN-1", "variables": {**CASE, **change}})
+    assert response.status_code == 201, response.json
+    return response.json
+
+
+def active(instance, activity_id):
+    matches = [t for t in instance["activeTasks"] if t["activityId"] == activity_id]
+    assert matches, f"{activity_id} not active: {sorted(t['activityId'] for t in instance['activeTasks'])}"
+    return matches[0]
+
+
+def activities(instance):
+    return sorted(t["activityId"] for t in instance["activeTasks"])
+
+
+def complete(api, instance, activity_id, user, **variables):
+    return api.as_(user).post(f"/tasks/{active(instance, activity_id)['id']}/complete", {"variables": variables})
+
+
+def work(api, instance, activity_id, user, **variables):
+    response = complete(api, instance, activity_id, user, **variables)
+    assert response.status_code == 200, response.json
+    return response.json
+
+
+def held_by(api):
+    return [(h["team"], h["status"]) for h in api.get("/children/CN-1").json["heldBy"]]
+
+
+def transferred(api):
+    """An A&I case the register holds with the A&I team, transferred into the CIN team."""
+    api.post("/children", {"id": "CN-1"})
+    api.post("/children/CN-1/episodes", {"team": "nel-ai", "status": "assessment", "startedAt": "2026-10-01T09:00:00Z"})
+    instance = start(api)
+    assert instance["variables"]["decision"] == "transfer_to_cin"
+    assert active(instance, "allocate")["candidateGroups"] == ["cin-tm"]
+    return work(api, instance, "allocate", TM, cinSocialWorker=SW)
+
+
+def review(api, instance, outcome, held="2027-03-01"):
+    return work(api, instance, "cin_review", SW, reviewHeldOn=held, reviewProgress="7/10", reviewOutcome=outcome)
+
+
+@pytest.mark.parametrize("change,outcome", [
+    ({"expectedSupportWeeks": 8}, "stays_with_current_worker"),
+    ({"edgeOfCare": True}, "stays_with_current_worker"),
+])
+def test_short_term_support_stays_with_the_current_worker(api, change, outcome):
+    instance = start(api, **change)
+    assert instance["status"] == "completed" and instance["variables"]["outcome"] == outcome
+
+
+def test_no_clear_plan_no_transfer(api):
+    instance = start(api, clearPlanWithOutcomes=False)
+    instance = work(api, instance, "plan_required", TM, planFeedback="Outcomes are not measurable")
+    assert instance["variables"]["outcome"] == "plan_required"
+
+
+def test_transfer_from_a_and_i_into_the_cin_plan(api):
+    instance = transferred(api)
+    assert held_by(api) == [("cin", "cin_plan")]  # A&I's episode ended at the transfer
+    assert activities(instance) == ["care_team_meeting", "cin_review"]
+    assert active(instance, "cin_review")["assignee"] == SW
+    assert active(instance, "cin_review")["due"].startswith("2027-03-01")  # 3 months
+    assert active(instance, "care_team_meeting")["due"].startswith("2027-01-12")  # 6 weeks
+    instance = work(api, instance, "care_team_meeting", SW, careTeamMeetingOn="2027-01-05",
+                    careTeamScaling="6/10")
+    assert active(instance, "care_team_meeting")["due"].startswith("2027-02-16")
+    instance = review(api, instance, "continue")
+    assert active(instance, "cin_review")["due"] == "2027-05-31T23:00:00+00:00"  # then 3-monthly (1 June, BST)
+
+
+def test_irt_case_assessed_by_the_cin_team(api):
+    instance = start(api, source="irt", previousInvolvementSameIssues=True, cinManagerAgrees=True)
+    instance = work(api, instance, "allocate", TM, cinSocialWorker=SW)
+    assert held_by(api) == [("cin", "assessment")]
+    assert active(instance, "cin_assessment")["due"] == "2027-02-05T23:59:59+00:00"  # 45 working days
+    instance = work(api, instance, "cin_assessment", SW, assessmentCompletedOn="2027-01-20",
+                    cinPlanOutcomes="School attendance above 90%")
+    assert held_by(api) == [("cin", "cin_plan")]
+    assert active(instance, "cin_review")["due"] == "2027-04-19T23:00:00+00:00"  # 3 months: 20 April (BST)
+
+
+def test_plan_achieved_closes_the_case(api):
+    instance = work(api, review(api, transferred(api), "plan_achieved"), "close_case", TM,
+                    closureRationale="Outcomes met")
+    assert instance["variables"]["outcome"] == "closed" and instance["activeTasks"] == []
+    assert held_by(api) == []
+
+
+def test_consent_withdrawn_needs_agencies_notified(api):
+    instance = review(api, transferred(api), "consent_withdrawn")
+    response = complete(api, instance, "consent_closure", SW, endingReviewHeld=False, agenciesNotified=False,
+                        closureRationale="Parents withdrew consent")
+    assert response.json["error"]["details"] == {"agenciesNotified": ["Notify the agencies that the case is closing"]}
+    instance = work(api, instance, "consent_closure", SW, endingReviewHeld=False, agenciesNotified=True,
+                    closureRationale="Parents withdrew consent; no significant risk")
+    assert instance["variables"]["outcome"] == "closed_consent_withdrawn"
+
+
+def test_step_down_to_early_help(api):
+    instance = work(api, review(api, transferred(api), "step_down"), "step_down", SW,
+                    earlyHelpReferralOn="2027-03-02")
+    assert instance["variables"]["outcome"] == "stepped_down_early_help"
+    assert held_by(api) == [("early-help", "early_help")]
+
+
+def test_section_47_to_a_cp_plan_transfers_to_sgcp_on_the_day_of_conference(api):
+    instance = review(api, transferred(api), "section47")
+    instance = work(api, instance, "section47_enquiry", TM, icpcHeld=True, icpcHeldOn="2027-03-15",
+                    icpcOutcome="cp_plan")
+    handover = active(instance, "transfer_sgcp")
+    assert handover["candidateGroups"] == ["sgcp-tm"] and handover["due"] == "2027-03-15T23:59:59+00:00"
+    instance = work(api, instance, "transfer_sgcp", SGCP, sgcpSocialWorker="sgcp.sw1")
+    assert instance["variables"]["outcome"] == "transferred_sgcp"
+    assert held_by(api) == [("sgcp", "cp_plan")]
+
+
+def test_section_47_without_a_plan_carries_on_under_cin(api):
+    instance = review(api, transferred(api), "section47")
+    instance = work(api, instance, "section47_enquiry", TM, icpcHeld=False)
+    assert activities(instance) == ["care_team_meeting", "cin_review"]
+    assert held_by(api) == [("cin", "cin_plan")]
+
+
+def test_accommodated_transfers_at_the_child_in_care_meeting(api):
+    instance = review(api, transferred(api), "accommodated")
+    meeting = active(instance, "child_in_care_meeting")
+    assert meeting["candidateGroups"] == ["sgcp-tm"] and meeting["due"] == "2026-12-31T23:59:59+00:00"
+    instance = work(api, instance, "child_in_care_meeting", SGCP, childInCareMeetingOn="2026-12-22",
+                    sgcpSocialWorker="sgcp.sw2")
+    assert instance["variables"]["outcome"] == "transferred_sgcp_child_in_care"
+    assert held_by(api) == [("sgcp", "child_in_care")]
+
+
+def test_twelve_months_on_a_plan_raises_a_drift_check(api, timers_run_due):
+    instance = transferred(api)
+    assert "1 fired" in timers_run_due("2027-12-01T09:00:01+00:00")
+    instance = api.get(f"/process-instances/{instance['id']}").json
+    assert active(instance, "drift_review")["candidateGroups"] == ["cin-tm"]
