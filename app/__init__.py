@@ -87,4 +87,4 @@ def _register_facts(variables: dict) -> dict:
     from .services.register import decision_facts
 
     # Inside a process step, as of that step's instant; for the evaluate API, the engine clock.
-    return decision_facts(variables.get("childId"), operation_instant())
+    return decision_facts(variables.get("childId"), operation_instant(), variables.get("familyId"))

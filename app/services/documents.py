@@ -28,6 +28,8 @@ TEAM_NAMES = {
     "ast": "Assessment and Support Team", "ssf": "Strengthening and Supporting Families",
     "soc": "Supporting Our Children", "sccn": "Supporting Children with Complex Needs",
     "tis": "Targeted Intervention Services", "awaken": "Awaken",
+    "cin": "Child in Need Team", "cic": "Child in Care Team", "dat": "Duty and Assessment Team",
+    "early-help": "Early Help service", "sgcp": "Safeguarding and Court Proceedings Team",
 }
 
 

@@ -170,19 +170,23 @@ def _months(since: datetime, at: datetime) -> float:
     return round((at - since).total_seconds() / 86400 / DAYS_PER_MONTH, 2)
 
 
-def decision_facts(child_id: str | None, at: datetime | None = None) -> dict[str, Any]:
+def decision_facts(child_id: str | None, at: datetime | None = None, family_id: str | None = None) -> dict[str, Any]:
     """What the register can answer for the decision tables: the team the child is open to,
     the team that last closed them and how many months ago, whether a sibling is open to
-    the CIN team, and how many months since the child was closed to the CIN team."""
-    if not child_id or db.session.get(Child, child_id) is None:
+    the CIN team, and how many months since the child was closed to the CIN team. A child
+    the register does not know yet has no history, but may have siblings in ``family_id``."""
+    if not child_id:
         return {}
     at = at or now()
-    child = db.session.get(Child, child_id)
-    history = episodes(child_id)
+    known = db.session.get(Child, str(child_id))
+    family = known.family_id if known is not None and known.family_id else family_id
+    history = episodes(str(child_id))
     open_now = [e for e in history if e.started_at <= at and (e.ended_at is None or e.ended_at > at)]
     closed = sorted((e for e in history if e.ended_at is not None and e.ended_at <= at), key=lambda e: e.ended_at)
     cin_closed = [e for e in closed if e.team == "cin"]
-    sibling_ids = [s.id for s in siblings(child)]
+    sibling_ids = list(db.session.execute(
+        sa.select(Child.id).where(Child.family_id == family, Child.id != str(child_id))
+    ).scalars()) if family else []
     sibling_open_to_cin = bool(sibling_ids) and db.session.execute(
         sa.select(sa.func.count()).select_from(TeamEpisode).where(
             TeamEpisode.child_id.in_(sibling_ids), TeamEpisode.team == "cin", TeamEpisode.started_at <= at,
@@ -215,6 +219,7 @@ def apply_actions(instance_id: str, variables: dict[str, Any], step: dict[str, A
         family_id = variables.get("familyId")
         if family_id and db.session.get(Family, str(family_id)) is None:
             create_family(str(family_id), None, user or "pathways")
+            db.session.flush()
         child = create_child(str(child_id), str(family_id) if family_id else None, None, None, user or "pathways")
         db.session.flush()
     close = actions.get("close")
