@@ -48,6 +48,10 @@ DEMO_USERS: list[tuple[str, str, list[str], list[str], str | None]] = [
     ("blackpool.soc.tm", "SOC Team Manager", ["blackpool-soc-tm"], ["staff", "manager"], "blackpool-soc"),
     ("blackpool.sccn.tm", "SCCN Team Manager", ["blackpool-sccn-tm"], ["staff", "manager"], "blackpool-sccn"),
     ("blackpool.tis", "Targeted Intervention Services", ["blackpool-tis"], ["staff", "manager"], "blackpool-tis"),
+    ("blackpool.service.manager", "Service Manager", ["blackpool-service-manager"], ["staff", "manager"],
+     "blackpool"),
+    ("blackpool.head.of.service", "Head of Service", ["blackpool-head-of-service"], ["staff", "manager"],
+     "blackpool"),
     # Halton.
     ("halton.icart", "iCART", ["halton-icart"], ["staff"], "halton-icart"),
     ("halton.dat.sw", "DAT Social Worker", ["halton-dat-sw"], ["staff"], "halton-dat"),

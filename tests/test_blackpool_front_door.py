@@ -83,7 +83,10 @@ def test_each_route_reaches_the_receiving_team_and_the_register(api, change, rou
     assert "Dear School DSL" in html and "worker.1" in html and "01253 000000" in html
     assert "allocated" in text and "worker.1" in text and "BP-1" in text
     instance = work(api, instance, "outcome_letter", HUB, outcomeLetterSentOn="2026-12-02")
-    assert instance["variables"]["outcome"] == "allocated"
+    if team == "ast":  # the Assessment and Support Team's own pathway carries on in the same case
+        assert task(instance, "cafa")["assignee"] == "worker.1"
+    else:
+        assert instance["variables"]["outcome"] == "allocated"
 
 
 def test_a_child_open_to_a_team_goes_to_that_teams_manager(api):
