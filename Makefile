@@ -14,14 +14,21 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[test]'
 	rm -f $(VENV)/.installed-* && touch $(STAMP)
 
+# GOV.UK Frontend for the web inbox, exactly as package-lock.json pins it.
+ASSETS = node_modules/.installed-$(shell sha1sum package-lock.json | cut -c1-12)
+
+$(ASSETS): package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	rm -f node_modules/.installed-* && touch $(ASSETS)
+
 # Embedded default: SQLite in instance/, timers in-process, every pathway deployed.
-run: $(STAMP)
+run: $(STAMP) $(ASSETS)
 	$(BIN)/pathways init-db
 	$(BIN)/pathways deploy
 	$(BIN)/pathways seed-demo
 	$(BIN)/pathways serve --host $(HOST) --port $(PORT)
 
-test: $(STAMP) services lint
+test: $(STAMP) $(ASSETS) services lint
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
 
 lint:
@@ -39,4 +46,4 @@ bench: $(STAMP) services
 	$(BIN)/python -m pytest -q -s tests/benchmarks -p no:cacheprovider -o addopts=""
 
 clean:
-	rm -rf $(VENV) instance
+	rm -rf $(VENV) instance node_modules

@@ -43,8 +43,10 @@ def create_app(config: Config | dict[str, Any] | None = None) -> Flask:
     )
 
     from .api import bp as api_bp
+    from .web import init_app as init_web
 
     app.register_blueprint(api_bp)
+    init_web(app, api_bp)
 
     @app.errorhandler(RequestEntityTooLarge)
     def too_large(exc):

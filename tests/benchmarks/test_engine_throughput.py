@@ -86,6 +86,8 @@ def spiff_runs(name: str, count: int, roundtrip: bool) -> Result:
     parser = CamundaParser()
     parser.add_dmn_xml(parse_xml((ROOT / "dmn" / "nel_assessment_track.dmn").read_bytes(), 1 << 22), "t.dmn")
     parser.add_bpmn_xml(parse_xml((ROOT / "bpmn" / "nel_section17.bpmn").read_bytes(), 1 << 22), "s.bpmn")
+    # nel_section17 calls the strategy discussion pathway.
+    parser.add_bpmn_xml(parse_xml((ROOT / "bpmn" / "nel_strategy_to_icpc.bpmn").read_bytes(), 1 << 22), "i.bpmn")
     spec, subprocesses = parser.get_spec("nel_section17"), parser.get_subprocess_specs("nel_section17")
     engine = create_script_engine(WorkingCalendar())
     serializer = BpmnWorkflowSerializer(BpmnWorkflowSerializer.configure(CAMUNDA_CONFIG))

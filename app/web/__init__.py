@@ -1,0 +1,58 @@
+"""The staff inbox: GOV.UK Design System pages over the same services as the API.
+
+Signed-in users are kept in the Flask session; every form carries a CSRF token
+(Flask-WTF). The API blueprint, which uses bearer tokens, is exempt.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from flask import Blueprint, Flask, abort, send_from_directory
+from flask_wtf.csrf import CSRFProtect
+from jinja2 import ChoiceLoader, PackageLoader, PrefixLoader
+
+bp = Blueprint("web", __name__)
+csrf = CSRFProtect()
+GOVUK_DIST = Path(__file__).resolve().parents[2] / "node_modules" / "govuk-frontend" / "dist" / "govuk"
+
+
+def init_app(app: Flask, api_bp: Blueprint) -> None:
+    app.jinja_loader = ChoiceLoader([
+        app.jinja_loader,
+        PrefixLoader({"govuk_frontend_jinja": PackageLoader("govuk_frontend_jinja")}),
+    ])
+    csrf.init_app(app)
+    csrf.exempt(api_bp)
+    app.register_blueprint(bp)
+
+
+@bp.get("/assets/<path:filename>")
+def govuk_assets(filename: str):
+    """GOV.UK Frontend's CSS, JavaScript, fonts and images (installed by npm)."""
+    if not GOVUK_DIST.is_dir():
+        abort(404)
+    if filename in ("govuk-frontend.min.css", "govuk-frontend.min.js"):
+        return send_from_directory(GOVUK_DIST, filename, max_age=3600)
+    return send_from_directory(GOVUK_DIST / "assets", filename, max_age=86400)
+
+
+from . import views  # noqa: E402,F401  (routes register on bp)
+
+
+@bp.app_template_filter("error_link")
+def error_link(item: tuple) -> dict:
+    """An error summary entry linking to its field (a date's first box)."""
+    field_id, message = item
+    return {"text": message, "href": f"#{field_id}"}
+
+
+@bp.app_template_filter("radio")
+def radio(option: dict, chosen: str | None) -> dict:
+    """A form field option as a GOV.UK radios/select item."""
+    return {"value": option["id"], "text": option["name"], "checked": option["id"] == chosen,
+            "selected": option["id"] == chosen}
+
+
+@bp.app_template_filter("option")
+def option(value: str, chosen: str | None) -> dict:
+    return {"value": value, "text": value, "selected": value == chosen}

@@ -1,0 +1,194 @@
+"""Sign in and out; the inbox (your tasks and your groups' trays); the task page."""
+from __future__ import annotations
+
+from functools import wraps
+from typing import Any, Callable
+from urllib.parse import urlparse
+
+import sqlalchemy as sa
+from flask import current_app, flash, g, redirect, render_template, request, session, url_for
+from werkzeug.security import check_password_hash
+
+from ..errors import Conflict, Forbidden, Invalid, NotFound
+from ..extensions import db
+from ..models import ProcessDefinition, Task, TaskStatus, User
+from ..services import tasks as task_service
+from . import bp
+from .due import due_words
+from .formfields import read, widget
+
+
+def now():
+    """The engine's clock: due dates read the same as the engine counted them."""
+    return current_app.extensions["pathways.engine"].clock()
+
+
+def signed_in(view: Callable) -> Callable:
+    @wraps(view)
+    def wrapper(*args, **kwargs):
+        user = db.session.get(User, session.get("user_id") or "")
+        if user is None:
+            return redirect(url_for("web.sign_in", next=request.path))
+        g.user = user
+        return view(*args, **kwargs)
+
+    return wrapper
+
+
+@bp.app_context_processor
+def layout() -> dict[str, Any]:
+    return {"current_user": g.get("user"), "tray_counts": _tray_counts(g.user) if g.get("user") else {}}
+
+
+def _safe_next(target: str | None) -> str:
+    parsed = urlparse(target or "")
+    return target if target and not parsed.netloc and not parsed.scheme and target.startswith("/") else "/"
+
+
+@bp.route("/sign-in", methods=["GET", "POST"])
+def sign_in():
+    errors: dict[str, str] = {}
+    username = request.form.get("username", "").strip()
+    if request.method == "POST":
+        if not username:
+            errors["username"] = "Enter your username"
+        if not request.form.get("password"):
+            errors["password"] = "Enter your password"
+        if not errors:
+            user = db.session.get(User, username)
+            if user is None or not user.password_hash or not check_password_hash(
+                    user.password_hash, request.form["password"]):
+                errors["username"] = "Enter a correct username and password"
+            else:
+                session.clear()
+                session["user_id"] = user.id
+                return redirect(_safe_next(request.args.get("next")))
+    return render_template("web/sign_in.html", errors=errors, username=username), 400 if errors else 200
+
+
+@bp.post("/sign-out")
+def sign_out():
+    session.clear()
+    return redirect(url_for("web.sign_in"))
+
+
+def _task_rows(tasks: list[Task]) -> list[dict[str, Any]]:
+    calendar, at = current_app.extensions["pathways.calendar"], now()
+    names = dict(db.session.execute(sa.select(ProcessDefinition.key, ProcessDefinition.name)).all())
+    rows = []
+    for task in tasks:
+        words, colour = due_words(calendar, task.due_at, at)
+        rows.append({"task": task, "due_words": words, "due_colour": colour,
+                     "pathway": names.get(task.definition_key, task.definition_key),
+                     "overdue": task.due_at is not None and task.due_at < at})
+    return rows
+
+
+def _open_visible(user: User):
+    return task_service.visible_tasks_query(user).where(Task.status == TaskStatus.ACTIVE.value)
+
+
+def _tray_counts(user: User) -> dict[str, int]:
+    mine = db.session.execute(sa.select(sa.func.count()).select_from(
+        _open_visible(user).where(Task.assignee == user.id).subquery())).scalar_one()
+    return {"mine": mine}
+
+
+def _sorted(tasks: list[Task]) -> list[Task]:
+    far = now().replace(year=9999)
+    return sorted(tasks, key=lambda t: (t.due_at or far, t.created_at, t.id))
+
+
+@bp.get("/")
+@signed_in
+def inbox():
+    user = g.user
+    pathway, only_overdue = request.args.get("pathway") or None, request.args.get("overdue") == "yes"
+    open_tasks = list(db.session.execute(_open_visible(user)).scalars().unique())
+    if pathway:
+        open_tasks = [t for t in open_tasks if t.definition_key == pathway]
+    rows = _task_rows(_sorted(open_tasks))
+    if only_overdue:
+        rows = [r for r in rows if r["overdue"]]
+    mine = [r for r in rows if r["task"].assignee == user.id]
+    trays = [(group, [r for r in rows if group in r["task"].candidate_groups and r["task"].assignee != user.id])
+             for group in user.groups]
+    pathways = sorted({t.definition_key for t in open_tasks} | ({pathway} if pathway else set()))
+    return render_template("web/inbox.html", mine=mine, trays=trays, pathways=pathways, pathway=pathway,
+                           only_overdue=only_overdue)
+
+
+def _visible_task(task_id: str) -> Task:
+    try:
+        return task_service.get_visible(g.user, task_id)
+    except (NotFound, Forbidden):
+        # Whether it exists is not for this user to learn.
+        raise NotFound("no such task") from None
+
+
+@bp.route("/tasks/<task_id>", methods=["GET", "POST"])
+@signed_in
+def task_page(task_id: str):
+    try:
+        task = _visible_task(task_id)
+    except NotFound:
+        return render_template("web/not_found.html"), 404
+    fields = [{**f, "widget": widget(f)} for f in task.form]
+    errors: dict[str, str] = {}
+    raw: dict[str, Any] = {}
+    if request.method == "POST":
+        variables, errors, raw = read(task.form, request.form)
+        if not errors:
+            try:
+                task_service.complete(current_app.extensions["pathways.engine"], g.user, task.id, variables)
+            except Invalid as exc:
+                db.session.rollback()
+                errors = {k: (v[0] if isinstance(v, list) else str(v)) for k, v in exc.details.items()} or \
+                    {"form": exc.message}
+            except (Conflict, Forbidden) as exc:
+                db.session.rollback()
+                flash(exc.message, "error")
+                return redirect(url_for("web.inbox"))
+            else:
+                return _next_after(task)
+    words, colour = due_words(current_app.extensions["pathways.calendar"], task.due_at, now())
+    status = 400 if errors else 200
+    return render_template("web/task.html", task=task, fields=fields, errors=errors, raw=raw,
+                           due_words=words, due_colour=colour,
+                           may_work=task_service.may_work(g.user, task)), status
+
+
+def _next_after(task: Task):
+    """On to the user's next task in this case, or back to the inbox."""
+    following = [t for t in db.session.execute(_open_visible(g.user).where(
+        Task.instance_id == task.instance_id)).scalars().unique()
+        if t.assignee in (None, g.user.id)]
+    flash(f"“{task.name}” is done.", "success")
+    if following:
+        return redirect(url_for("web.task_page", task_id=_sorted(following)[0].id))
+    return redirect(url_for("web.inbox"))
+
+
+@bp.post("/tasks/<task_id>/claim")
+@signed_in
+def claim(task_id: str):
+    return _ownership(task_id, lambda: task_service.claim(g.user, task_id), "You have claimed this task.")
+
+
+@bp.post("/tasks/<task_id>/release")
+@signed_in
+def release(task_id: str):
+    return _ownership(task_id, lambda: task_service.unclaim(g.user, task_id), "You have released this task.")
+
+
+def _ownership(task_id: str, action: Callable, message: str):
+    try:
+        action()
+        flash(message, "success")
+    except (NotFound, Forbidden):
+        db.session.rollback()
+        return render_template("web/not_found.html"), 404
+    except (Conflict, Invalid) as exc:
+        db.session.rollback()
+        flash(exc.message, "error")
+    return redirect(url_for("web.task_page", task_id=task_id))

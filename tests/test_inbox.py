@@ -1,0 +1,115 @@
+"""The staff inbox in a browser's place (Flask's test client): sign in, the trays with due
+dates in words, claiming, a GOV.UK form with an error summary that keeps what was typed, and
+moving on to the next task in the case."""
+from __future__ import annotations
+
+import re
+
+import pytest
+from werkzeug.security import generate_password_hash
+
+from app.extensions import db
+from app.models import User
+
+PASSWORD = "correct horse battery"
+
+
+@pytest.fixture
+def browser(app):
+    with app.app_context():
+        for user_id in ("nel.ai.atm", "nel.ai.sw1", "nel.ifd.atm"):
+            db.session.get(User, user_id).password_hash = generate_password_hash(PASSWORD)
+        db.session.commit()
+    return app.test_client()
+
+
+def csrf(page: str) -> str:
+    return re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+
+
+def sign_in(client, user, password=PASSWORD):
+    page = client.get("/sign-in").get_data(as_text=True)
+    return client.post("/sign-in", data={"username": user, "password": password, "csrf_token": csrf(page)})
+
+
+def start_referral(api, received="2026-12-01T08:00:00Z"):
+    return api.post("/process-definitions/nel_section17/start", {"businessKey": "REF-7", "variables": {
+        "childId": "C-7", "referralId": "REF-7", "referralReceivedAt": received,
+        "strategyDiscussionRecommended": False}}).json
+
+
+def test_signing_in(browser):
+    assert browser.get("/").headers["Location"].startswith("/sign-in")
+    wrong = sign_in(browser, "nel.ai.atm", "nope")
+    assert wrong.status_code == 400 and "Enter a correct username and password" in wrong.get_data(as_text=True)
+    assert "There is a problem" in wrong.get_data(as_text=True)
+    assert sign_in(browser, "nel.ai.atm").status_code == 302
+    assert "Signed in as" in browser.get("/").get_data(as_text=True)
+    page = browser.get("/").get_data(as_text=True)
+    browser.post("/sign-out", data={"csrf_token": csrf(page)})
+    assert browser.get("/").status_code == 302
+
+
+def test_forms_need_the_csrf_token(browser):
+    assert browser.post("/sign-in", data={"username": "nel.ai.atm", "password": PASSWORD}).status_code == 400
+
+
+def test_the_tray_claim_an_error_then_the_next_task(browser, api):
+    instance = start_referral(api)
+    sign_in(browser, "nel.ai.atm")
+    inbox = browser.get("/").get_data(as_text=True)
+    assert "Tray: nel-ai-atm (1)" in inbox and "Review referral in awaiting allocation tray" in inbox
+    assert "due today" in inbox  # the tray is reviewed the working day the referral arrives
+    (task,) = instance["activeTasks"]
+    page = browser.get(f"/tasks/{task['id']}").get_data(as_text=True)
+    assert "Review the referral the IFD has sent" in page  # what the step is for
+    browser.post(f"/tasks/{task['id']}/claim", data={"csrf_token": csrf(page)})
+    page = browser.get(f"/tasks/{task['id']}").get_data(as_text=True)
+    assert "Release this task" in page and "Assigned to you (1)" in browser.get("/").get_data(as_text=True)
+    # Nothing chosen: an error summary linking to the field; the notes typed are kept.
+    response = browser.post(f"/tasks/{task['id']}", data={"csrf_token": csrf(page), "reviewNotes": "Seen by IFD"})
+    body = response.get_data(as_text=True)
+    assert response.status_code == 400 and "There is a problem" in body
+    assert 'href="#reviewDecision"' in body and "Select decision" in body and "Seen by IFD" in body
+    response = browser.post(f"/tasks/{task['id']}", data={"csrf_token": csrf(page), "reviewDecision": "accept"})
+    assert response.status_code == 302
+    following = browser.get(response.headers["Location"]).get_data(as_text=True)
+    assert "<h1 class=\"govuk-heading-l\">Allocation discussion with the social worker</h1>" in following
+    assert "is done" in following
+
+
+def test_a_task_of_another_group_is_not_found(browser, api):
+    (task,) = start_referral(api)["activeTasks"]
+    sign_in(browser, "nel.ai.sw1")
+    assert browser.get(f"/tasks/{task['id']}").status_code == 404
+    assert "Review referral" not in browser.get("/").get_data(as_text=True)
+
+
+def test_dates_are_read_from_day_month_and_year(browser, api):
+    instance = start_referral(api)
+    work = lambda activity, user, **v: api.as_(user).post(  # noqa: E731
+        f"/tasks/{[t for t in instance['activeTasks'] if t['activityId'] == activity][0]['id']}/complete",
+        {"variables": v}).json
+    instance = work("duty_atm_review", "nel.ai.atm", reviewDecision="accept")
+    instance = work("allocation_discussion", "nel.ai.atm", allocatedWorker="nel.ai.sw1", visitPlan="Visit",
+                    managementCaseNoteRecorded=True)
+    (visit,) = instance["activeTasks"]
+    sign_in(browser, "nel.ai.sw1")
+    page = browser.get(f"/tasks/{visit['id']}").get_data(as_text=True)
+    bad = browser.post(f"/tasks/{visit['id']}", data={"csrf_token": csrf(page), "visitDate-day": "31",
+                                                      "visitDate-month": "2", "visitDate-year": "2027",
+                                                      "childSeen": "true"})
+    assert bad.status_code == 400 and "must be a real date" in bad.get_data(as_text=True)
+    good = browser.post(f"/tasks/{visit['id']}", data={"csrf_token": csrf(page), "visitDate-day": "2",
+                                                       "visitDate-month": "12", "visitDate-year": "2026",
+                                                       "childSeen": "true"})
+    assert good.status_code == 302
+    history = api.get(f"/process-instances/{instance['id']}").json
+    assert history["variables"]["visitDate"] == "2026-12-02" and history["variables"]["childSeen"] is True
+
+
+def test_the_design_system_assets_are_served(browser):
+    for path in ("/assets/govuk-frontend.min.css", "/assets/images/favicon.svg"):
+        response = browser.get(path)
+        response.close()  # the file stays open until the response is closed
+        assert response.status_code == 200
