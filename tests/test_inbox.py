@@ -113,3 +113,19 @@ def test_the_design_system_assets_are_served(browser):
         response = browser.get(path)
         response.close()  # the file stays open until the response is closed
         assert response.status_code == 200
+
+
+def test_the_case_page(browser, api):
+    instance = start_referral(api)
+    (task,) = instance["activeTasks"]
+    api.as_("nel.ai.atm").post(f"/tasks/{task['id']}/complete", {"variables": {"reviewDecision": "accept"}})
+    sign_in(browser, "nel.ai.atm")
+    page = browser.get(f"/cases/{instance['id']}").get_data(as_text=True)
+    assert "Case REF-7" in page and "Allocation discussion with the social worker" in page
+    assert 'data-current="allocation_discussion twelve_week_limit"' in page  # the step and the waiting timer
+    assert 'data-done="duty_atm_review' in page
+    assert "Task completed: Review referral in awaiting allocation tray" in page and "nel.ai.atm" in page
+    diagram = browser.get(f"/cases/{instance['id']}/diagram.bpmn")
+    assert diagram.status_code == 200 and b'id="nel_section17"' in diagram.data
+    history = api.get(f"/process-instances/{instance['id']}/history").json
+    assert history[-1]["type"] == "case_viewed" and history[-1]["user"] == "nel.ai.atm"

@@ -13,7 +13,9 @@ from jinja2 import ChoiceLoader, PackageLoader, PrefixLoader
 
 bp = Blueprint("web", __name__)
 csrf = CSRFProtect()
-GOVUK_DIST = Path(__file__).resolve().parents[2] / "node_modules" / "govuk-frontend" / "dist" / "govuk"
+NODE_MODULES = Path(__file__).resolve().parents[2] / "node_modules"
+GOVUK_DIST = NODE_MODULES / "govuk-frontend" / "dist" / "govuk"
+BPMN_JS_DIST = NODE_MODULES / "bpmn-js" / "dist"
 
 
 def init_app(app: Flask, api_bp: Blueprint) -> None:
@@ -34,6 +36,14 @@ def govuk_assets(filename: str):
     if filename in ("govuk-frontend.min.css", "govuk-frontend.min.js"):
         return send_from_directory(GOVUK_DIST, filename, max_age=3600)
     return send_from_directory(GOVUK_DIST / "assets", filename, max_age=86400)
+
+
+@bp.get("/bpmn-js/<path:filename>")
+def bpmn_js(filename: str):
+    """bpmn-js, which draws a case's diagram (installed by npm)."""
+    if not BPMN_JS_DIST.is_dir():
+        abort(404)
+    return send_from_directory(BPMN_JS_DIST, filename, max_age=3600)
 
 
 from . import views  # noqa: E402,F401  (routes register on bp)

@@ -192,3 +192,89 @@ def _ownership(task_id: str, action: Callable, message: str):
         db.session.rollback()
         flash(exc.message, "error")
     return redirect(url_for("web.task_page", task_id=task_id))
+
+
+# -- the case page ---------------------------------------------------------------------------
+
+_EVENT_WORDS = {
+    "instance_started": "Pathway started", "task_created": "Task ready", "task_completed": "Task completed",
+    "task_claimed": "Task claimed", "task_unclaimed": "Task released", "task_assigned": "Task assigned",
+    "task_cancelled": "Task closed by the pathway", "activity_completed": "Step passed",
+    "decision_evaluated": "Decision made", "timer_scheduled": "Deadline timer set", "timer_fired": "Deadline reached",
+    "document_produced": "Document written", "episode_opened": "Team started holding the child",
+    "episode_closed": "Team stopped holding the child", "episode_updated": "Team episode changed",
+    "child_registered": "Child added to the register", "instance_completed": "Pathway ended",
+    "instance_cancelled": "Pathway cancelled", "incident": "Incident", "access_denied": "Access refused",
+    "case_viewed": "Case viewed",
+}
+_QUIET = {"timer_scheduled", "case_viewed", "child_viewed"}
+
+
+def _event_text(event) -> str:
+    details = event.details or {}
+    parts = [details.get("name") or details.get("title") or ""]
+    if event.type in ("episode_opened", "episode_closed", "episode_updated"):
+        parts = [f"{details.get('team')} ({details.get('status')})"]
+    if event.type == "instance_completed" and details.get("outcome"):
+        parts = [f"outcome: {details['outcome']}"]
+    if event.type == "decision_evaluated":
+        parts.append(", ".join(f"{k} = {v}" for k, v in (details.get("outputs") or {}).items()))
+    return " · ".join(p for p in parts if p)
+
+
+@bp.get("/cases/<instance_id>")
+@signed_in
+def case_page(instance_id: str):
+    from ..models import AuditEvent, Document, ProcessInstance, Timer, TimerStatus
+    from ..services import register
+    from ..services.projection import audit
+    from ..services.transaction import commit
+
+    instance = db.session.get(ProcessInstance, instance_id)
+    if instance is None:
+        return render_template("web/not_found.html"), 404
+    child_id = (instance.variables or {}).get("childId")
+    held = register.holding(str(child_id)) if child_id else []
+    open_tasks = list(db.session.execute(sa.select(Task).where(
+        Task.instance_id == instance.id, Task.status == TaskStatus.ACTIVE.value)).scalars())
+    timers = list(db.session.execute(sa.select(Timer).where(
+        Timer.instance_id == instance.id, Timer.status == TimerStatus.PENDING.value)).scalars())
+    events = list(db.session.execute(sa.select(AuditEvent).where(AuditEvent.instance_id == instance.id)
+                                     .order_by(AuditEvent.at, AuditEvent.id)).scalars())
+    documents = list(db.session.execute(sa.select(Document).where(Document.instance_id == instance.id)
+                                        .order_by(Document.created_at)).scalars())
+    done = sorted({e.activity_id for e in events if e.activity_id and e.type in ("task_completed",
+                                                                               "activity_completed")})
+    current = sorted({t.activity_id for t in open_tasks} | {t.activity_id for t in timers})
+    audit(instance.id, "case_viewed", g.user.id, child_id=str(child_id) if child_id else None)
+    commit()
+    timeline = [{"at": e.at, "what": _EVENT_WORDS.get(e.type, e.type.replace("_", " ").capitalize()),
+                 "detail": _event_text(e), "who": e.user or "Pathways"} for e in events if e.type not in _QUIET]
+    return render_template("web/case.html", instance=instance, held=held, child_id=child_id,
+                           tasks=_task_rows(_sorted(open_tasks)), timeline=timeline, documents=documents,
+                           done=done, current=current, definition_name=instance.definition.name)
+
+
+@bp.get("/cases/<instance_id>/diagram.bpmn")
+@signed_in
+def case_diagram(instance_id: str):
+    from ..models import ProcessInstance
+
+    instance = db.session.get(ProcessInstance, instance_id)
+    if instance is None:
+        return render_template("web/not_found.html"), 404
+    return current_app.response_class(instance.definition.source_xml, mimetype="application/xml")
+
+
+@bp.get("/documents/<document_id>.<kind>")
+@signed_in
+def document_file(document_id: str, kind: str):
+    from ..models import Document
+
+    document = db.session.get(Document, document_id)
+    if document is None or kind not in ("pdf", "html"):
+        return render_template("web/not_found.html"), 404
+    if kind == "html":
+        return current_app.response_class(document.html, mimetype="text/html")
+    return current_app.response_class(document.pdf, mimetype="application/pdf", headers={
+        "Content-Disposition": f'attachment; filename="{document.kind}-{document.id[:8]}.pdf"'})
