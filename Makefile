@@ -7,7 +7,7 @@ BIN     = $(VENV)/bin
 STAMP   = $(VENV)/.installed-$(shell sha1sum pyproject.toml | cut -c1-12)
 BPMN_LINT ?= $(firstword $(wildcard ../shared/tools/bpmn_lint.py tools/bpmn_lint.py))
 
-.PHONY: run test lint services bench clean
+.PHONY: run test lint services browser bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -28,7 +28,7 @@ run: $(STAMP) $(ASSETS)
 	$(BIN)/pathways seed-demo
 	$(BIN)/pathways serve --host $(HOST) --port $(PORT)
 
-test: $(STAMP) $(ASSETS) services lint
+test: $(STAMP) $(ASSETS) services browser lint
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
 
 lint:
@@ -41,6 +41,11 @@ services:
 	@redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1 || redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save "" --appendonly no
 	@for i in $$(seq 1 30); do pg_isready -q -h 127.0.0.1 -p 5432 && redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1 && exit 0; sleep 1; done; \
 	echo "PostgreSQL or Redis did not start" >&2; exit 1
+
+# The browser tests drive Debian's Chromium (never a downloaded browser).
+browser:
+	@test -x /usr/bin/chromium || (command -v apt-get >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null) \
+	|| echo "Chromium could not be installed: the browser tests will be skipped"
 
 bench: $(STAMP) services
 	$(BIN)/python -m pytest -q -s tests/benchmarks -p no:cacheprovider -o addopts=""
