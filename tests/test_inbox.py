@@ -129,3 +129,41 @@ def test_the_case_page(browser, api):
     assert diagram.status_code == 200 and b'id="nel_section17"' in diagram.data
     history = api.get(f"/process-instances/{instance['id']}/history").json
     assert history[-1]["type"] == "case_viewed" and history[-1]["user"] == "nel.ai.atm"
+
+
+def test_start_a_pathway_from_the_inbox(browser, api):
+    sign_in(browser, "nel.ai.atm")
+    listing = browser.get("/start").get_data(as_text=True)
+    assert "Section 17 allocation and assessment" in listing
+    assert "Seeing the child" not in listing  # called by other pathways only: no start form
+    page = browser.get("/start/nel_section17").get_data(as_text=True)
+    missing = browser.post("/start/nel_section17", data={"csrf_token": csrf(page), "childId": "C-20"})
+    body = missing.get_data(as_text=True)
+    assert missing.status_code == 400 and "Enter the case reference" in body and "Enter referral ID" in body
+    started = browser.post("/start/nel_section17", data={
+        "csrf_token": csrf(page), "businessKey": "REF-20", "childId": "C-20", "referralId": "REF-20",
+        "referralReceivedAt-day": "1", "referralReceivedAt-month": "12", "referralReceivedAt-year": "2026",
+        "strategyDiscussionRecommended": "false"})
+    assert started.status_code == 302 and "/cases/" in started.headers["Location"]
+    case = browser.get(started.headers["Location"]).get_data(as_text=True)
+    assert "Case REF-20" in case and "Review referral in awaiting allocation tray" in case
+    sign_in(browser, "nel.ai.sw1")
+    assert browser.get("/start").status_code == 404  # social workers do not start pathways
+
+
+def test_a_manager_assigns_to_a_colleague(browser, api):
+    (task,) = start_referral(api)["activeTasks"]
+    sign_in(browser, "nel.ai.atm")
+    page = browser.get(f"/tasks/{task['id']}").get_data(as_text=True)
+    assert "Assign to a colleague" in page and "nel.ai.atm" in page
+    browser.post(f"/tasks/{task['id']}/assign", data={"csrf_token": csrf(page), "userId": "nel.ai.atm"})
+    assert api.as_("nel.ai.atm").get(f"/tasks/{task['id']}").json["assignee"] == "nel.ai.atm"
+
+
+def test_the_manager_view(browser, api):
+    start_referral(api)
+    sign_in(browser, "nel.ai.atm")
+    page = browser.get("/team").get_data(as_text=True)
+    assert "nel-ai-atm" in page and "1 open task, 0 overdue." in page
+    sign_in(browser, "nel.ai.sw1")
+    assert browser.get("/team").status_code == 404

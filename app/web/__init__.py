@@ -63,6 +63,11 @@ def radio(option: dict, chosen: str | None) -> dict:
             "selected": option["id"] == chosen}
 
 
+@bp.app_template_filter("colleague")
+def colleague(user, assigned: str | None) -> dict:
+    return {"value": user.id, "text": f"{user.display_name} ({user.id})", "selected": user.id == assigned}
+
+
 @bp.app_template_filter("option")
 def option(value: str, chosen: str | None) -> dict:
     return {"value": value, "text": value, "selected": value == chosen}

@@ -12,6 +12,7 @@ from werkzeug.security import check_password_hash
 from ..errors import Conflict, Forbidden, Invalid, NotFound
 from ..extensions import db
 from ..models import ProcessDefinition, Task, TaskStatus, User
+from ..services import forms
 from ..services import tasks as task_service
 from . import bp
 from .due import due_words
@@ -155,7 +156,8 @@ def task_page(task_id: str):
     status = 400 if errors else 200
     return render_template("web/task.html", task=task, fields=fields, errors=errors, raw=raw,
                            due_words=words, due_colour=colour,
-                           may_work=task_service.may_work(g.user, task)), status
+                           may_work=task_service.may_work(g.user, task),
+                           colleagues=colleagues(task) if g.user.has_role("manager") else []), status
 
 
 def _next_after(task: Task):
@@ -278,3 +280,124 @@ def document_file(document_id: str, kind: str):
         return current_app.response_class(document.html, mimetype="text/html")
     return current_app.response_class(document.pdf, mimetype="application/pdf", headers={
         "Content-Disposition": f'attachment; filename="{document.kind}-{document.id[:8]}.pdf"'})
+
+
+# -- starting a pathway ------------------------------------------------------------------------
+
+def _may_start(user: User) -> bool:
+    return user.has_role("integrator") or user.has_role("manager")
+
+
+@bp.get("/start")
+@signed_in
+def start_list():
+    from ..models import ProcessDefinition
+    from ..services.deployments import latest_versions
+
+    if not _may_start(g.user):
+        return render_template("web/not_found.html"), 404
+    engine = current_app.extensions["pathways.engine"]
+    from ..services.projection import stored_spec
+
+    startable = [d for d in latest_versions(ProcessDefinition)
+                 if engine.start_form(d.id, stored_spec(d.id))]  # called-only processes have no start form
+    return render_template("web/start_list.html", definitions=startable)
+
+
+@bp.route("/start/<key>", methods=["GET", "POST"])
+@signed_in
+def start_pathway(key: str):
+    from ..models import ProcessDefinition
+    from ..services import instances
+    from ..services.deployments import latest
+    from ..services.projection import stored_spec
+
+    definition = latest(ProcessDefinition, key)
+    if definition is None or not _may_start(g.user):
+        return render_template("web/not_found.html"), 404
+    engine = current_app.extensions["pathways.engine"]
+    form_spec = engine.start_form(definition.id, stored_spec(definition.id))
+    fields = [{**f, "widget": widget(f)} for f in form_spec]
+    errors: dict[str, str] = {}
+    raw: dict[str, Any] = {}
+    business_key = request.form.get("businessKey", "").strip()
+    if request.method == "POST":
+        variables, errors, raw = read(form_spec, request.form)
+        if not business_key:
+            errors["businessKey"] = "Enter the case reference"
+            try:  # report every field at once, not only the reference
+                forms.validate(form_spec, variables)
+            except Invalid as exc:
+                errors.update({k: v[0] for k, v in exc.details.items() if k not in errors})
+        if not errors:
+            try:
+                rota = current_app.extensions["pathways.duty_rotas"].get(key)
+                instance = instances.start(engine, g.user, key, business_key, variables, rota)
+            except Invalid as exc:
+                db.session.rollback()
+                errors = {k: (v[0] if isinstance(v, list) else str(v)) for k, v in exc.details.items()}
+            else:
+                flash(f"{definition.name} started for {business_key}.", "success")
+                return redirect(url_for("web.case_page", instance_id=instance.id))
+    return render_template("web/start.html", definition=definition, fields=fields, errors=errors, raw=raw,
+                           business_key=business_key), 400 if errors else 200
+
+
+# -- assigning ----------------------------------------------------------------------------------
+
+@bp.post("/tasks/<task_id>/assign")
+@signed_in
+def assign(task_id: str):
+    colleague = request.form.get("userId", "")
+    return _ownership(task_id, lambda: task_service.assign(g.user, task_id, colleague),
+                      f"The task is now assigned to {colleague}.")
+
+
+def colleagues(task: Task) -> list[User]:
+    """Who the task could be given to: members of its groups."""
+    users = db.session.execute(sa.select(User).order_by(User.id)).scalars()
+    return [u for u in users if set(u.groups) & set(task.candidate_groups)]
+
+
+# -- the manager view --------------------------------------------------------------------------
+
+CASELOAD_GUIDANCE = {"durham-ifst-kw": 25}  # IFST aims at about 25 children per key worker
+
+
+@bp.get("/team")
+@signed_in
+def team_view():
+    from ..models import AuditEvent, ProcessInstance
+
+    if not g.user.has_role("manager"):
+        return render_template("web/not_found.html"), 404
+    calendar, at = current_app.extensions["pathways.calendar"], now()
+    open_tasks = list(db.session.execute(_open_visible(g.user)).scalars().unique())
+    groups = []
+    for group in g.user.groups:
+        in_group = [t for t in open_tasks if group in t.candidate_groups]
+        workers: dict[str, set[str]] = {}
+        for t in in_group:
+            if t.assignee:
+                workers.setdefault(t.assignee, set()).add(t.instance_id)
+        assessments = [{"task": t, "elapsed": calendar.working_days_between(t.created_at, at),
+                        "due": due_words(calendar, t.due_at, at)[0]}
+                       for t in in_group if "assessment" in t.name.lower()]
+        groups.append({"group": group, "open": len(in_group),
+                       "overdue": sum(1 for t in in_group if t.due_at and t.due_at < at),
+                       "assessments": assessments,
+                       "caseloads": sorted((w, len(cases)) for w, cases in workers.items()),
+                       "guidance": CASELOAD_GUIDANCE.get(group)})
+    # Children (cases) with no recorded activity for 20 or more working days.
+    instance_ids = {t.instance_id for t in open_tasks}
+    quiet = []
+    if instance_ids:
+        last = db.session.execute(sa.select(AuditEvent.instance_id, sa.func.max(AuditEvent.at))
+                                  .where(AuditEvent.instance_id.in_(instance_ids),
+                                         AuditEvent.type.notin_(("case_viewed", "child_viewed")))
+                                  .group_by(AuditEvent.instance_id)).all()
+        for instance_id, last_at in last:
+            idle = calendar.working_days_between(last_at, at)
+            if idle >= 20:
+                quiet.append({"instance": db.session.get(ProcessInstance, instance_id), "idle": idle})
+    return render_template("web/team.html", groups=groups, quiet=sorted(quiet, key=lambda q: -q["idle"]))
