@@ -32,7 +32,8 @@ def server():
     app = make_app(f"sqlite:///{tempfile.mkdtemp()}/browser.sqlite3")
     seed(app)
     with app.app_context():
-        db.session.get(User, "nel.ai.atm").password_hash = generate_password_hash(PASSWORD)
+        for user_id in ("nel.ai.atm", "nel.ai.sw1"):
+            db.session.get(User, user_id).password_hash = generate_password_hash(PASSWORD)
         db.session.commit()
     httpd = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
@@ -52,6 +53,13 @@ def browser():
             "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"])
         yield chromium
         chromium.close()
+
+
+def sign_in(page, base: str, user: str) -> None:
+    page.goto(base + "/sign-in")
+    page.fill("#username", user)
+    page.fill("#password", PASSWORD)
+    page.click("button:has-text('Sign in')")
 
 
 def check(page, name: str) -> None:
@@ -81,6 +89,9 @@ def test_work_a_referral_in_the_browser(server, browser):
     assert page.locator("h1").inner_text() == "Your tasks"
     check(page, "2-inbox")
     page.click("a:has-text('Review referral in awaiting allocation tray')")
+    page.click("button:has-text('Claim this task')")
+    assert "Claimed by" in page.locator(".govuk-summary-list").inner_text()
+    assert page.locator("button:has-text('Release this task')").count() == 1
     check(page, "3-task")
     page.fill("#reviewNotes", "Seen the IFD summary")
     page.click("button:has-text('Save and continue')")
@@ -96,4 +107,45 @@ def test_work_a_referral_in_the_browser(server, browser):
     assert page.locator("[data-element-id='allocation_discussion'].pw-current").count() == 1
     assert page.locator("[data-element-id='duty_atm_review'].pw-done").count() == 1
     check(page, "6-case")
+    page.close()
+
+
+def test_a_social_worker_and_a_manager_share_the_work(server, browser):
+    app, base = server
+    client, token = app.test_client(), app.tokens
+    started = client.post("/api/v1/process-definitions/nel_section17/start", headers={
+        "Authorization": f"Bearer {token['front.door']}"}, json={"businessKey": "REF-B2", "variables": {
+            "childId": "C-B2", "referralId": "REF-B2", "referralReceivedAt": "2026-12-01T08:00:00Z",
+            "strategyDiscussionRecommended": False}}).json
+    atm = {"Authorization": f"Bearer {token['nel.ai.atm']}"}
+    (review,) = started["activeTasks"]
+    after = client.post(f"/api/v1/tasks/{review['id']}/complete", headers=atm,
+                        json={"variables": {"reviewDecision": "accept"}}).json
+    (allocation,) = after["activeTasks"]
+    client.post(f"/api/v1/tasks/{allocation['id']}/complete", headers=atm, json={"variables": {
+        "allocatedWorker": "nel.ai.sw1", "visitPlan": "Joint visit", "managementCaseNoteRecorded": True}})
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    # The social worker: the visit is in their own list (assigned at allocation); claim, error, then done.
+    sign_in(page, base, "nel.ai.sw1")
+    page.click("#mine a:has-text('Initial visit')")
+    page.click("button:has-text('Save and continue')")
+    assert page.locator(".govuk-error-summary").is_visible()
+    check(page, "7-visit-with-error")
+    page.fill("#visitDate-day", "2")
+    page.fill("#visitDate-month", "12")
+    page.fill("#visitDate-year", "2026")
+    page.click("label:has-text('Yes')")
+    page.click("button:has-text('Save and continue')")
+    assert page.locator("h1").inner_text() == "Your tasks"  # nothing more for the social worker here
+    check(page, "8-social-worker-done")
+    # The manager: supervision is now in the ATM tray; assign it to themselves.
+    page.context.clear_cookies()
+    sign_in(page, base, "nel.ai.atm")
+    tray = page.locator("#tray-nel-ai-atm")
+    assert tray.locator("a:has-text('Formal supervision')").count() == 1
+    tray.locator("a:has-text('Formal supervision')").click()
+    page.select_option("#userId", "nel.ai.atm")
+    page.click("button:has-text('Assign')")
+    assert page.locator(".govuk-summary-list").inner_text().count("nel.ai.atm") == 1
+    check(page, "9-assigned")
     page.close()

@@ -105,6 +105,7 @@ def _sorted(tasks: list[Task]) -> list[Task]:
 def inbox():
     user = g.user
     pathway, only_overdue = request.args.get("pathway") or None, request.args.get("overdue") == "yes"
+    group = request.args.get("group") or None
     open_tasks = list(db.session.execute(_open_visible(user)).scalars().unique())
     if pathway:
         open_tasks = [t for t in open_tasks if t.definition_key == pathway]
@@ -112,11 +113,11 @@ def inbox():
     if only_overdue:
         rows = [r for r in rows if r["overdue"]]
     mine = [r for r in rows if r["task"].assignee == user.id]
-    trays = [(group, [r for r in rows if group in r["task"].candidate_groups and r["task"].assignee != user.id])
-             for group in user.groups]
+    trays = [(g_, [r for r in rows if g_ in r["task"].candidate_groups and r["task"].assignee != user.id])
+             for g_ in user.groups if group in (None, g_)]
     pathways = sorted({t.definition_key for t in open_tasks} | ({pathway} if pathway else set()))
     return render_template("web/inbox.html", mine=mine, trays=trays, pathways=pathways, pathway=pathway,
-                           only_overdue=only_overdue)
+                           only_overdue=only_overdue, groups=user.groups, group=group)
 
 
 def _visible_task(task_id: str) -> Task:
