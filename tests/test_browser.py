@@ -103,7 +103,7 @@ def test_work_a_referral_in_the_browser(server, browser):
     assert page.locator("h1").inner_text() == "Allocation discussion with the social worker"
     check(page, "5-next-task")
     page.click("a:has-text('Case REF-B1')")
-    page.wait_for_selector("#diagram[data-drawn=yes]", timeout=20000)
+    page.wait_for_selector("#diagram-nel_section17[data-drawn=yes]", timeout=20000)
     assert page.locator("[data-element-id='allocation_discussion'].pw-current").count() == 1
     assert page.locator("[data-element-id='duty_atm_review'].pw-done").count() == 1
     check(page, "6-case")

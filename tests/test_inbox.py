@@ -125,8 +125,13 @@ def test_the_case_page(browser, api):
     assert 'data-current="allocation_discussion twelve_week_limit"' in page  # the step and the waiting timer
     assert 'data-done="duty_atm_review' in page
     assert "Task completed: Review referral in awaiting allocation tray" in page and "nel.ai.atm" in page
-    diagram = browser.get(f"/cases/{instance['id']}/diagram.bpmn")
+    diagram = browser.get(f"/cases/{instance['id']}/diagrams/nel_section17.bpmn")
     assert diagram.status_code == 200 and b'id="nel_section17"' in diagram.data
+    # The pathway it calls is drawn too, so steps inside it can be highlighted.
+    assert 'id="diagram-nel_strategy_to_icpc"' in page
+    called = browser.get(f"/cases/{instance['id']}/diagrams/nel_strategy_to_icpc.bpmn")
+    assert called.status_code == 200 and b'id="nel_strategy_to_icpc"' in called.data
+    assert browser.get(f"/cases/{instance['id']}/diagrams/durham_one_point.bpmn").status_code == 404
     history = api.get(f"/process-instances/{instance['id']}/history").json
     assert history[-1]["type"] == "case_viewed" and history[-1]["user"] == "nel.ai.atm"
 

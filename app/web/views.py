@@ -249,24 +249,48 @@ def case_page(instance_id: str):
     done = sorted({e.activity_id for e in events if e.activity_id and e.type in ("task_completed",
                                                                                "activity_completed")})
     current = sorted({t.activity_id for t in open_tasks} | {t.activity_id for t in timers})
+    diagrams = [{"key": instance.definition_key, "title": instance.definition.name}] + [
+        {"key": d.key, "title": d.name} for d in _called_definitions(instance)]
     audit(instance.id, "case_viewed", g.user.id, child_id=str(child_id) if child_id else None)
     commit()
     timeline = [{"at": e.at, "what": _EVENT_WORDS.get(e.type, e.type.replace("_", " ").capitalize()),
                  "detail": _event_text(e), "who": e.user or "Pathways"} for e in events if e.type not in _QUIET]
     return render_template("web/case.html", instance=instance, held=held, child_id=child_id,
                            tasks=_task_rows(_sorted(open_tasks)), timeline=timeline, documents=documents,
-                           done=done, current=current, definition_name=instance.definition.name)
+                           done=done, current=current, definition_name=instance.definition.name,
+                           diagrams=diagrams)
 
 
-@bp.get("/cases/<instance_id>/diagram.bpmn")
+def _called_definitions(instance) -> list:
+    """The processes this instance's version calls, as deployed with it (or before it)."""
+    from ..models import ProcessDefinition
+
+    keys = [k for k in (instance.definition.spec or {}).get("subprocessSpecs", {}) if k != instance.definition_key]
+    if not keys:
+        return []
+    rows = db.session.execute(sa.select(ProcessDefinition).where(
+        ProcessDefinition.key.in_(keys), ProcessDefinition.deployment_id <= instance.definition.deployment_id)
+        .order_by(ProcessDefinition.key, ProcessDefinition.version.desc())).scalars()
+    newest: dict[str, Any] = {}
+    for row in rows:
+        newest.setdefault(row.key, row)
+    return [newest[k] for k in sorted(newest)]
+
+
+@bp.get("/cases/<instance_id>/diagrams/<key>.bpmn")
 @signed_in
-def case_diagram(instance_id: str):
+def case_diagram(instance_id: str, key: str):
     from ..models import ProcessInstance
 
     instance = db.session.get(ProcessInstance, instance_id)
     if instance is None:
         return render_template("web/not_found.html"), 404
-    return current_app.response_class(instance.definition.source_xml, mimetype="application/xml")
+    if key == instance.definition_key:
+        return current_app.response_class(instance.definition.source_xml, mimetype="application/xml")
+    called = {d.key: d for d in _called_definitions(instance)}
+    if key not in called:
+        return render_template("web/not_found.html"), 404
+    return current_app.response_class(called[key].source_xml, mimetype="application/xml")
 
 
 @bp.get("/documents/<document_id>.<kind>")
