@@ -31,6 +31,8 @@ class Config:
         )
         self.REDIS_URL = env.get("REDIS_URL") or None
         self.SECRET_KEY = env.get("SECRET_KEY", "dev-only-secret-change-me")
+        # Behind HTTPS, session cookies are sent only over it.
+        self.SESSION_COOKIE_SECURE = env.get("PATHWAYS_SECURE_COOKIES", "") == "1"
         # A council's own closure days (ISO dates, comma separated) on top of bank holidays.
         self.PATHWAYS_CLOSURE_DAYS = env.get("PATHWAYS_CLOSURE_DAYS", "")
         # Uploads: one BPMN or DMN file larger than this is refused before parsing.

@@ -172,3 +172,15 @@ def test_the_manager_view(browser, api):
     assert "nel-ai-atm" in page and "1 open task, 0 overdue." in page
     sign_in(browser, "nel.ai.sw1")
     assert browser.get("/team").status_code == 404
+
+
+def test_security_headers(browser):
+    page = browser.get("/sign-in")
+    policy = page.headers["Content-Security-Policy"]
+    assert "script-src 'self' 'nonce-" in policy and "frame-ancestors 'none'" in policy
+    nonce = re.search(r"'nonce-([^']+)'", policy).group(1)
+    assert f'nonce="{nonce}"' in page.get_data(as_text=True)  # GOV.UK's js-enabled script
+    assert page.headers["X-Content-Type-Options"] == "nosniff" and page.headers["X-Frame-Options"] == "DENY"
+    assert "SameSite=Lax" in browser.get("/sign-in").headers.get("Set-Cookie", "SameSite=Lax")
+    health = browser.get("/api/v1/health")
+    assert health.headers["X-Content-Type-Options"] == "nosniff"

@@ -5,9 +5,10 @@ Signed-in users are kept in the Flask session; every form carries a CSRF token
 """
 from __future__ import annotations
 
+import secrets
 from pathlib import Path
 
-from flask import Blueprint, Flask, abort, send_from_directory
+from flask import Blueprint, Flask, abort, g, send_from_directory
 from flask_wtf.csrf import CSRFProtect
 from jinja2 import ChoiceLoader, PackageLoader, PrefixLoader
 
@@ -26,6 +27,31 @@ def init_app(app: Flask, api_bp: Blueprint) -> None:
     csrf.init_app(app)
     csrf.exempt(api_bp)
     app.register_blueprint(bp)
+    app.config.setdefault("SESSION_COOKIE_SAMESITE", "Lax")
+    app.after_request(_security_headers)
+
+
+def _security_headers(response):
+    """Headers on every response; a Content-Security-Policy on pages. Scripts run only from
+    this server or with the page's nonce; bpmn-js writes inline styles into its SVG, so
+    style-src allows them."""
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    response.headers.setdefault("Referrer-Policy", "same-origin")
+    response.headers.setdefault("X-Frame-Options", "DENY")
+    if response.mimetype == "text/html":
+        nonce = g.get("csp_nonce", "")
+        response.headers.setdefault("Content-Security-Policy", "; ".join([
+            "default-src 'self'", f"script-src 'self'" + (f" 'nonce-{nonce}'" if nonce else ""),
+            "style-src 'self' 'unsafe-inline'", "img-src 'self' data:", "font-src 'self'",
+            "connect-src 'self'", "object-src 'none'", "base-uri 'self'", "form-action 'self'",
+            "frame-ancestors 'none'"]))
+    return response
+
+
+@bp.app_context_processor
+def csp_nonce() -> dict:
+    g.csp_nonce = g.get("csp_nonce") or secrets.token_urlsafe(16)
+    return {"cspNonce": g.csp_nonce}
 
 
 @bp.get("/assets/<path:filename>")
