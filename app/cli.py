@@ -14,7 +14,7 @@ from werkzeug.security import generate_password_hash
 
 from . import create_app, db_migrate
 from .auth import ROLES, issue_token
-from .config import ROOT
+from .config import DEVELOPMENT_SECRET, ROOT
 from .errors import PathwaysError
 from .extensions import db
 from .models import User
@@ -244,6 +244,10 @@ def serve(host: str, port: int, workers: int | None, threads: int) -> None:
 
     app = _app()
     sqlite = app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite")
+    if not sqlite and app.config["SECRET_KEY"] == DEVELOPMENT_SECRET:
+        # Sessions signed with a key everyone can read in the source are forgeable.
+        raise click.ClickException("set SECRET_KEY: outside the embedded default (SQLite) Pathways will not "
+                                   "serve with the development secret")
     if workers is None:
         import os
         workers = 1 if sqlite else 2 * (os.cpu_count() or 1) + 1

@@ -7,6 +7,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 
+# Good enough for the embedded default on one machine; `pathways serve` refuses it otherwise.
+DEVELOPMENT_SECRET = "dev-only-secret-change-me"
+
+
 def _default_database_url() -> str:
     instance = Path(os.environ.get("PATHWAYS_INSTANCE_DIR", ROOT / "instance"))
     instance.mkdir(parents=True, exist_ok=True)
@@ -30,7 +34,7 @@ class Config:
             env.get("DATABASE_URL") or _default_database_url()
         )
         self.REDIS_URL = env.get("REDIS_URL") or None
-        self.SECRET_KEY = env.get("SECRET_KEY", "dev-only-secret-change-me")
+        self.SECRET_KEY = env.get("SECRET_KEY", DEVELOPMENT_SECRET)
         # Behind HTTPS, session cookies are sent only over it.
         self.SESSION_COOKIE_SECURE = env.get("PATHWAYS_SECURE_COOKIES", "") == "1"
         # A council's own closure days (ISO dates, comma separated) on top of bank holidays.

@@ -67,6 +67,11 @@ class User(db.Model):
     roles: Mapped[list[str]] = mapped_column(sa.JSON, default=list)
     team: Mapped[str | None] = mapped_column(sa.String(80))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # Sign-in throttling: failed attempts in a row, and until when the account is locked.
+    failed_sign_ins: Mapped[int] = mapped_column(default=0, server_default="0")
+    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Raised by "sign out everywhere": sessions signed in before it stop working.
+    session_epoch: Mapped[int] = mapped_column(default=0, server_default="0")
 
     def has_role(self, role: str) -> bool:
         return role in self.roles or "admin" in self.roles

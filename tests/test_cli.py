@@ -73,3 +73,13 @@ def test_seed_demo_prints_users_tokens_and_starts_samples(run):
     assert "Started sample referral REF-1001" in out
     again = run("seed-demo").output
     assert "Started sample referral" not in again
+
+
+def test_serve_refuses_the_development_secret_outside_the_embedded_default(monkeypatch):
+    from conftest import POSTGRES_URL
+
+    monkeypatch.setenv("DATABASE_URL", POSTGRES_URL)
+    monkeypatch.delenv("SECRET_KEY", raising=False)
+    monkeypatch.delenv("REDIS_URL", raising=False)
+    result = CliRunner().invoke(cli, ["serve", "--port", "5099"])
+    assert result.exit_code == 1 and "set SECRET_KEY" in result.output

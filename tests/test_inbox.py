@@ -18,7 +18,9 @@ PASSWORD = "correct horse battery"
 def browser(app):
     with app.app_context():
         for user_id in ("nel.ai.atm", "nel.ai.sw1", "nel.ifd.atm"):
-            db.session.get(User, user_id).password_hash = generate_password_hash(PASSWORD)
+            user = db.session.get(User, user_id)
+            user.password_hash = generate_password_hash(PASSWORD)
+            user.failed_sign_ins, user.locked_until = 0, None  # users outlive each test
         db.session.commit()
     return app.test_client()
 
@@ -184,3 +186,21 @@ def test_security_headers(browser):
     assert "SameSite=Lax" in browser.get("/sign-in").headers.get("Set-Cookie", "SameSite=Lax")
     health = browser.get("/api/v1/health")
     assert health.headers["X-Content-Type-Options"] == "nosniff"
+
+
+def test_five_wrong_passwords_lock_the_account(browser):
+    for _ in range(5):
+        assert sign_in(browser, "nel.ai.atm", "wrong").status_code == 400
+    locked = sign_in(browser, "nel.ai.atm")  # even the right password, while locked
+    assert locked.status_code == 400 and "this account is locked" in locked.get_data(as_text=True)
+    assert sign_in(browser, "nel.ai.sw1").status_code == 302  # other accounts are not affected
+
+
+def test_sign_out_everywhere(app, browser):
+    other = app.test_client()
+    sign_in(browser, "nel.ai.atm")
+    sign_in(other, "nel.ai.atm")
+    assert other.get("/").status_code == 200
+    page = browser.get("/").get_data(as_text=True)
+    browser.post("/sign-out", data={"csrf_token": csrf(page), "everywhere": "yes"})
+    assert other.get("/").status_code == 302  # the other session no longer works

@@ -1,6 +1,7 @@
 """Sign in and out; the inbox (your tasks and your groups' trays); the task page."""
 from __future__ import annotations
 
+from datetime import datetime, timedelta, timezone
 from functools import wraps
 from typing import Any, Callable
 from urllib.parse import urlparse
@@ -13,6 +14,7 @@ from ..errors import Conflict, Forbidden, Invalid, NotFound
 from ..extensions import db
 from ..models import ProcessDefinition, Task, TaskStatus, User
 from ..services import forms
+from ..services.projection import audit
 from ..services import tasks as task_service
 from . import bp
 from .due import due_words
@@ -24,11 +26,16 @@ def now():
     return current_app.extensions["pathways.engine"].clock()
 
 
+MAX_FAILED_SIGN_INS = 5
+LOCK_MINUTES = 15
+
+
 def signed_in(view: Callable) -> Callable:
     @wraps(view)
     def wrapper(*args, **kwargs):
         user = db.session.get(User, session.get("user_id") or "")
-        if user is None:
+        if user is None or session.get("epoch") != user.session_epoch:
+            session.clear()
             return redirect(url_for("web.sign_in", next=request.path))
         g.user = user
         return view(*args, **kwargs)
@@ -57,18 +64,38 @@ def sign_in():
             errors["password"] = "Enter your password"
         if not errors:
             user = db.session.get(User, username)
-            if user is None or not user.password_hash or not check_password_hash(
+            wall_clock = datetime.now(timezone.utc)
+            if user is not None and user.locked_until and user.locked_until > wall_clock:
+                # Locked: the same answer whatever the password, so guessing learns nothing.
+                minutes = max(1, int((user.locked_until - wall_clock).total_seconds() // 60) + 1)
+                errors["username"] = (f"Too many attempts: this account is locked. Try again in {minutes} "
+                                      f"minute{'s' if minutes != 1 else ''}")
+            elif user is None or not user.password_hash or not check_password_hash(
                     user.password_hash, request.form["password"]):
                 errors["username"] = "Enter a correct username and password"
+                if user is not None:
+                    user.failed_sign_ins += 1
+                    if user.failed_sign_ins >= MAX_FAILED_SIGN_INS:
+                        user.locked_until = wall_clock + timedelta(minutes=LOCK_MINUTES)
+                        user.failed_sign_ins = 0
+                        audit(None, "account_locked", user.id, minutes=LOCK_MINUTES)
+                    db.session.commit()
             else:
+                user.failed_sign_ins, user.locked_until = 0, None
+                db.session.commit()
                 session.clear()
-                session["user_id"] = user.id
+                session["user_id"], session["epoch"] = user.id, user.session_epoch
                 return redirect(_safe_next(request.args.get("next")))
     return render_template("web/sign_in.html", errors=errors, username=username), 400 if errors else 200
 
 
 @bp.post("/sign-out")
 def sign_out():
+    user = db.session.get(User, session.get("user_id") or "")
+    if user is not None and request.form.get("everywhere") == "yes":
+        user.session_epoch += 1  # every other session of this user stops working too
+        audit(None, "signed_out_everywhere", user.id)
+        db.session.commit()
     session.clear()
     return redirect(url_for("web.sign_in"))
 
@@ -230,7 +257,6 @@ def _event_text(event) -> str:
 def case_page(instance_id: str):
     from ..models import AuditEvent, Document, ProcessInstance, Timer, TimerStatus
     from ..services import register
-    from ..services.projection import audit
     from ..services.transaction import commit
 
     instance = db.session.get(ProcessInstance, instance_id)
