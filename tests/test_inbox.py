@@ -61,6 +61,7 @@ def test_the_tray_claim_an_error_then_the_next_task(browser, api):
     sign_in(browser, "nel.ai.atm")
     inbox = browser.get("/").get_data(as_text=True)
     assert "Tray: nel-ai-atm (1)" in inbox and "Review referral in awaiting allocation tray" in inbox
+    assert "Your tasks (0) · unclaimed in your trays (1)" in inbox
     assert "due today" in inbox  # the tray is reviewed the working day the referral arrives
     (task,) = instance["activeTasks"]
     page = browser.get(f"/tasks/{task['id']}").get_data(as_text=True)
@@ -68,6 +69,7 @@ def test_the_tray_claim_an_error_then_the_next_task(browser, api):
     browser.post(f"/tasks/{task['id']}/claim", data={"csrf_token": csrf(page)})
     page = browser.get(f"/tasks/{task['id']}").get_data(as_text=True)
     assert "Release this task" in page and "Assigned to you (1)" in browser.get("/").get_data(as_text=True)
+    assert "Your tasks (1) · unclaimed in your trays (0)" in browser.get("/").get_data(as_text=True)
     # Nothing chosen: an error summary linking to the field; the notes typed are kept.
     response = browser.post(f"/tasks/{task['id']}", data={"csrf_token": csrf(page), "reviewNotes": "Seen by IFD"})
     body = response.get_data(as_text=True)

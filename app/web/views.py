@@ -117,9 +117,13 @@ def _open_visible(user: User):
 
 
 def _tray_counts(user: User) -> dict[str, int]:
-    mine = db.session.execute(sa.select(sa.func.count()).select_from(
-        _open_visible(user).where(Task.assignee == user.id).subquery())).scalar_one()
-    return {"mine": mine}
+    """For the header: tasks assigned to the user, and tasks in their trays nobody has claimed."""
+    open_tasks = _open_visible(user).subquery()
+    mine = db.session.execute(sa.select(sa.func.count()).select_from(open_tasks)
+                              .where(open_tasks.c.assignee == user.id)).scalar_one()
+    unclaimed = db.session.execute(sa.select(sa.func.count()).select_from(open_tasks)
+                                   .where(open_tasks.c.assignee.is_(None))).scalar_one()
+    return {"mine": mine, "unclaimed": unclaimed}
 
 
 def _sorted(tasks: list[Task]) -> list[Task]:
