@@ -7,6 +7,8 @@ the receiving team's inbox following the child."""
 from __future__ import annotations
 
 import pytest
+import steps
+from steps import active, activities, complete, work
 
 TM, SW = "blackpool.ast.tm", "blackpool.ast.sw"
 RECEIVING = {"ssf": "blackpool.ssf.tm", "soc": "blackpool.soc.tm", "sccn": "blackpool.sccn.tm"}
@@ -20,28 +22,8 @@ def start(api):
     return response.json
 
 
-def active(instance, activity_id):
-    matches = [t for t in instance["activeTasks"] if t["activityId"] == activity_id]
-    assert matches, f"{activity_id} not active: {sorted(t['activityId'] for t in instance['activeTasks'])}"
-    return matches[0]
-
-
-def activities(instance):
-    return sorted(t["activityId"] for t in instance["activeTasks"])
-
-
-def complete(api, instance, activity_id, user, **variables):
-    return api.as_(user).post(f"/tasks/{active(instance, activity_id)['id']}/complete", {"variables": variables})
-
-
-def work(api, instance, activity_id, user, **variables):
-    response = complete(api, instance, activity_id, user, **variables)
-    assert response.status_code == 200, response.json
-    return response.json
-
-
 def held_by(api):
-    return [(h["team"], h["status"]) for h in api.get("/children/BA-1").json["heldBy"]]
+    return steps.held_by(api, "BA-1")
 
 
 def cafa(api, outcome):

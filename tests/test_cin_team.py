@@ -4,6 +4,8 @@ out of the team, with the case register following the child."""
 from __future__ import annotations
 
 import pytest
+import steps
+from steps import active, activities, complete, work
 
 TM, SW, SGCP = "cin.tm", "cin.sw", "cin.sgcp.tm"
 CASE = dict(childId="CN-1", source="a_and_i", expectedSupportWeeks=20, previousInvolvementSameIssues=False,
@@ -16,28 +18,8 @@ def start(api, **change):
     return response.json
 
 
-def active(instance, activity_id):
-    matches = [t for t in instance["activeTasks"] if t["activityId"] == activity_id]
-    assert matches, f"{activity_id} not active: {sorted(t['activityId'] for t in instance['activeTasks'])}"
-    return matches[0]
-
-
-def activities(instance):
-    return sorted(t["activityId"] for t in instance["activeTasks"])
-
-
-def complete(api, instance, activity_id, user, **variables):
-    return api.as_(user).post(f"/tasks/{active(instance, activity_id)['id']}/complete", {"variables": variables})
-
-
-def work(api, instance, activity_id, user, **variables):
-    response = complete(api, instance, activity_id, user, **variables)
-    assert response.status_code == 200, response.json
-    return response.json
-
-
 def held_by(api):
-    return [(h["team"], h["status"]) for h in api.get("/children/CN-1").json["heldBy"]]
+    return steps.held_by(api, "CN-1")
 
 
 def transferred(api):

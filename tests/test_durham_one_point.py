@@ -16,6 +16,7 @@ import pytest
 
 from app.extensions import db
 from app.models import ProcessInstance
+from steps import active, activities, complete, work
 
 EHTW, SEHTW, FIRST_CONTACT = "durham.ehtw", "durham.sehtw", "durham.first.contact"
 IFST_TM, KW, FH_TM, EHP = "durham.ifst.tm", "durham.ifst.kw", "durham.fh.tm", "durham.fh.ehp"
@@ -29,27 +30,6 @@ def start(api, requester="parent", business_key="EH-1", **extra):
     response = api.post("/process-definitions/durham_one_point/start",
                         {"businessKey": business_key, "variables": variables})
     assert response.status_code == 201, response.json
-    return response.json
-
-
-def active(instance, activity_id):
-    matches = [t for t in instance["activeTasks"] if t["activityId"] == activity_id]
-    assert matches, f"{activity_id} not active; active: {sorted(t['activityId'] for t in instance['activeTasks'])}"
-    return matches[0]
-
-
-def activities(instance):
-    return sorted(t["activityId"] for t in instance["activeTasks"])
-
-
-def complete(api, instance, activity_id, user, **variables):
-    task = active(instance, activity_id)
-    return api.as_(user).post(f"/tasks/{task['id']}/complete", {"variables": variables})
-
-
-def work(api, instance, activity_id, user, **variables):
-    response = complete(api, instance, activity_id, user, **variables)
-    assert response.status_code == 200, response.json
     return response.json
 
 

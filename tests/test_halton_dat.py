@@ -6,6 +6,8 @@ summary and letter, and the case register following the child."""
 from __future__ import annotations
 
 import pytest
+import steps
+from steps import active, activities, complete, work
 
 ICART, SW, PL, PM, CIN_TM = "halton.icart", "halton.dat.sw", "halton.dat.pl", "halton.pm", "halton.cin.tm"
 END_OF = "T23:59:59+00:00"
@@ -24,28 +26,8 @@ def start(api, **change):
     return response.json
 
 
-def active(instance, activity_id):
-    matches = [t for t in instance["activeTasks"] if t["activityId"] == activity_id]
-    assert matches, f"{activity_id} not active: {sorted(t['activityId'] for t in instance['activeTasks'])}"
-    return matches[0]
-
-
-def activities(instance):
-    return sorted(t["activityId"] for t in instance["activeTasks"])
-
-
-def complete(api, instance, activity_id, user, **variables):
-    return api.as_(user).post(f"/tasks/{active(instance, activity_id)['id']}/complete", {"variables": variables})
-
-
-def work(api, instance, activity_id, user, **variables):
-    response = complete(api, instance, activity_id, user, **variables)
-    assert response.status_code == 200, response.json
-    return response.json
-
-
 def held_by(api):
-    return [(h["team"], h["status"]) for h in api.get("/children/H-1").json["heldBy"]]
+    return steps.held_by(api, "H-1")
 
 
 def assessed(api, outcome, csw=False):

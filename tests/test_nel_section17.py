@@ -7,6 +7,7 @@ count from a completed step count from then.
 from __future__ import annotations
 
 import pytest
+from steps import active, work
 
 IFD, ATM, TM, SW1, SW2 = "nel.ifd.atm", "nel.ai.atm", "nel.ai.tm", "nel.ai.sw1", "nel.ai.sw2"
 RECEIVED = "2026-12-23T10:15:00Z"  # Wed 23 Dec 2026, two days before Christmas
@@ -19,19 +20,6 @@ def start(api, received=RECEIVED, strategy=False, business_key="REF-1"):
                       "strategyDiscussionRecommended": strategy},
     })
     assert response.status_code == 201, response.json
-    return response.json
-
-
-def active(instance, activity_id):
-    matches = [t for t in instance["activeTasks"] if t["activityId"] == activity_id]
-    assert matches, f"{activity_id} not active; active: {[t['activityId'] for t in instance['activeTasks']]}"
-    return matches[0]
-
-
-def work(api, instance, activity_id, user, **variables):
-    task = active(instance, activity_id)
-    response = api.as_(user).post(f"/tasks/{task['id']}/complete", {"variables": variables})
-    assert response.status_code == 200, response.json
     return response.json
 
 

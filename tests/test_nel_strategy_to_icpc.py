@@ -9,6 +9,8 @@ The suite's engine clock is Tue 1 Dec 2026 09:00 UTC (tests/conftest.py).
 from __future__ import annotations
 
 import pytest
+from steps import active, complete, work
+
 TM, DDM, ATM, SW1, SW2 = "nel.ai.tm", "nel.police.ddm", "nel.ai.atm", "nel.ai.sw1", "nel.ai.sw2"
 IRO, COURT_TM, COURT_SW = "nel.cp.iro", "nel.court.tm", "nel.court.sw"
 MEETING = "2026-12-17T10:00:00Z"  # Thu 17 Dec 2026: the 15 working days run over Christmas
@@ -18,23 +20,6 @@ def start(api, key="nel_strategy_to_icpc", business_key="REF-S1", **extra):
     variables = {"childId": "C-9", "referralId": business_key, "referralReceivedAt": "2026-12-01T08:30:00Z", **extra}
     response = api.post(f"/process-definitions/{key}/start", {"businessKey": business_key, "variables": variables})
     assert response.status_code == 201, response.json
-    return response.json
-
-
-def active(instance, activity_id):
-    matches = [t for t in instance["activeTasks"] if t["activityId"] == activity_id]
-    assert matches, f"{activity_id} not active; active: {[t['activityId'] for t in instance['activeTasks']]}"
-    return matches[0]
-
-
-def complete(api, instance, activity_id, user, **variables):
-    task = active(instance, activity_id)
-    return api.as_(user).post(f"/tasks/{task['id']}/complete", {"variables": variables})
-
-
-def work(api, instance, activity_id, user, **variables):
-    response = complete(api, instance, activity_id, user, **variables)
-    assert response.status_code == 200, response.json
     return response.json
 
 

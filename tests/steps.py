@@ -1,0 +1,31 @@
+"""Working a pathway through the API in scenario tests: find a step among an instance's
+active tasks and complete it as a user."""
+from __future__ import annotations
+
+
+def active(instance, activity_id):
+    """The active task of ``activity_id``; fails naming the steps that are active instead."""
+    matches = [t for t in instance["activeTasks"] if t["activityId"] == activity_id]
+    assert matches, f"{activity_id} not active; active: {activities(instance)}"
+    return matches[0]
+
+
+def activities(instance):
+    return sorted(t["activityId"] for t in instance["activeTasks"])
+
+
+def complete(api, instance, activity_id, user, **variables):
+    """Complete the step as ``user``; the response, whatever it is."""
+    return api.as_(user).post(f"/tasks/{active(instance, activity_id)['id']}/complete", {"variables": variables})
+
+
+def work(api, instance, activity_id, user, **variables):
+    """Complete the step as ``user``, which must succeed; the instance after it."""
+    response = complete(api, instance, activity_id, user, **variables)
+    assert response.status_code == 200, response.json
+    return response.json
+
+
+def held_by(api, child_id):
+    """(team, status) of each team the case register says holds the child now."""
+    return [(h["team"], h["status"]) for h in api.get(f"/children/{child_id}").json["heldBy"]]
