@@ -410,7 +410,7 @@ class Engine:
         if outcome:
             variables["outcome"] = outcome
         return Snapshot(
-            state=_STATE.to_dict(_compact(workflow)),
+            state=_STATE.to_dict(_compact(workflow, tasks)),
             variables=variables,
             completed=completed,
             user_tasks=user_tasks,
@@ -420,17 +420,19 @@ class Engine:
         )
 
 
-def _compact(workflow: BpmnWorkflow) -> BpmnWorkflow:
+def _compact(workflow: BpmnWorkflow, tasks: list) -> BpmnWorkflow:
     """Drop the finished iterations of standard loops from the state.
 
     A case that lives for years repeats its cycles (TAF reviews, visits) hundreds of times;
     SpiffWorkflow keeps every finished iteration and its sub-process, so each step would
     cost more than the last. A finished iteration's data is already merged into the loop
-    and its history is in the audit trail, so nothing that runs later reads it.
+    and its history is in the audit trail, so nothing that runs later reads it. ``tasks`` is
+    the snapshot's one walk of the task tree (walking it again would double the cost).
     """
     _drop_orphans(workflow)
-    for task in workflow.get_tasks():
-        if not isinstance(task.task_spec, StandardLoopTask):
+    attached = {id(workflow)} | {id(sp) for sp in workflow.subprocesses.values()}
+    for task in tasks:
+        if not isinstance(task.task_spec, StandardLoopTask) or id(task.workflow) not in attached:
             continue
         merged = set(task.internal_data.get("merged", []))
         for child in list(task.children):
