@@ -17,12 +17,16 @@ from .openapi import doc
 WRITERS = ("integrator", "admin")
 
 
+def _require_writer() -> None:
+    require_role(g.user, *WRITERS, action="change the case register (needs the integrator role)")
+
+
 def _child_json(child: Child) -> dict:
     history = service.episodes(child.id)
     held = service.holding(child.id)
     return schemas.ChildOut().dump({
         "id": child.id, "family_id": child.family_id, "name": child.name, "date_of_birth": child.date_of_birth,
-        "siblings": [s.id for s in service.siblings(child)],
+        "siblings": service.sibling_ids(child.id, child.family_id),
         "heldBy": [{"team": e.team, "status": e.status, "since": e.started_at} for e in held],
         "episodes": history,
     })
@@ -33,7 +37,7 @@ def _child_json(child: Child) -> dict:
 @doc("Add a family (a household) to the register", body=schemas.FamilyIn, response=(201, schemas.FamilyOut),
      errors=(403, 409, 422))
 def create_family():
-    require_role(g.user, *WRITERS, action="change the case register (needs the integrator role)")
+    _require_writer()
     data = body(schemas.FamilyIn)
     family = service.create_family(data["id"], data.get("name"), g.user.id)
     commit()
@@ -54,7 +58,7 @@ def get_family(family_id: str):
 @authenticated
 @doc("Add a child to the register", body=schemas.ChildIn, response=(201, schemas.ChildOut), errors=(403, 409, 422))
 def create_child():
-    require_role(g.user, *WRITERS, action="change the case register (needs the integrator role)")
+    _require_writer()
     data = body(schemas.ChildIn)
     child = service.create_child(data["id"], data.get("familyId"), data.get("name"), data.get("dateOfBirth"),
                                  g.user.id)
@@ -79,7 +83,7 @@ def get_child(child_id: str):
 @doc("Change a child's family (once set it cannot move), name or date of birth", body=schemas.ChildChange,
      response=(200, schemas.ChildOut), errors=(403, 404, 409, 422))
 def update_child(child_id: str):
-    require_role(g.user, *WRITERS, action="change the case register (needs the integrator role)")
+    _require_writer()
     data = body(schemas.ChildChange)
     child = service.update_child(service.get_child(child_id), data, g.user.id)
     commit()
@@ -103,7 +107,7 @@ def child_history(child_id: str):
 @doc("Record a team holding a child from a date (and, if it has ended, until one)", body=schemas.EpisodeIn,
      response=(201, schemas.EpisodeOut), errors=(403, 404, 409, 422))
 def create_episode(child_id: str):
-    require_role(g.user, *WRITERS, action="change the case register (needs the integrator role)")
+    _require_writer()
     data = body(schemas.EpisodeIn)
     episode = service.open_episode(service.get_child(child_id), data["team"], data["status"], data["startedAt"],
                                    g.user.id, ended_at=data.get("endedAt"))
@@ -116,7 +120,7 @@ def create_episode(child_id: str):
 @doc("End an episode (endedAt, endReason) or change its status", body=schemas.EpisodeChange,
      response=(200, schemas.EpisodeOut), errors=(403, 404, 409, 422))
 def update_episode(episode_id: str):
-    require_role(g.user, *WRITERS, action="change the case register (needs the integrator role)")
+    _require_writer()
     data = body(schemas.EpisodeChange)
     episode = service.update_episode(service.get_episode(episode_id), data, g.user.id)
     commit()

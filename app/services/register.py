@@ -83,11 +83,12 @@ def update_child(child: Child, changes: dict[str, Any], user: str) -> Child:
     return child
 
 
-def siblings(child: Child) -> list[Child]:
-    if child.family_id is None:
+def sibling_ids(child_id: str, family_id: str | None) -> list[str]:
+    """The other children of the family (none without a family)."""
+    if family_id is None:
         return []
     return list(db.session.execute(
-        sa.select(Child).where(Child.family_id == child.family_id, Child.id != child.id).order_by(Child.id)
+        sa.select(Child.id).where(Child.family_id == family_id, Child.id != child_id).order_by(Child.id)
     ).scalars())
 
 
@@ -184,12 +185,10 @@ def decision_facts(child_id: str | None, at: datetime | None = None, family_id: 
     open_now = [e for e in history if e.started_at <= at and (e.ended_at is None or e.ended_at > at)]
     closed = sorted((e for e in history if e.ended_at is not None and e.ended_at <= at), key=lambda e: e.ended_at)
     cin_closed = [e for e in closed if e.team == "cin"]
-    sibling_ids = list(db.session.execute(
-        sa.select(Child.id).where(Child.family_id == family, Child.id != str(child_id))
-    ).scalars()) if family else []
-    sibling_open_to_cin = bool(sibling_ids) and db.session.execute(
+    siblings = sibling_ids(str(child_id), family)
+    sibling_open_to_cin = bool(siblings) and db.session.execute(
         sa.select(sa.func.count()).select_from(TeamEpisode).where(
-            TeamEpisode.child_id.in_(sibling_ids), TeamEpisode.team == "cin", TeamEpisode.started_at <= at,
+            TeamEpisode.child_id.in_(siblings), TeamEpisode.team == "cin", TeamEpisode.started_at <= at,
             sa.or_(TeamEpisode.ended_at.is_(None), TeamEpisode.ended_at > at))
     ).scalar_one() > 0
     return {
