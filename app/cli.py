@@ -97,7 +97,8 @@ def deploy(paths: tuple[Path, ...]) -> None:
 
 
 def _create_user(user_id: str, groups: list[str], roles: list[str], password: str | None,
-                 display_name: str | None = None, team: str | None = None) -> User:
+                 display_name: str | None = None, team: str | None = None,
+                 teams: list[str] | None = None) -> User:
     unknown = set(roles) - set(ROLES)
     if unknown:
         raise click.BadParameter(f"unknown role(s) {', '.join(sorted(unknown))}; roles are {', '.join(ROLES)}")
@@ -109,6 +110,7 @@ def _create_user(user_id: str, groups: list[str], roles: list[str], password: st
     user.groups = groups
     user.roles = roles
     user.team = team
+    user.teams = teams or []
     if password:
         user.password_hash = generate_password_hash(password)
     return user
@@ -124,13 +126,15 @@ def users() -> None:
 @click.option("--groups", default="", help="Comma-separated candidate groups, e.g. nel-ai-sw")
 @click.option("--roles", default="staff", help=f"Comma-separated roles: {', '.join(ROLES)}")
 @click.option("--display-name", default=None)
-@click.option("--team", default=None)
+@click.option("--team", default=None, help="The user's own team (duty rotas give cases to a team's members).")
+@click.option("--teams", default="", help="Comma-separated case register teams whose children the user may "
+                                          "see besides their own team's, e.g. ast,ssf")
 @click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
-def users_create(name, groups, roles, display_name, team, password_stdin) -> None:
+def users_create(name, groups, roles, display_name, team, teams, password_stdin) -> None:
     password = sys.stdin.readline().rstrip("\n") if password_stdin else None
     app = _app()
     with _context(app):
-        user = _create_user(name, _split(groups), _split(roles), password, display_name, team)
+        user = _create_user(name, _split(groups), _split(roles), password, display_name, team, _split(teams))
         db.session.commit()
         click.echo(f"user {user.id}: groups {', '.join(user.groups) or '-'}; roles {', '.join(user.roles)}")
 
@@ -160,13 +164,13 @@ def _split(text: str) -> list[str]:
 @cli.command("seed-demo", help="Create demo teams, users and tokens, and a few sample referrals.")
 @_operator_errors
 def seed_demo() -> None:
-    from .demo import DEMO_USERS, sample_referrals
+    from .demo import DEMO_REGISTER_TEAMS, DEMO_USERS, sample_referrals
 
     app = _app()
     with _context(app):
         rows = []
         for user_id, name, groups, roles, team in DEMO_USERS:
-            user = _create_user(user_id, groups, roles, DEMO_PASSWORD, name, team)
+            user = _create_user(user_id, groups, roles, DEMO_PASSWORD, name, team, DEMO_REGISTER_TEAMS.get(user_id))
             rows.append((user, issue_token(user)))
         db.session.commit()
         started = sample_referrals(app)

@@ -62,6 +62,20 @@ DEMO_USERS: list[tuple[str, str, list[str], list[str], str | None]] = [
     ("halton.early.help", "Early Help", ["halton-early-help"], ["staff"], "halton-early-help"),
 ]
 
+# The case register's team codes each demo user works in: a user sees the children these
+# teams hold or held (app/access.py). Councils run a Pathways each, so codes are per council;
+# the demo hosts four councils at once, and Halton's and North East Lincolnshire's CIN teams
+# share the code `cin`.
+_BLACKPOOL_TEAMS = ["ast", "ssf", "soc", "sccn", "tis"]
+DEMO_REGISTER_TEAMS: dict[str, list[str]] = {
+    "blackpool.ast.tm": ["ast"], "blackpool.ast.sw": ["ast"], "blackpool.ssf.tm": ["ssf"],
+    "blackpool.soc.tm": ["soc"], "blackpool.sccn.tm": ["sccn"], "blackpool.tis": ["tis"],
+    "blackpool.service.manager": _BLACKPOOL_TEAMS, "blackpool.head.of.service": _BLACKPOOL_TEAMS,
+    "halton.dat.sw": ["dat"], "halton.dat.pl": ["dat"], "halton.pm": ["dat", "cin", "cic"],
+    "halton.cin.tm": ["cin"], "halton.cic.tm": ["cic"], "halton.early.help": ["early-help"],
+    "cin.tm": ["cin"], "cin.sw": ["cin"], "cin.sgcp.tm": ["sgcp"],
+}
+
 SAMPLE_REFERRALS = [
     ("REF-1001", {"childId": "C-1001", "referralId": "REF-1001", "strategyDiscussionRecommended": False}),
     ("REF-1002", {"childId": "C-1002", "referralId": "REF-1002", "strategyDiscussionRecommended": False}),

@@ -65,7 +65,10 @@ class User(db.Model):
     password_hash: Mapped[str | None] = mapped_column(sa.String(255))
     groups: Mapped[list[str]] = mapped_column(sa.JSON, default=list)
     roles: Mapped[list[str]] = mapped_column(sa.JSON, default=list)
+    # The user's own team: duty rotas give a case to a team's members of each group.
     team: Mapped[str | None] = mapped_column(sa.String(80))
+    # Other register teams whose children the user may see (a service manager's teams).
+    teams: Mapped[list[str]] = mapped_column(sa.JSON, default=list, server_default="[]")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     # Sign-in throttling: failed attempts in a row, and until when the account is locked.
     failed_sign_ins: Mapped[int] = mapped_column(default=0, server_default="0")
@@ -132,6 +135,8 @@ class ProcessInstance(db.Model):
     definition_id: Mapped[int] = mapped_column(sa.ForeignKey("process_definition.id"), index=True)
     definition_key: Mapped[str] = mapped_column(sa.String(120), index=True)
     business_key: Mapped[str | None] = mapped_column(sa.String(200), index=True)
+    # The child the case is about (the `childId` variable): team scope is decided by it.
+    child_id: Mapped[str | None] = mapped_column(sa.String(80), index=True)
     status: Mapped[str] = mapped_column(sa.String(20), index=True)
     # The engine's serialized state without its spec, and the variables projected from it.
     state: Mapped[dict[str, Any]] = mapped_column(sa.JSON)

@@ -19,7 +19,7 @@ from app import create_app, db_migrate
 from app.auth import issue_token
 from app.cli import _create_user
 from app.config import normalise_database_url
-from app.demo import DEMO_USERS
+from app.demo import DEMO_REGISTER_TEAMS, DEMO_USERS
 from app.extensions import db
 from app.services import deployments
 
@@ -80,7 +80,7 @@ def seed(app) -> None:
     tokens = {}
     with app.app_context():
         for user_id, name, groups, roles, team in DEMO_USERS:
-            user = _create_user(user_id, groups, roles, None, name, team)
+            user = _create_user(user_id, groups, roles, None, name, team, DEMO_REGISTER_TEAMS.get(user_id))
             tokens[user_id] = issue_token(user)
         db.session.commit()
         sources = [ROOT / "bpmn", ROOT / "dmn", ROOT / "tests" / "fixtures"]

@@ -108,17 +108,22 @@ def test_complete_validates_then_moves_on_and_records_who(api):
     assert completed["user"] == "nel.ai.sw1" and completed["details"]["variables"]["seen"] is True
 
 
-def test_another_groups_task_is_403_and_audited(api):
+def test_a_task_of_a_case_outside_the_users_teams_is_404_like_a_missing_one_and_audited(api):
     instance = start_smoke(api)
     task_id = instance["activeTasks"][0]["id"]
     outsider = api.as_("nel.ifd.atm")
-    assert outsider.get(f"/tasks/{task_id}").status_code == 403
+    unknown = "00000000-0000-0000-0000-000000000000"
+    hidden, missing = outsider.get(f"/tasks/{task_id}"), outsider.get(f"/tasks/{unknown}")
+    assert hidden.status_code == missing.status_code == 404
+    assert hidden.json == {"error": {**missing.json["error"],
+                                     "message": missing.json["error"]["message"].replace(unknown, task_id)}}
     response = outsider.post(f"/tasks/{task_id}/complete", {"variables": {"visitDate": "2026-12-24"}})
-    assert response.status_code == 403
+    assert response.status_code == 404
     assert outsider.get("/tasks").json == []
     history = api.get(f"/process-instances/{instance['id']}/history").json
     denied = [e for e in history if e["type"] == "access_denied"]
-    assert len(denied) == 2 and denied[0]["user"] == "nel.ifd.atm"
+    assert len(denied) == 2 and {e["user"] for e in denied} == {"nel.ifd.atm"}
+    assert all(e["details"]["answer"] == "not_found" for e in denied)
 
 
 def test_unknown_task_is_404(api):

@@ -81,7 +81,7 @@ def test_each_transfer_point(api, outcome, step, step_user, step_fields, team, s
     instance = prepare(api, instance)
     agree = active(instance, "agree_transfer")
     assert agree["candidateGroups"] == [f"blackpool-{team}-tm"]
-    assert api.as_(TM).get(f"/tasks/{agree['id']}").status_code == 403
+    assert api.as_(TM).post(f"/tasks/{agree['id']}/complete", {"variables": {}}).status_code == 403
     instance = finish(api, work(api, instance, "agree_transfer", RECEIVING[team], **AGREED))
     assert instance["variables"]["outcome"] == "transferred"
     assert held_by(api) == [(team, status)]

@@ -71,7 +71,7 @@ def test_each_route_reaches_the_receiving_team_and_the_register(api, change, rou
     oversight = task(instance, "initial_management_oversight")
     group = "blackpool-tis" if team == "tis" else f"blackpool-{team}-tm"
     assert oversight["candidateGroups"] == [group]
-    assert api.as_(HUB).get(f"/tasks/{oversight['id']}").status_code == 403
+    assert api.as_(HUB).post(f"/tasks/{oversight['id']}/complete", {"variables": {}}).status_code == 403
     instance = work(api, instance, "initial_management_oversight", MANAGERS[team], allocatedWorker="worker.1",
                     allocatedWorkerContact="01253 000000", managementOversight="Allocated for CAFA")
     child = api.get("/children/BP-1").json

@@ -17,7 +17,7 @@ PASSWORD = "correct horse battery"
 @pytest.fixture
 def browser(app):
     with app.app_context():
-        for user_id in ("nel.ai.atm", "nel.ai.sw1", "nel.ifd.atm"):
+        for user_id in ("nel.ai.atm", "nel.ai.sw1", "nel.ifd.atm", "durham.ehtw"):
             user = db.session.get(User, user_id)
             user.password_hash = generate_password_hash(PASSWORD)
             user.failed_sign_ins, user.locked_until = 0, None  # users outlive each test
@@ -82,11 +82,24 @@ def test_the_tray_claim_an_error_then_the_next_task(browser, api):
     assert "is done" in following
 
 
-def test_a_task_of_another_group_is_not_found(browser, api):
+def test_a_task_of_another_teams_case_is_not_found(browser, api):
+    (task,) = start_referral(api)["activeTasks"]
+    sign_in(browser, "durham.ehtw")
+    assert browser.get(f"/tasks/{task['id']}").status_code == 404
+    assert browser.get(f"/cases/{task['processInstanceId']}").status_code == 404
+    assert "Review referral" not in browser.get("/").get_data(as_text=True)
+
+
+def test_a_team_mates_task_is_shown_but_not_worked(browser, api):
     (task,) = start_referral(api)["activeTasks"]
     sign_in(browser, "nel.ai.sw1")
-    assert browser.get(f"/tasks/{task['id']}").status_code == 404
+    page = browser.get(f"/tasks/{task['id']}")
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    assert "This task is not yours to work." in html and "Claim this task" not in html
     assert "Review referral" not in browser.get("/").get_data(as_text=True)
+    refused = browser.post(f"/tasks/{task['id']}/claim", data={"csrf_token": csrf(html)})
+    assert refused.status_code == 403 and "You cannot do this" in refused.get_data(as_text=True)
 
 
 def test_dates_are_read_from_day_month_and_year(browser, api):

@@ -60,7 +60,7 @@ def test_recommended_by_the_ifd_starts_with_the_tm_and_police_ddm(api):
     instance = start(api, "nel_section17", strategyDiscussionRecommended=True)
     conversation = active(instance, "threshold_conversation")
     assert conversation["candidateGroups"] == ["nel-ai-tm", "nel-police-ddm"]
-    assert api.as_(SW1).get(f"/tasks/{conversation['id']}").status_code == 403
+    assert api.as_(SW1).post(f"/tasks/{conversation['id']}/complete", {"variables": {}}).status_code == 403
     # Either party records what they agreed.
     instance = agree_threshold(api, instance, user=DDM)
     assert active(instance, "allocate_social_worker")["due"] == "2026-12-01T15:00:00+00:00"

@@ -84,9 +84,11 @@ def test_an_ended_episode_cannot_end_again(api, family):
 
 
 def test_only_integrators_change_the_register(api, family):
-    response = api.as_("nel.ai.sw1").post("/children", {"id": "C-7"})
-    assert response.status_code == 403
-    assert api.as_("nel.ai.sw1").get("/children/C-1").status_code == 200
+    episode(api, "C-1", "ast", "2026-01-05T09:00:00Z")
+    worker = api.as_("blackpool.ast.sw")
+    assert worker.post("/children", {"id": "C-7"}).status_code == 403
+    assert worker.patch("/children/C-1", {"name": "Alex"}).status_code == 403
+    assert worker.get("/children/C-1").status_code == 200
 
 
 def test_decisions_read_what_the_register_knows(api, family):

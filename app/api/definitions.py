@@ -4,6 +4,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from flask import current_app, g, jsonify, request
 
+from .. import access
 from ..auth import authenticated, require_role
 from ..engine import EngineError
 from ..errors import BadRequest, Invalid, NotFound
@@ -95,6 +96,9 @@ def list_decisions():
 def evaluate_decision(key: str):
     """Returns the decision's outputs as an object, or a list of objects for COLLECT."""
     variables = body(schemas.VariablesRequest)["variables"]
+    if variables.get("childId") not in (None, ""):
+        # The register fills inputs for the child: only for a child the caller may see.
+        access.child_for(g.user, str(variables["childId"]))
     decision = deployments.latest(DecisionDefinition, key)
     if decision is None:
         raise NotFound(f"no decision with key {key!r}")

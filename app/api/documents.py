@@ -2,12 +2,12 @@
 from __future__ import annotations
 
 import sqlalchemy as sa
-from flask import Response, jsonify
+from flask import Response, g, jsonify
 
+from .. import access
 from ..auth import authenticated
-from ..errors import NotFound
 from ..extensions import db
-from ..models import Document, ProcessInstance
+from ..models import Document
 from ..services import register
 from . import bp, schemas
 from .openapi import doc
@@ -20,18 +20,14 @@ def _listed(where) -> list:
 
 
 def _get(document_id: str) -> Document:
-    document = db.session.get(Document, document_id)
-    if document is None:
-        raise NotFound(f"no document {document_id}")
-    return document
+    return access.document_for(g.user, document_id)
 
 
 @bp.get("/process-instances/<instance_id>/documents")
 @authenticated
 @doc("The documents an instance produced", response=(200, [schemas.DocumentOut]), errors=(404,))
 def instance_documents(instance_id: str):
-    if db.session.get(ProcessInstance, instance_id) is None:
-        raise NotFound(f"process instance {instance_id} not found")
+    access.instance_for(g.user, instance_id)
     return jsonify(schemas.DocumentOut(many=True).dump(_listed(Document.instance_id == instance_id)))
 
 
@@ -39,6 +35,7 @@ def instance_documents(instance_id: str):
 @authenticated
 @doc("Every document about a child", response=(200, [schemas.DocumentOut]), errors=(404,))
 def child_documents(child_id: str):
+    access.child_for(g.user, child_id)
     register.get_child(child_id)
     return jsonify(schemas.DocumentOut(many=True).dump(_listed(Document.child_id == child_id)))
 

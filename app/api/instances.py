@@ -4,11 +4,13 @@ from __future__ import annotations
 import sqlalchemy as sa
 from flask import current_app, g, jsonify
 
+from .. import access
 from ..auth import authenticated, require_role
 from ..errors import Invalid, NotFound
 from ..extensions import db
 from ..models import AuditEvent, ProcessInstance, Task, TaskStatus, Timer, TimerStatus
 from ..services import instances as service
+from ..services.transaction import commit
 from . import body, bp, engine, query, schemas
 from .openapi import doc
 
@@ -28,10 +30,7 @@ def instance_json(instance: ProcessInstance) -> dict:
 
 
 def _get(instance_id: str) -> ProcessInstance:
-    instance = db.session.get(ProcessInstance, instance_id)
-    if instance is None:
-        raise NotFound(f"process instance {instance_id} not found")
-    return instance
+    return access.instance_for(g.user, instance_id)
 
 
 @bp.post("/process-definitions/<key>/start")
@@ -53,7 +52,8 @@ def start(key: str):
      errors=(422,))
 def list_instances():
     args = query(schemas.InstanceQuery)
-    stmt = sa.select(ProcessInstance).order_by(ProcessInstance.started_at.desc(), ProcessInstance.id).limit(1000)
+    stmt = (sa.select(ProcessInstance).where(access.instance_condition(g.user))
+            .order_by(ProcessInstance.started_at.desc(), ProcessInstance.id).limit(1000))
     if "businessKey" in args:
         stmt = stmt.where(ProcessInstance.business_key == args["businessKey"])
     if "definitionKey" in args:
@@ -68,7 +68,11 @@ def list_instances():
 @doc("One process instance with its active tasks and waiting timers", response=(200, schemas.InstanceOut),
      errors=(404,))
 def get_instance(instance_id: str):
-    return jsonify(instance_json(_get(instance_id)))
+    instance = _get(instance_id)
+    result = instance_json(instance)
+    access.record_read(g.user, "instance", instance_id=instance.id, child_id=instance.child_id)
+    commit()
+    return jsonify(result)
 
 
 @bp.get("/process-instances/<instance_id>/history")
@@ -76,11 +80,14 @@ def get_instance(instance_id: str):
 @doc("Everything that happened to an instance, in order", response=(200, [schemas.HistoryEvent]),
      errors=(404,))
 def history(instance_id: str):
-    _get(instance_id)
+    instance = _get(instance_id)
     events = db.session.execute(
         sa.select(AuditEvent).where(AuditEvent.instance_id == instance_id).order_by(AuditEvent.id)
     ).scalars()
-    return jsonify(schemas.HistoryEvent(many=True).dump(events))
+    result = schemas.HistoryEvent(many=True).dump(events)
+    access.record_read(g.user, "history", instance_id=instance.id, child_id=instance.child_id)
+    commit()
+    return jsonify(result)
 
 
 @bp.post("/process-instances/<instance_id>/cancel")
@@ -88,6 +95,7 @@ def history(instance_id: str):
 @doc("Cancel a running instance", body=schemas.CancelRequest, response=(200, schemas.InstanceOut),
      errors=(403, 404, 409))
 def cancel(instance_id: str):
+    _get(instance_id)
     require_role(g.user, "integrator", "manager", action="cancel a process instance")
     data = body(schemas.CancelRequest)
     instance = service.cancel(engine(), g.user, instance_id, data.get("reason"))
@@ -121,6 +129,7 @@ def retry(instance_id: str):
 
     from ..services import timers
 
+    _get(instance_id)
     require_role(g.user, "manager", "integrator", action="retry an instance in incident")
     instance, pending = timers.retry(g.user, instance_id)
     queue = current_app.extensions["pathways.timer_queue"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from flask import g, jsonify
 
+from .. import access
 from ..auth import authenticated, require_role
 from ..extensions import db
 from ..models import AuditEvent, Child
@@ -48,6 +49,7 @@ def create_family():
 @authenticated
 @doc("A family and its children", response=(200, schemas.FamilyOut), errors=(404,))
 def get_family(family_id: str):
+    access.family_for(g.user, family_id)
     family = service.get_family(family_id)
     children = db.session.execute(sa.select(Child.id).where(Child.family_id == family.id).order_by(Child.id))
     return jsonify(schemas.FamilyOut().dump({"id": family.id, "name": family.name,
@@ -71,6 +73,7 @@ def create_child():
 @doc("A child: family, siblings, the teams holding them now and every team episode",
      response=(200, schemas.ChildOut), errors=(404,))
 def get_child(child_id: str):
+    access.child_for(g.user, child_id)
     child = service.get_child(child_id)
     result = _child_json(child)
     audit(None, "child_viewed", g.user.id, child_id=child.id)
@@ -95,6 +98,7 @@ def update_child(child_id: str):
 @doc("Every change to a child's register entry, and who looked, in order", response=(200, [schemas.HistoryEvent]),
      errors=(404,))
 def child_history(child_id: str):
+    access.child_for(g.user, child_id)
     service.get_child(child_id)
     events = db.session.execute(
         sa.select(AuditEvent).where(AuditEvent.child_id == child_id).order_by(AuditEvent.at, AuditEvent.id)

@@ -110,6 +110,8 @@ def _apply(instance, snapshot, user, completed_task_id, ended_status) -> None:
     at = now()
     instance.state = snapshot.state
     instance.variables = snapshot.variables
+    child_id = snapshot.variables.get("childId")
+    instance.child_id = str(child_id)[:80] if child_id not in (None, "") else None
     for step in snapshot.trail:
         if step["type"] != "UserTask":  # a completed user task is audited as task_completed
             audit(instance.id, "decision_evaluated" if "decision" in step else "activity_completed",

@@ -5,6 +5,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from .. import access
 from ..auth import deny
 from ..engine import DecisionFailed, Engine, EngineError, TaskNotActive
 from ..errors import Conflict, Invalid, NotFound
@@ -38,11 +39,22 @@ def visible_tasks_query(user: User) -> sa.Select:
 
 
 def get_visible(user: User, task_id: str) -> Task:
+    """A task of the user's groups, or any task of a case they may see; else 404."""
+    missing = f"task {task_id} not found"
     task = db.session.get(Task, task_id)
     if task is None:
-        raise NotFound(f"task {task_id} not found")
+        raise NotFound(missing)
+    if not may_work(user, task) and not access.may_see_instance(user, task.instance_id):
+        raise access.hidden(user, "a task of a case outside the user's teams", missing,
+                            instance_id=task.instance_id, task_id=task.id)
+    return task
+
+
+def get_workable(user: User, task_id: str, action: str) -> Task:
+    """A task the user may see and work; one they may only see answers 403."""
+    task = get_visible(user, task_id)
     if not may_work(user, task):
-        raise deny(user, "see a task of another group", task.instance_id, task.id)
+        raise deny(user, f"{action} a task of another group", task.instance_id, task.id)
     return task
 
 
@@ -52,7 +64,7 @@ def _require_active(task: Task) -> None:
 
 
 def claim(user: User, task_id: str) -> Task:
-    task = get_visible(user, task_id)
+    task = get_workable(user, task_id, "claim")
     _require_active(task)
     if task.assignee and task.assignee != user.id:
         raise Conflict(f"task {task.id} is already claimed by {task.assignee}")
@@ -63,7 +75,7 @@ def claim(user: User, task_id: str) -> Task:
 
 
 def unclaim(user: User, task_id: str) -> Task:
-    task = get_visible(user, task_id)
+    task = get_workable(user, task_id, "release")
     _require_active(task)
     if task.assignee not in (None, user.id) and not user.has_role("manager"):
         raise deny(user, "release a task claimed by someone else", task.instance_id, task.id)
@@ -75,7 +87,7 @@ def unclaim(user: User, task_id: str) -> Task:
 
 
 def assign(user: User, task_id: str, assignee_id: Any) -> Task:
-    task = get_visible(user, task_id)
+    task = get_workable(user, task_id, "assign")
     _require_active(task)
     if not user.has_role("manager"):
         raise deny(user, "assign tasks (managers only)", task.instance_id, task.id)
@@ -96,7 +108,7 @@ def assign(user: User, task_id: str, assignee_id: Any) -> Task:
 
 
 def complete(engine: Engine, user: User, task_id: str, variables: Any) -> Task:
-    task = get_visible(user, task_id)
+    task = get_workable(user, task_id, "complete")
     if task.assignee and task.assignee != user.id and not user.has_role("manager"):
         raise deny(user, f"complete a task assigned to {task.assignee}", task.instance_id, task.id)
     values = forms.validate(task.form, variables)

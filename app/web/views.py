@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from flask import current_app, flash, g, redirect, render_template, request, session, url_for
 from werkzeug.security import check_password_hash
 
+from .. import access
 from ..errors import Conflict, Forbidden, Invalid, NotFound
 from ..extensions import db
 from ..models import ProcessDefinition, Task, TaskStatus, User
@@ -152,11 +153,13 @@ def inbox():
 
 
 def _visible_task(task_id: str) -> Task:
-    try:
-        return task_service.get_visible(g.user, task_id)
-    except (NotFound, Forbidden):
-        # Whether it exists is not for this user to learn.
-        raise NotFound("no such task") from None
+    # Outside the user's cases this is the same 404 as a task that does not exist.
+    return task_service.get_visible(g.user, task_id)
+
+
+def _forbidden(exc: Forbidden):
+    """Something the user may see but not do: say so (403), not "not found"."""
+    return render_template("web/forbidden.html", message=f"You {exc.message.removeprefix('you ')}."), 403
 
 
 @bp.route("/tasks/<task_id>", methods=["GET", "POST"])
@@ -178,7 +181,10 @@ def task_page(task_id: str):
                 db.session.rollback()
                 errors = {k: (v[0] if isinstance(v, list) else str(v)) for k, v in exc.details.items()} or \
                     {"form": exc.message}
-            except (Conflict, Forbidden) as exc:
+            except Forbidden as exc:
+                db.session.rollback()
+                return _forbidden(exc)
+            except Conflict as exc:
                 db.session.rollback()
                 flash(exc.message, "error")
                 return redirect(url_for("web.inbox"))
@@ -219,9 +225,12 @@ def _ownership(task_id: str, action: Callable, message: str):
     try:
         action()
         flash(message, "success")
-    except (NotFound, Forbidden):
+    except NotFound:
         db.session.rollback()
         return render_template("web/not_found.html"), 404
+    except Forbidden as exc:
+        db.session.rollback()
+        return _forbidden(exc)
     except (Conflict, Invalid) as exc:
         db.session.rollback()
         flash(exc.message, "error")
@@ -263,7 +272,7 @@ def case_page(instance_id: str):
     from ..services import register
     from ..services.transaction import commit
 
-    instance = db.session.get(ProcessInstance, instance_id)
+    instance = _visible_instance(instance_id)
     if instance is None:
         return render_template("web/not_found.html"), 404
     child_id = (instance.variables or {}).get("childId")
@@ -291,6 +300,14 @@ def case_page(instance_id: str):
                            diagrams=diagrams)
 
 
+def _visible_instance(instance_id: str):
+    """The case, if this user may see it (app/access.py); None answers 404 either way."""
+    try:
+        return access.instance_for(g.user, instance_id)
+    except NotFound:
+        return None
+
+
 def _called_definitions(instance) -> list:
     """The processes this instance's version calls, as deployed with it (or before it)."""
     from ..models import ProcessDefinition
@@ -310,9 +327,7 @@ def _called_definitions(instance) -> list:
 @bp.get("/cases/<instance_id>/diagrams/<key>.bpmn")
 @signed_in
 def case_diagram(instance_id: str, key: str):
-    from ..models import ProcessInstance
-
-    instance = db.session.get(ProcessInstance, instance_id)
+    instance = _visible_instance(instance_id)
     if instance is None:
         return render_template("web/not_found.html"), 404
     if key == instance.definition_key:
@@ -326,9 +341,10 @@ def case_diagram(instance_id: str, key: str):
 @bp.get("/documents/<document_id>.<kind>")
 @signed_in
 def document_file(document_id: str, kind: str):
-    from ..models import Document
-
-    document = db.session.get(Document, document_id)
+    try:
+        document = access.document_for(g.user, document_id)
+    except NotFound:
+        document = None
     if document is None or kind not in ("pdf", "html"):
         return render_template("web/not_found.html"), 404
     if kind == "html":
