@@ -273,3 +273,16 @@ class DocumentOut(Base):
 
     def _pdf(self, document) -> str:
         return f"/api/v1/documents/{document.id}/pdf"
+
+
+class TokenOut(Base):
+    id = fields.Integer(required=True)
+    userId = fields.String(attribute="user_id", required=True)
+    role = fields.String(allow_none=True, metadata={"description": "the one role the token acts in; null: all "
+                                                                   "of the user's roles"})
+    status = fields.String(required=True, metadata={"description": "active, expired or revoked"})
+    createdAt = fields.DateTime(attribute="created_at", required=True)
+    expiresAt = fields.DateTime(attribute="expires_at", allow_none=True,
+                                metadata={"description": "null only for tokens issued before expiry existed"})
+    revokedAt = fields.DateTime(attribute="revoked_at", allow_none=True)
+    revokedBy = fields.String(attribute="revoked_by", allow_none=True)
