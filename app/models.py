@@ -234,6 +234,13 @@ class AuditEvent(db.Model):
     details: Mapped[dict[str, Any]] = mapped_column(sa.JSON, default=dict)
 
 
+@sa.event.listens_for(AuditEvent, "before_update")
+@sa.event.listens_for(AuditEvent, "before_delete")
+def _audit_is_append_only(mapper: Any, connection: Any, target: AuditEvent) -> None:
+    # The audit is append-only on every database; on PostgreSQL a trigger refuses it too.
+    raise RuntimeError(f"audit event {target.id} cannot be changed or deleted: the audit is append-only")
+
+
 # -- the case register: which team holds a child, and since when ---------------------------
 
 class EpisodeStatus(str, enum.Enum):
