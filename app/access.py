@@ -28,7 +28,8 @@ UNSCOPED_ROLES = ("admin", "integrator")
 
 
 def unscoped(user: User) -> bool:
-    return any(role in (user.roles or []) for role in UNSCOPED_ROLES)
+    # has_role: a token limited to another role is scoped like that role.
+    return any(user.has_role(role) for role in UNSCOPED_ROLES)
 
 
 def teams_of(user: User) -> set[str]:

@@ -2,31 +2,26 @@
 endpoint uses."""
 from __future__ import annotations
 
-import hashlib
-import secrets
 from datetime import datetime, timezone
 from functools import wraps
 from typing import Callable
 
 import sqlalchemy as sa
-from flask import g, request
+from flask import current_app, g, request
 
 from .errors import Forbidden, Unauthorized
 from .extensions import db
 from .models import ApiToken, AuditEvent, User
+from .services import tokens
+from .services.tokens import hash_token
 
 ROLES = ("staff", "manager", "process-owner", "integrator", "admin")
 
 
-def hash_token(token: str) -> str:
-    return hashlib.sha256(token.encode("utf-8")).hexdigest()
-
-
-def issue_token(user: User) -> str:
-    """Create a token for ``user``; only its hash is stored, so show it once."""
-    token = "pw_" + secrets.token_urlsafe(32)
-    db.session.add(ApiToken(user_id=user.id, token_hash=hash_token(token), created_at=datetime.now(timezone.utc)))
-    return token
+def issue_token(user: User, days: int | None = None, role: str | None = None, by: str | None = None) -> str:
+    """Create a token for ``user`` lasting ``days`` (default PATHWAYS_TOKEN_DAYS); only its
+    hash is stored, so show it once."""
+    return tokens.issue(user, current_app.config["PATHWAYS_TOKEN_DAYS"] if days is None else days, role, by)[1]
 
 
 def user_from_request() -> User:
@@ -35,11 +30,19 @@ def user_from_request() -> User:
     if scheme.lower() != "bearer" or not token.strip():
         raise Unauthorized("send an API token as 'Authorization: Bearer <token>'")
     row = db.session.execute(
-        sa.select(ApiToken).where(ApiToken.token_hash == hash_token(token.strip()), ApiToken.revoked_at.is_(None))
+        sa.select(ApiToken).where(ApiToken.token_hash == hash_token(token.strip()))
     ).scalar_one_or_none()
     if row is None:
         raise Unauthorized("the API token is not valid")
-    return row.user
+    if row.revoked_at is not None:
+        raise Unauthorized(f"the API token was revoked on {row.revoked_at:%Y-%m-%d %H:%M} UTC; ask for a new one",
+                           {"token": ["revoked"]})
+    if row.expires_at is not None and row.expires_at <= datetime.now(timezone.utc):
+        raise Unauthorized(f"the API token expired on {row.expires_at:%Y-%m-%d %H:%M} UTC; ask for a new one",
+                           {"token": ["expired"]})
+    user = row.user
+    user.token_role = row.role
+    return user
 
 
 def current_user() -> User:
@@ -55,7 +58,8 @@ def authenticated(view: Callable) -> Callable:
     return wrapper
 
 
-def deny(user: User, action: str, instance_id: str | None = None, task_id: str | None = None) -> Forbidden:
+def deny(user: User, action: str, instance_id: str | None = None, task_id: str | None = None,
+         child_id: str | None = None) -> Forbidden:
     """Record a refused attempt and return the error to raise.
 
     The audit row is written in its own transaction so the refusal is kept even though
@@ -65,6 +69,7 @@ def deny(user: User, action: str, instance_id: str | None = None, task_id: str |
         conn.execute(sa.insert(AuditEvent).values(
             instance_id=instance_id,
             task_id=task_id,
+            child_id=child_id,
             at=datetime.now(timezone.utc),
             type="access_denied",
             user=user.id,
@@ -73,6 +78,6 @@ def deny(user: User, action: str, instance_id: str | None = None, task_id: str |
     return Forbidden(f"you may not {action}")
 
 
-def require_role(user: User, *roles: str, action: str) -> None:
+def require_role(user: User, *roles: str, action: str, child_id: str | None = None) -> None:
     if not any(user.has_role(r) for r in roles):
-        raise deny(user, action)
+        raise deny(user, action, child_id=child_id)

@@ -146,15 +146,52 @@ def token() -> None:
 
 @token.command("create", help="Create an API token for USER and print it (it is shown only once).")
 @click.argument("user_id")
-def token_create(user_id: str) -> None:
+@click.option("--days", type=click.IntRange(min=1), default=None,
+              help="Days until it expires (default PATHWAYS_TOKEN_DAYS, 90).")
+@click.option("--role", type=click.Choice(ROLES), default=None,
+              help="Limit the token to one of the user's roles (default: all of them).")
+@_operator_errors
+def token_create(user_id: str, days: int | None, role: str | None) -> None:
+    from .services import tokens
+
     app = _app()
     with _context(app):
         user = db.session.get(User, user_id)
         if user is None:
             raise click.ClickException(f"no user {user_id!r}; create it with 'pathways users create'")
-        value = issue_token(user)
+        row, value = tokens.issue(user, days or app.config["PATHWAYS_TOKEN_DAYS"], role, "cli")
         db.session.commit()
+        # The token alone on standard output, so a script can capture it; the rest to stderr.
         click.echo(value)
+        roles = row.role or "every role of the user"
+        click.echo(f"token {row.id} for {user.id} ({roles}), expires {row.expires_at:%Y-%m-%d %H:%M} UTC", err=True)
+
+
+@token.command("list", help="List USER's tokens (never their secrets).")
+@click.argument("user_id")
+@_operator_errors
+def token_list(user_id: str) -> None:
+    from .services import tokens
+
+    app = _app()
+    with _context(app):
+        for row in tokens.of_user(user_id):
+            expires = f"{row.expires_at:%Y-%m-%d %H:%M}" if row.expires_at else "never"
+            click.echo(f"{row.id:>6}  {tokens.status(row):<8} role {row.role or '-':<14} "
+                       f"created {row.created_at:%Y-%m-%d %H:%M}  expires {expires}")
+
+
+@token.command("revoke", help="Revoke a token, given its id (from 'token list') or the token itself.")
+@click.argument("id_or_token")
+@_operator_errors
+def token_revoke(id_or_token: str) -> None:
+    from .services import tokens
+
+    app = _app()
+    with _context(app):
+        row = tokens.revoke(tokens.find(id_or_token), "cli")
+        db.session.commit()
+        click.echo(f"revoked token {row.id} of {row.user_id}")
 
 
 def _split(text: str) -> list[str]:

@@ -39,6 +39,8 @@ class Config:
         self.SESSION_COOKIE_SECURE = env.get("PATHWAYS_SECURE_COOKIES", "") == "1"
         # A council's own closure days (ISO dates, comma separated) on top of bank holidays.
         self.PATHWAYS_CLOSURE_DAYS = env.get("PATHWAYS_CLOSURE_DAYS", "")
+        # How long a new API token lasts unless `token create --days` says otherwise.
+        self.PATHWAYS_TOKEN_DAYS = int(env.get("PATHWAYS_TOKEN_DAYS", 90))
         # Uploads: one BPMN or DMN file larger than this is refused before parsing.
         self.PATHWAYS_MAX_FILE_BYTES = int(env.get("PATHWAYS_MAX_FILE_BYTES", 2 * 1024 * 1024))
         # The whole request may be larger (several files), but not unbounded.

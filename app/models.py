@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 import uuid
 from datetime import date, datetime, timezone
-from typing import Any
+from typing import Any, ClassVar
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -75,9 +75,17 @@ class User(db.Model):
     locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # Raised by "sign out everywhere": sessions signed in before it stop working.
     session_epoch: Mapped[int] = mapped_column(default=0, server_default="0")
+    # Set for one request by a token that carries a role: the caller acts in that role only.
+    token_role: ClassVar[str | None] = None
 
     def has_role(self, role: str) -> bool:
-        return role in self.roles or "admin" in self.roles
+        held = role in self.roles or "admin" in self.roles
+        return held and self.token_role in (None, role, "admin")
+
+    @property
+    def works_tasks(self) -> bool:
+        """Tasks are worked as staff or a manager: a token limited to another role works none."""
+        return self.token_role in (None, "staff", "manager", "admin")
 
 
 class ApiToken(db.Model):
@@ -87,7 +95,12 @@ class ApiToken(db.Model):
     # Only a hash is kept: a stolen database does not give working tokens.
     token_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # Tokens issued before expiry existed have none and keep working until revoked.
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    revoked_by: Mapped[str | None] = mapped_column(sa.String(80))
+    # One of the user's roles: the token acts in that role only. None: all the user's roles.
+    role: Mapped[str | None] = mapped_column(sa.String(40))
     user: Mapped[User] = relationship(lazy="joined", innerjoin=True)
 
 
@@ -224,6 +237,13 @@ class AuditEvent(db.Model):
     task_id: Mapped[str | None] = mapped_column(sa.String(36))
     user: Mapped[str | None] = mapped_column(sa.String(80))
     details: Mapped[dict[str, Any]] = mapped_column(sa.JSON, default=dict)
+
+
+@sa.event.listens_for(AuditEvent, "before_update")
+@sa.event.listens_for(AuditEvent, "before_delete")
+def _audit_is_append_only(mapper: Any, connection: Any, target: AuditEvent) -> None:
+    # The audit is append-only on every database; on PostgreSQL a trigger refuses it too.
+    raise RuntimeError(f"audit event {target.id} cannot be changed or deleted: the audit is append-only")
 
 
 # -- the case register: which team holds a child, and since when ---------------------------

@@ -36,7 +36,7 @@ def test_users_and_tokens(run, tmp_path):
     out = run("users", "create", "jo.bloggs", "--groups", "nel-ai-sw", "--roles", "staff,manager",
               "--password-stdin", input="correct horse\n").output
     assert "jo.bloggs" in out and "nel-ai-sw" in out
-    token = run("token", "create", "jo.bloggs").output.strip()
+    token = run("token", "create", "jo.bloggs").stdout.strip()
     assert token.startswith("pw_") and len(token) > 30
     engine = sa.create_engine(f"sqlite:///{tmp_path / 'cli.sqlite3'}")
     with engine.connect() as conn:
@@ -49,6 +49,25 @@ def test_users_and_tokens(run, tmp_path):
     assert bad.exit_code != 0 and "unknown role" in bad.output
     missing = run("token", "create", "nobody", ok=False)
     assert missing.exit_code != 0 and "no user" in missing.output
+
+
+def test_tokens_expire_carry_a_role_and_are_revoked_by_id_or_by_value(run):
+    run("users", "create", "jo.bloggs", "--groups", "nel-ai-sw", "--roles", "staff,integrator")
+    created = run("token", "create", "jo.bloggs", "--days", "7", "--role", "integrator")
+    first = created.stdout.strip()
+    assert first.startswith("pw_") and "integrator" in created.stderr and "expires" in created.stderr
+    second = run("token", "create", "jo.bloggs").stdout.strip()
+    refused = run("token", "create", "jo.bloggs", "--role", "admin", ok=False)
+    assert refused.exit_code == 1 and "does not hold the role 'admin'" in refused.output
+    listed = run("token", "list", "jo.bloggs").stdout.splitlines()
+    assert len(listed) == 2 and all("active" in line for line in listed) and first not in "".join(listed)
+    first_id = next(line.split()[0] for line in listed if "integrator" in line)
+    assert f"revoked token {first_id}" in run("token", "revoke", first_id).stdout
+    assert "revoked token" in run("token", "revoke", second).stdout
+    assert all("revoked" in line for line in run("token", "list", "jo.bloggs").stdout.splitlines())
+    again = run("token", "revoke", first_id, ok=False)
+    assert again.exit_code == 1 and "revoked already" in again.output
+    assert "no API token 999" in run("token", "revoke", "999", ok=False).output
 
 
 def test_deploy_default_folders_then_unchanged(run):

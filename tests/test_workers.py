@@ -19,7 +19,7 @@ from app.extensions import db
 from app.models import AuditEvent, Timer, User
 from app.services import instances
 
-from conftest import Api, make_app, seed, throwaway_postgres
+from conftest import Api, clear_tables, make_app, seed, throwaway_postgres
 
 REDIS_URL = os.environ.get("PATHWAYS_TEST_REDIS_URL", "redis://127.0.0.1:6379/14")
 PATHWAYS = str(Path(sys.executable).parent / "pathways")
@@ -53,8 +53,7 @@ def env(live):
     with live.app_context():
         db.session.remove()
         with db.engine.begin() as conn:
-            for table in ("audit_event", "timer", "task_candidate_group", "task", "process_instance"):
-                conn.execute(sa.text(f"DELETE FROM {table}"))
+            clear_tables(conn, ("audit_event", "timer", "task_candidate_group", "task", "process_instance"))
 
 
 class Workers:

@@ -66,4 +66,4 @@ def http_error(exc: HTTPException):
     return jsonify(body), exc.code
 
 
-from . import definitions, documents, instances, register, tasks  # noqa: E402,F401  (routes register on bp)
+from . import definitions, documents, instances, register, subject_access, tasks, tokens  # noqa: E402,F401  (routes register on bp)

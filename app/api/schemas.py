@@ -273,3 +273,80 @@ class DocumentOut(Base):
 
     def _pdf(self, document) -> str:
         return f"/api/v1/documents/{document.id}/pdf"
+
+
+class TokenOut(Base):
+    id = fields.Integer(required=True)
+    userId = fields.String(attribute="user_id", required=True)
+    role = fields.String(allow_none=True, metadata={"description": "the one role the token acts in; null: all "
+                                                                   "of the user's roles"})
+    status = fields.String(required=True, metadata={"description": "active, expired or revoked"})
+    createdAt = fields.DateTime(attribute="created_at", required=True)
+    expiresAt = fields.DateTime(attribute="expires_at", allow_none=True,
+                                metadata={"description": "null only for tokens issued before expiry existed"})
+    revokedAt = fields.DateTime(attribute="revoked_at", allow_none=True)
+    revokedBy = fields.String(attribute="revoked_by", allow_none=True)
+
+
+# -- subject access export -----------------------------------------------------------------
+
+class ExportChild(Base):
+    id = fields.String(required=True)
+    familyId = fields.String(attribute="family_id", allow_none=True)
+    name = fields.String(allow_none=True)
+    dateOfBirth = fields.Date(attribute="date_of_birth", allow_none=True)
+    createdAt = fields.DateTime(attribute="created_at", required=True)
+
+
+class ExportFamily(Base):
+    id = fields.String(required=True)
+    name = fields.String(allow_none=True)
+    siblings = fields.List(fields.String(), required=True, metadata={"description": "the family's other children"})
+
+
+class ExportTask(TaskOut):
+    submitted = fields.Dict(allow_none=True, metadata={"description": "the values submitted when it was completed"})
+
+
+class ExportTimer(TimerOut):
+    createdAt = fields.DateTime(attribute="created_at", required=True)
+    firedAt = fields.DateTime(attribute="fired_at", allow_none=True)
+    endedAt = fields.DateTime(attribute="ended_at", allow_none=True)
+    attempts = fields.Integer(required=True)
+    lastError = fields.String(attribute="last_error", allow_none=True)
+
+
+class ExportInstance(Base):
+    id = fields.String(required=True)
+    definitionKey = fields.String(attribute="definition_key", required=True)
+    version = fields.Integer(required=True)
+    name = fields.String(required=True, metadata={"description": "the pathway's name"})
+    businessKey = fields.String(attribute="business_key", allow_none=True)
+    status = fields.String(required=True)
+    incident = fields.String(allow_none=True)
+    startedAt = fields.DateTime(attribute="started_at", required=True)
+    startedBy = fields.String(attribute="started_by", allow_none=True)
+    endedAt = fields.DateTime(attribute="ended_at", allow_none=True)
+    variables = fields.Dict(required=True)
+    tasks = fields.List(fields.Nested(ExportTask), required=True)
+    timers = fields.List(fields.Nested(ExportTimer), required=True)
+    history = fields.List(fields.Nested(HistoryEvent), required=True)
+
+
+class ExportDocument(DocumentOut):
+    createdBy = fields.String(attribute="created_by", allow_none=True)
+    content = fields.String(attribute="html", required=True, metadata={"description": "the document as HTML"})
+
+
+class SubjectAccessExport(Base):
+    childId = fields.String(required=True)
+    exportedAt = fields.DateTime(required=True)
+    exportedBy = fields.String(required=True)
+    child = fields.Nested(ExportChild, allow_none=True,
+                          metadata={"description": "the register entry; null when only a pathway names the child"})
+    family = fields.Nested(ExportFamily, allow_none=True)
+    episodes = fields.List(fields.Nested(EpisodeOut), required=True)
+    processInstances = fields.List(fields.Nested(ExportInstance), required=True)
+    childHistory = fields.List(fields.Nested(HistoryEvent), required=True,
+                               metadata={"description": "every register change and read recorded against the child"})
+    documents = fields.List(fields.Nested(ExportDocument), required=True)

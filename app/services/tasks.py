@@ -20,6 +20,8 @@ from .transaction import commit, engine_error
 def may_work(user: User, task: Task) -> bool:
     """The task is named for the user, or is in one of their groups and held by their team
     (a case held by a team goes to that team's members of each group)."""
+    if not user.works_tasks:
+        return False
     if user.has_role("admin") or task.assignee == user.id or user.id in (task.candidate_users or []):
         return True
     same_team = task.team is None or user.team is None or task.team == user.team
@@ -29,6 +31,8 @@ def may_work(user: User, task: Task) -> bool:
 def visible_tasks_query(user: User) -> sa.Select:
     """The same rule as may_work, as a query the inbox can index."""
     query = sa.select(Task)
+    if not user.works_tasks:
+        return query.where(sa.false())
     if not user.has_role("admin"):
         groups = sa.select(TaskCandidateGroup.task_id).where(TaskCandidateGroup.group.in_(user.groups or []))
         in_group = Task.id.in_(groups)
