@@ -72,6 +72,9 @@ class User(db.Model):
     locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # Raised by "sign out everywhere": sessions signed in before it stop working.
     session_epoch: Mapped[int] = mapped_column(default=0, server_default="0")
+    # The council identity provider's stable id for this person ("sub"), kept from their
+    # first OpenID Connect sign-in so a renamed or reissued username cannot take the account.
+    oidc_subject: Mapped[str | None] = mapped_column(sa.String(255), unique=True, index=True)
 
     def has_role(self, role: str) -> bool:
         return role in self.roles or "admin" in self.roles
