@@ -58,6 +58,19 @@ class Config:
         self.PATHWAYS_EMBEDDED_TIMER_SECONDS = float(env.get("PATHWAYS_EMBEDDED_TIMER_SECONDS", 15))
         # `timers run-due --as-of` a future instant is for tests and simulations only.
         self.PATHWAYS_ALLOW_CLOCK_OVERRIDE = env.get("PATHWAYS_ALLOW_CLOCK_OVERRIDE") == "1"
+        # Sign-in with the council's OpenID Connect provider (app/web/oidc.py): on when an
+        # issuer or a discovery URL is set. Password sign-in can then be turned off. Empty
+        # values (compose passes every variable) mean the default.
+        self.PATHWAYS_OIDC_ISSUER = env.get("PATHWAYS_OIDC_ISSUER", "")
+        self.PATHWAYS_OIDC_DISCOVERY_URL = env.get("PATHWAYS_OIDC_DISCOVERY_URL", "")
+        self.PATHWAYS_OIDC_CLIENT_ID = env.get("PATHWAYS_OIDC_CLIENT_ID", "")
+        self.PATHWAYS_OIDC_CLIENT_SECRET = env.get("PATHWAYS_OIDC_CLIENT_SECRET", "")
+        self.PATHWAYS_OIDC_SCOPES = env.get("PATHWAYS_OIDC_SCOPES") or "openid profile email"
+        self.PATHWAYS_OIDC_USERNAME_CLAIM = env.get("PATHWAYS_OIDC_USERNAME_CLAIM") or "preferred_username"
+        self.PATHWAYS_OIDC_GROUPS_CLAIM = env.get("PATHWAYS_OIDC_GROUPS_CLAIM", "")
+        self.PATHWAYS_OIDC_NAME = env.get("PATHWAYS_OIDC_NAME") or "your council account"
+        self.PATHWAYS_OIDC_REDIRECT_URI = env.get("PATHWAYS_OIDC_REDIRECT_URI", "")
+        self.PATHWAYS_PASSWORD_SIGN_IN = env.get("PATHWAYS_PASSWORD_SIGN_IN", "1") != "0"
         self.SQLALCHEMY_ENGINE_OPTIONS: dict[str, object] = {"pool_pre_ping": True}
         self.JSON_SORT_KEYS = False
         for key, value in overrides.items():

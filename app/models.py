@@ -77,6 +77,9 @@ class User(db.Model):
     session_epoch: Mapped[int] = mapped_column(default=0, server_default="0")
     # Set for one request by a token that carries a role: the caller acts in that role only.
     token_role: ClassVar[str | None] = None
+    # The council identity provider's stable id for this person ("sub"), kept from their
+    # first OpenID Connect sign-in so a renamed or reissued username cannot take the account.
+    oidc_subject: Mapped[str | None] = mapped_column(sa.String(255), unique=True, index=True)
 
     def has_role(self, role: str) -> bool:
         held = role in self.roles or "admin" in self.roles

@@ -6,10 +6,11 @@ from __future__ import annotations
 import re
 
 import pytest
+import sqlalchemy as sa
 from werkzeug.security import generate_password_hash
 
 from app.extensions import db
-from app.models import User
+from app.models import AuditEvent, User
 
 PASSWORD = "correct horse battery"
 
@@ -40,13 +41,16 @@ def start_referral(api, received="2026-12-01T08:00:00Z"):
         "strategyDiscussionRecommended": False}}).json
 
 
-def test_signing_in(browser):
+def test_signing_in(app, browser):
     assert browser.get("/").headers["Location"].startswith("/sign-in")
     wrong = sign_in(browser, "nel.ai.atm", "nope")
     assert wrong.status_code == 400 and "Enter a correct username and password" in wrong.get_data(as_text=True)
     assert "There is a problem" in wrong.get_data(as_text=True)
     assert sign_in(browser, "nel.ai.atm").status_code == 302
     assert "Signed in as" in browser.get("/").get_data(as_text=True)
+    with app.app_context():
+        assert ("nel.ai.atm", {"method": "password"}) in [(e.user, e.details) for e in db.session.execute(
+            sa.select(AuditEvent).where(AuditEvent.type == "signed_in")).scalars()]
     page = browser.get("/").get_data(as_text=True)
     browser.post("/sign-out", data={"csrf_token": csrf(page)})
     assert browser.get("/").status_code == 302

@@ -25,6 +25,7 @@ def init_app(app: Flask, api_bp: Blueprint) -> None:
         PrefixLoader({"govuk_frontend_jinja": PackageLoader("govuk_frontend_jinja")}),
     ])
     csrf.init_app(app)
+    oidc.init_app(app)
     csrf.exempt(api_bp)
     app.register_blueprint(bp)
     app.config.setdefault("SESSION_COOKIE_SAMESITE", "Lax")
@@ -72,7 +73,7 @@ def bpmn_js(filename: str):
     return send_from_directory(BPMN_JS_DIST, filename, max_age=3600)
 
 
-from . import views  # noqa: E402,F401  (routes register on bp)
+from . import oidc, views  # noqa: E402,F401  (routes register on bp)
 
 
 @bp.app_template_filter("error_link")

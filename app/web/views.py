@@ -4,7 +4,6 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 from functools import wraps
 from typing import Any, Callable
-from urllib.parse import urlparse
 
 import sqlalchemy as sa
 from flask import current_app, flash, g, redirect, render_template, request, session, url_for
@@ -16,10 +15,13 @@ from ..extensions import db
 from ..models import ProcessDefinition, Task, TaskStatus, User
 from ..services import forms
 from ..services.projection import audit
+from ..services.sign_in import locked_minutes
 from ..services import tasks as task_service
 from . import bp
 from .due import due_words
 from .formfields import read, widget
+from .oidc import enabled as oidc_enabled
+from .sessions import begin_session, safe_next
 
 
 def now():
@@ -49,13 +51,11 @@ def layout() -> dict[str, Any]:
     return {"current_user": g.get("user"), "tray_counts": _tray_counts(g.user) if g.get("user") else {}}
 
 
-def _safe_next(target: str | None) -> str:
-    parsed = urlparse(target or "")
-    return target if target and not parsed.netloc and not parsed.scheme and target.startswith("/") else "/"
-
-
 @bp.route("/sign-in", methods=["GET", "POST"])
 def sign_in():
+    password = current_app.config["PATHWAYS_PASSWORD_SIGN_IN"]
+    if request.method == "POST" and not password:
+        return render_template("web/not_found.html"), 404
     errors: dict[str, str] = {}
     username = request.form.get("username", "").strip()
     if request.method == "POST":
@@ -66,9 +66,9 @@ def sign_in():
         if not errors:
             user = db.session.get(User, username)
             wall_clock = datetime.now(timezone.utc)
-            if user is not None and user.locked_until and user.locked_until > wall_clock:
+            minutes = locked_minutes(user, wall_clock) if user is not None else None
+            if minutes is not None:
                 # Locked: the same answer whatever the password, so guessing learns nothing.
-                minutes = max(1, int((user.locked_until - wall_clock).total_seconds() // 60) + 1)
                 errors["username"] = (f"Too many attempts: this account is locked. Try again in {minutes} "
                                       f"minute{'s' if minutes != 1 else ''}")
             elif user is None or not user.password_hash or not check_password_hash(
@@ -83,11 +83,13 @@ def sign_in():
                     db.session.commit()
             else:
                 user.failed_sign_ins, user.locked_until = 0, None
+                audit(None, "signed_in", user.id, method="password")
                 db.session.commit()
-                session.clear()
-                session["user_id"], session["epoch"] = user.id, user.session_epoch
-                return redirect(_safe_next(request.args.get("next")))
-    return render_template("web/sign_in.html", errors=errors, username=username), 400 if errors else 200
+                begin_session(user)
+                return redirect(safe_next(request.args.get("next")))
+    oidc_name = current_app.config["PATHWAYS_OIDC_NAME"] if oidc_enabled() else None
+    return render_template("web/sign_in.html", errors=errors, username=username, password=password,
+                           oidc_name=oidc_name, next=request.args.get("next")), 400 if errors else 200
 
 
 @bp.post("/sign-out")
