@@ -7,6 +7,7 @@ from flask import Flask, jsonify, request
 from sqlalchemy import event
 from werkzeug.exceptions import RequestEntityTooLarge
 
+from . import json_columns
 from .calendar import WorkingCalendar, parse_closures
 from .config import Config
 from .duty import parse_rotas
@@ -23,6 +24,7 @@ def create_app(config: Config | dict[str, Any] | None = None) -> Flask:
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
         # Writers queue for the database lock instead of failing at once.
         app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {"connect_args": {"timeout": 30}}
+    app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {**app.config["SQLALCHEMY_ENGINE_OPTIONS"], **json_columns.ENGINE_OPTIONS}
     db.init_app(app)
     with app.app_context():
         if db.engine.dialect.name == "sqlite":

@@ -197,6 +197,40 @@ def test_body_must_be_json_object(api):
     assert response.status_code == 400
 
 
+def test_start_and_complete_answer_what_was_stored_without_reading_it_back(api):
+    import sqlalchemy as sa
+
+    from app.extensions import db
+
+    from steps import active
+
+    started = api.post("/process-definitions/nel_section17/start", {"businessKey": "B-9", "variables": {
+        "childId": "C-9", "referralId": "R-9", "referralReceivedAt": "2026-12-23T10:00:00Z",
+        "strategyDiscussionRecommended": False}})
+    assert started.status_code == 201, started.json
+    assert started.json == api.get(f"/process-instances/{started.json['id']}").json
+    statements = []
+
+    def record(conn, cursor, statement, *args):
+        statements.append(statement)
+
+    with api.app.app_context():
+        sa.event.listen(db.engine, "before_cursor_execute", record)
+        try:
+            task = active(started.json, "duty_atm_review")
+            done = api.as_("nel.ai.atm").post(f"/tasks/{task['id']}/complete",
+                                              {"variables": {"reviewDecision": "accept"}})
+        finally:
+            sa.event.remove(db.engine, "before_cursor_execute", record)
+    assert done.status_code == 200, done.json
+    assert done.json["activeTasks"] and done.json["timers"]
+    assert done.json == api.get(f"/process-instances/{started.json['id']}").json
+    # The instance is read once, under its lock; its tasks and timers once each.
+    reads = [s for s in statements if s.lstrip().upper().startswith("SELECT")]
+    assert sum("FROM process_instance" in s for s in reads) == 1, reads
+    assert sum("FROM timer" in s for s in reads) == 1, reads
+
+
 def test_two_concurrent_completions_one_wins(api):
     import threading
 

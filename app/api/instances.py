@@ -1,6 +1,8 @@
 """Starting, reading, cancelling and messaging process instances."""
 from __future__ import annotations
 
+from typing import Any
+
 import sqlalchemy as sa
 from flask import current_app, g, jsonify
 
@@ -15,8 +17,8 @@ from . import body, bp, engine, query, schemas
 from .openapi import doc
 
 
-def instance_json(instance: ProcessInstance) -> dict:
-    # An action in this request has already put its tasks and timers on the instance.
+def instance_json(instance: Any) -> dict:
+    """A stored instance, or one an action returned as written (its tasks and timers on it)."""
     if "active_tasks" not in vars(instance):
         instance.active_tasks = list(db.session.execute(
             sa.select(Task).where(Task.instance_id == instance.id, Task.status == TaskStatus.ACTIVE.value)

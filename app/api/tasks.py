@@ -76,5 +76,4 @@ def assign(task_id: str):
 def complete(task_id: str):
     """422 names each missing or invalid field; 409 when the task is no longer active."""
     data = body(schemas.VariablesRequest)
-    task = service.complete(engine(), g.user, task_id, data["variables"])
-    return jsonify(instance_json(task.instance))
+    return jsonify(instance_json(service.complete(engine(), g.user, task_id, data["variables"])))

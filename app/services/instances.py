@@ -25,9 +25,10 @@ def latest_definition(key: str) -> ProcessDefinition:
 
 
 def start(engine: Engine, user: User, key: str, business_key: str | None, variables: Any,
-          rota: DutyRota | None = None) -> ProcessInstance:
+          rota: DutyRota | None = None) -> Any:
     """Start the latest version of ``key``; with a duty ``rota``, the case goes to the team
-    on duty the day it arrived unless the caller names a `dutyTeam`."""
+    on duty the day it arrived unless the caller names a `dutyTeam`. Returns the instance as
+    written (see transaction.commit)."""
     definition = latest_definition(key)
     values = forms.validate(engine.start_form(definition.id, stored_spec(definition.id)), variables)
     team = values.get("dutyTeam") or (rota.team_for(values) if rota else None)
@@ -53,8 +54,7 @@ def start(engine: Engine, user: User, key: str, business_key: str | None, variab
     audit(instance.id, "instance_started", user.id, definitionKey=key, version=definition.version,
           businessKey=business_key, team=team, variables=values)
     apply_snapshot(instance, snapshot, user.id)
-    commit()
-    return instance
+    return commit(answer=instance)
 
 
 def cancel(engine: Engine, user: User, instance_id: str, reason: str | None) -> ProcessInstance:

@@ -111,7 +111,8 @@ def assign(user: User, task_id: str, assignee_id: Any) -> Task:
     return task
 
 
-def complete(engine: Engine, user: User, task_id: str, variables: Any) -> Task:
+def complete(engine: Engine, user: User, task_id: str, variables: Any) -> Any:
+    """Complete the task; returns its instance as written (see transaction.commit)."""
     task = get_workable(user, task_id, "complete")
     if task.assignee and task.assignee != user.id and not user.has_role("manager"):
         raise deny(user, f"complete a task assigned to {task.assignee}", task.instance_id, task.id)
@@ -134,5 +135,4 @@ def complete(engine: Engine, user: User, task_id: str, variables: Any) -> Task:
     audit(instance.id, "task_completed", user.id, activity_id=task.activity_id, task_id=task.id,
           name=task.name, variables=values)
     apply_snapshot(instance, snapshot, user.id, completed_task_id=task.id)
-    commit()
-    return task
+    return commit(answer=instance)

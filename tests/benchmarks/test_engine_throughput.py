@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import socket
 import statistics
 import subprocess
@@ -170,7 +171,8 @@ def http_runs(name: str, database_url: str, count: int) -> Result:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    env = {**os.environ, "DATABASE_URL": database_url}
+    # `serve` refuses the development secret outside SQLite.
+    env = {**os.environ, "DATABASE_URL": database_url, "SECRET_KEY": secrets.token_hex(32)}
     env.pop("REDIS_URL", None)
     server = subprocess.Popen([str(Path(sys.executable).parent / "pathways"), "serve", "--port", str(port),
                                "--workers", "2", "--threads", "1"],
@@ -181,11 +183,12 @@ def http_runs(name: str, database_url: str, count: int) -> Result:
     for user, session in sessions.items():
         session.headers["Authorization"] = f"Bearer {app.tokens[user]}"
     try:
-        for _ in range(100):
+        for _ in range(300):
             try:
                 if requests.get(f"{base}/health", timeout=1).status_code == 200:
                     break
             except requests.ConnectionError:
+                assert server.poll() is None, "pathways serve exited"
                 time.sleep(0.1)
         began = time.perf_counter()
         for i in range(count):
