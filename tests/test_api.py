@@ -45,6 +45,17 @@ def test_openapi_lists_every_endpoint(api):
     assert "TaskOut" in spec["components"]["schemas"]
 
 
+def test_openapi_gives_each_answer_its_media_type(api):
+    # Documents are HTML and PDF, not JSON; their errors are JSON like every other.
+    paths = api.client.get("/api/v1/openapi.json").json["paths"]
+    html = paths["/api/v1/documents/{document_id}/html"]["get"]["responses"]
+    pdf = paths["/api/v1/documents/{document_id}/pdf"]["get"]["responses"]
+    assert list(html["200"]["content"]) == ["text/html"]
+    assert list(pdf["200"]["content"]) == ["application/pdf"]
+    assert list(html["404"]["content"]) == list(pdf["404"]["content"]) == ["application/json"]
+    assert list(paths["/api/v1/tasks/{task_id}"]["get"]["responses"]["200"]["content"]) == ["application/json"]
+
+
 def test_definitions_list_latest_versions(api):
     response = api.get("/process-definitions")
     assert response.status_code == 200
