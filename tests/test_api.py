@@ -203,6 +203,29 @@ def test_body_must_be_json_object(api):
     assert response.status_code == 400
 
 
+@pytest.mark.parametrize("path", ["/tasks/a%00b", "/process-instances/a%00b/history", "/children/C%00",
+                                  "/families/F%00", "/documents/d%00/pdf"])
+def test_an_id_with_a_nul_character_is_404(api, path):
+    # PostgreSQL text cannot hold NUL: refused before the database is asked, on either backend.
+    response = api.get(path)
+    assert response.status_code == 404
+    assert response.json["error"]["code"] == "not_found"
+
+
+def test_text_with_a_nul_character_is_422_naming_the_field(api):
+    response = api.get("/tasks", businessKey="B\x00")
+    assert response.status_code == 422
+    assert response.json["error"]["details"] == {"businessKey": ["must not contain the NUL character"]}
+    response = api.post("/process-definitions/smoke_flow/start",
+                        {"businessKey": "B-1", "variables": {**START, "childId": "C\x00"}})
+    assert response.status_code == 422
+    assert response.json["error"]["details"] == {"variables": ["must not contain the NUL character"]}
+    response = api.post("/families", {"id": "F-1", "name": "Smith\x00"})
+    assert response.status_code == 422 and set(response.json["error"]["details"]) == {"name"}
+    assert api.get("/process-instances", businessKey="B-1").json == []
+    assert api.get("/families/F-1").status_code == 404
+
+
 def test_two_concurrent_completions_one_wins(api):
     import threading
 

@@ -8,9 +8,37 @@ from marshmallow import Schema, ValidationError
 from sqlalchemy import exc as sa_exc
 from werkzeug.exceptions import HTTPException
 
-from ..errors import BadRequest, Invalid, PathwaysError
+from ..errors import BadRequest, Invalid, NotFound, PathwaysError
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
+
+# PostgreSQL text cannot hold NUL, so input carrying one is refused here, the same answer on
+# either database, instead of failing in the database.
+NUL = "\x00"
+
+
+def _has_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return NUL in value
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_nul(v) for v in value)
+    return False
+
+
+def _refuse_nul(values: dict[str, Any], message: str) -> None:
+    bad = {name: ["must not contain the NUL character"] for name, value in values.items()
+           if _has_nul(name) or _has_nul(value)}
+    if bad:
+        raise Invalid(message, bad)
+
+
+@bp.before_request
+def _no_nul_in_path() -> None:
+    # Nothing is named with a NUL, so such an id names nothing.
+    if any(_has_nul(v) for v in (request.view_args or {}).values()):
+        raise NotFound("nothing here has a name containing the NUL character")
 
 
 def body(schema: type[Schema]) -> dict[str, Any]:
@@ -22,6 +50,7 @@ def body(schema: type[Schema]) -> dict[str, Any]:
             raise BadRequest("the request body must be JSON (Content-Type: application/json)")
     if not isinstance(data, dict):
         raise Invalid("the request body must be a JSON object", {"body": ["must be an object"]})
+    _refuse_nul(data, "some fields are invalid")
     try:
         return schema().load(data)
     except ValidationError as exc:
@@ -29,8 +58,10 @@ def body(schema: type[Schema]) -> dict[str, Any]:
 
 
 def query(schema: type[Schema]) -> dict[str, Any]:
+    args = request.args.to_dict()
+    _refuse_nul(args, "some query parameters are invalid")
     try:
-        return schema().load(request.args.to_dict())
+        return schema().load(args)
     except ValidationError as exc:
         raise Invalid("some query parameters are invalid", _messages(exc)) from None
 
