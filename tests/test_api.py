@@ -226,6 +226,24 @@ def test_text_with_a_nul_character_is_422_naming_the_field(api):
     assert api.get("/families/F-1").status_code == 404
 
 
+@pytest.mark.parametrize("method, path, status", [
+    ("get", "/api/v1/tasks/a%2Fb", 404), ("post", "/api/v1/tasks/a%2Fb/claim", 404), ("get", "/api/v1/nothing", 404),
+    ("delete", "/api/v1/tasks", 405),
+])
+def test_routing_errors_under_the_api_are_json(api, method, path, status):
+    # An id with a "/" matches no route at all; the answer is still the API's error body.
+    response = getattr(api.client, method)(path, headers=api._headers())
+    assert response.status_code == status
+    assert response.is_json and set(response.json["error"]) == {"code", "message", "details"}
+    if status == 405:
+        assert response.headers["Allow"] == "GET, HEAD, OPTIONS"
+
+
+def test_routing_errors_elsewhere_are_not_json(api):
+    response = api.client.get("/no-such-page")
+    assert response.status_code == 404 and not response.is_json
+
+
 def test_two_concurrent_completions_one_wins(api):
     import threading
 

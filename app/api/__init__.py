@@ -6,7 +6,8 @@ from typing import Any
 from flask import Blueprint, current_app, jsonify, request
 from marshmallow import Schema, ValidationError
 from sqlalchemy import exc as sa_exc
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, MethodNotAllowed
+from werkzeug.exceptions import NotFound as NoRoute
 
 from ..errors import BadRequest, Invalid, NotFound, PathwaysError
 
@@ -95,6 +96,17 @@ def http_error(exc: HTTPException):
     code = (exc.name or "error").lower().replace(" ", "_")
     body = {"error": {"code": code, "message": exc.description or exc.name, "details": {}}}
     return jsonify(body), exc.code
+
+
+@bp.app_errorhandler(NoRoute)
+@bp.app_errorhandler(MethodNotAllowed)
+def no_route(exc: HTTPException):
+    # Routing fails before any blueprint is chosen (an unknown path, an id with a "/", a
+    # method a path does not take): under /api/v1 the answer is still the JSON error.
+    if request.path == bp.url_prefix or request.path.startswith(f"{bp.url_prefix}/"):
+        allowed = getattr(exc, "valid_methods", None)
+        return (*http_error(exc), {"Allow": ", ".join(sorted(allowed))} if allowed else {})
+    return exc
 
 
 from . import definitions, documents, instances, register, tasks  # noqa: E402,F401  (routes register on bp)
