@@ -45,6 +45,17 @@ def test_openapi_lists_every_endpoint(api):
     assert "TaskOut" in spec["components"]["schemas"]
 
 
+def test_openapi_gives_each_answer_its_media_type(api):
+    # Documents are HTML and PDF, not JSON; their errors are JSON like every other.
+    paths = api.client.get("/api/v1/openapi.json").json["paths"]
+    html = paths["/api/v1/documents/{document_id}/html"]["get"]["responses"]
+    pdf = paths["/api/v1/documents/{document_id}/pdf"]["get"]["responses"]
+    assert list(html["200"]["content"]) == ["text/html"]
+    assert list(pdf["200"]["content"]) == ["application/pdf"]
+    assert list(html["404"]["content"]) == list(pdf["404"]["content"]) == ["application/json"]
+    assert list(paths["/api/v1/tasks/{task_id}"]["get"]["responses"]["200"]["content"]) == ["application/json"]
+
+
 def test_definitions_list_latest_versions(api):
     response = api.get("/process-definitions")
     assert response.status_code == 200
@@ -229,6 +240,47 @@ def test_start_and_complete_answer_what_was_stored_without_reading_it_back(api):
     reads = [s for s in statements if s.lstrip().upper().startswith("SELECT")]
     assert sum("FROM process_instance" in s for s in reads) == 1, reads
     assert sum("FROM timer" in s for s in reads) == 1, reads
+
+
+@pytest.mark.parametrize("path", ["/tasks/a%00b", "/process-instances/a%00b/history", "/children/C%00",
+                                  "/families/F%00", "/documents/d%00/pdf"])
+def test_an_id_with_a_nul_character_is_404(api, path):
+    # PostgreSQL text cannot hold NUL: refused before the database is asked, on either backend.
+    response = api.get(path)
+    assert response.status_code == 404
+    assert response.json["error"]["code"] == "not_found"
+
+
+def test_text_with_a_nul_character_is_422_naming_the_field(api):
+    response = api.get("/tasks", businessKey="B\x00")
+    assert response.status_code == 422
+    assert response.json["error"]["details"] == {"businessKey": ["must not contain the NUL character"]}
+    response = api.post("/process-definitions/smoke_flow/start",
+                        {"businessKey": "B-1", "variables": {**START, "childId": "C\x00"}})
+    assert response.status_code == 422
+    assert response.json["error"]["details"] == {"variables": ["must not contain the NUL character"]}
+    response = api.post("/families", {"id": "F-1", "name": "Smith\x00"})
+    assert response.status_code == 422 and set(response.json["error"]["details"]) == {"name"}
+    assert api.get("/process-instances", businessKey="B-1").json == []
+    assert api.get("/families/F-1").status_code == 404
+
+
+@pytest.mark.parametrize("method, path, status", [
+    ("get", "/api/v1/tasks/a%2Fb", 404), ("post", "/api/v1/tasks/a%2Fb/claim", 404), ("get", "/api/v1/nothing", 404),
+    ("delete", "/api/v1/tasks", 405),
+])
+def test_routing_errors_under_the_api_are_json(api, method, path, status):
+    # An id with a "/" matches no route at all; the answer is still the API's error body.
+    response = getattr(api.client, method)(path, headers=api._headers())
+    assert response.status_code == status
+    assert response.is_json and set(response.json["error"]) == {"code", "message", "details"}
+    if status == 405:
+        assert response.headers["Allow"] == "GET, HEAD, OPTIONS"
+
+
+def test_routing_errors_elsewhere_are_not_json(api):
+    response = api.client.get("/no-such-page")
+    assert response.status_code == 404 and not response.is_json
 
 
 def test_two_concurrent_completions_one_wins(api):

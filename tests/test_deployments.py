@@ -83,6 +83,15 @@ def test_bad_files_are_refused_and_nothing_is_deployed(api, name, content, expec
     assert versions(api, "all_or_nothing") == []
 
 
+def test_a_file_name_with_a_nul_character_is_refused(api):
+    # PostgreSQL cannot store it: refused with the file named, before anything is stored.
+    response = deploy(api, ("good.bpmn", renamed("all_or_nothing")), ("bad\x00.bpmn", renamed("nul_named")))
+    assert response.status_code == 400, response.json
+    assert response.json["error"]["details"]["files"] == {
+        "bad\x00.bpmn": ["a file name must not contain the NUL character"]}
+    assert versions(api, "all_or_nothing") == versions(api, "nul_named") == []
+
+
 def test_request_over_the_size_limit_is_413(api):
     api.app.config["MAX_CONTENT_LENGTH"], limit = 1024 * 1024, api.app.config["MAX_CONTENT_LENGTH"]
     try:

@@ -11,7 +11,7 @@ from ..errors import BadRequest, Invalid, NotFound
 from ..extensions import db
 from ..models import DecisionDefinition, ProcessDefinition
 from ..services import deployments
-from . import body, bp, schemas
+from . import NUL, body, bp, schemas
 from .openapi import build, doc
 
 
@@ -65,8 +65,12 @@ def deploy():
     limit = current_app.config["PATHWAYS_MAX_FILE_BYTES"]
     files = []
     for upload in uploads:
+        name = upload.filename or "unnamed"
+        if NUL in name:
+            raise BadRequest("the deployment was refused; nothing was deployed",
+                             {"files": {name: ["a file name must not contain the NUL character"]}})
         # One byte past the limit is enough to refuse the file; never hold more.
-        files.append((upload.filename or "unnamed", upload.stream.read(limit + 1)))
+        files.append((name, upload.stream.read(limit + 1)))
         upload.close()
     result = deployments.deploy(files, limit, g.user.id)
 

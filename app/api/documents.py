@@ -49,14 +49,15 @@ def get_document(document_id: str):
 
 @bp.get("/documents/<document_id>/html")
 @authenticated
-@doc("A document as HTML", response=(200, {"type": "string", "format": "html"}), errors=(404,))
+@doc("A document as HTML", response=(200, {"type": "string"}), errors=(404,), media_type="text/html")
 def document_html(document_id: str):
     return Response(_get(document_id).html, mimetype="text/html")
 
 
 @bp.get("/documents/<document_id>/pdf")
 @authenticated
-@doc("A document as PDF", response=(200, {"type": "string", "format": "binary"}), errors=(404,))
+@doc("A document as PDF", response=(200, {"type": "string", "format": "binary"}), errors=(404,),
+     media_type="application/pdf")
 def document_pdf(document_id: str):
     document = _get(document_id)
     return Response(document.pdf, mimetype="application/pdf",

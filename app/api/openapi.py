@@ -19,12 +19,13 @@ _STATUS_TEXT = {
 
 def doc(summary: str, *, body: type | None = None, query: type | None = None,
         response: tuple[int, Any] = (200, None), errors: tuple[int, ...] = (),
-        auth: bool = True, multipart: bool = False) -> Callable:
-    """Attach what the OpenAPI document says about a view."""
+        auth: bool = True, multipart: bool = False, media_type: str = "application/json") -> Callable:
+    """Attach what the OpenAPI document says about a view; ``media_type`` is the success
+    answer's (errors are always JSON)."""
 
     def wrap(view: Callable) -> Callable:
         view.openapi = {"summary": summary, "body": body, "query": query, "response": response,
-                        "errors": errors, "auth": auth, "multipart": multipart,
+                        "errors": errors, "auth": auth, "multipart": multipart, "media_type": media_type,
                         "description": (view.__doc__ or "").strip()}
         return view
 
@@ -68,7 +69,7 @@ def build(app: Flask) -> dict[str, Any]:
         responses: dict[Any, Any] = {
             status: {"description": "Success"} if response is None else {
                 "description": "Success",
-                "content": {"application/json": {"schema": _schema_ref(response)}},
+                "content": {meta["media_type"]: {"schema": _schema_ref(response)}},
             }
         }
         codes = set(meta["errors"]) | ({401} if meta["auth"] else set())

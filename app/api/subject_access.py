@@ -75,7 +75,7 @@ def export_child(child_id: str):
 @bp.get("/children/<child_id>/export.pdf")
 @authenticated
 @doc("Everything held about a child, as a readable PDF (admin)",
-     response=(200, {"type": "string", "format": "binary"}), errors=(403, 404))
+     response=(200, {"type": "string", "format": "binary"}), errors=(403, 404), media_type="application/pdf")
 def export_child_pdf(child_id: str):
     """The same content as the JSON export, laid out to read; documents are shown as
     written. The export is audited."""
