@@ -7,6 +7,7 @@ from flask import Flask, current_app, g, jsonify, render_template, request
 from sqlalchemy import exc as sa_exc
 
 from .extensions import db
+from .services.transaction import COMMITTED
 
 DISCONNECTS = (sa_exc.OperationalError, sa_exc.InterfaceError)
 
@@ -20,13 +21,16 @@ def init_app(app: Flask) -> None:
 
 def database_unavailable(exc: Exception):
     current_app.logger.warning("database unavailable: %s", exc)
+    # The action may have committed before the connection dropped (reading back its answer).
+    saved = db.session.info.get(COMMITTED, False)
     if request.blueprint == "api" or request.path.startswith("/api/"):
-        return jsonify({"error": {"code": "unavailable",
-                                  "message": "the database is unavailable; nothing was changed, try again shortly",
-                                  "details": {}}}), 503
+        message = ("the change was saved, but the database became unavailable before the answer was read; "
+                   "reload to see it" if saved else
+                   "the database is unavailable; nothing was changed, try again shortly")
+        return jsonify({"error": {"code": "unavailable", "message": message, "details": {"saved": saved}}}), 503
     # The page's header counts the user's tasks, which needs the database.
     g.pop("user", None)
-    return render_template("web/unavailable.html"), 503
+    return render_template("web/unavailable.html", saved=saved), 503
 
 
 def release_session(_exc: BaseException | None) -> None:
