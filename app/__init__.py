@@ -44,11 +44,13 @@ def create_app(config: Config | dict[str, Any] | None = None) -> Flask:
         if app.config["REDIS_URL"] else None
     )
 
+    from . import unavailable
     from .api import bp as api_bp
     from .web import init_app as init_web
 
     app.register_blueprint(api_bp)
     init_web(app, api_bp)
+    unavailable.init_app(app)
 
     @app.errorhandler(RequestEntityTooLarge)
     def too_large(exc):

@@ -48,6 +48,9 @@ class TimerQueue:
         count = 0
         now = datetime.now(timezone.utc)
         with self.connection.pipeline() as pipe:
+            # A transaction from the first command: RQ's enqueue starts one on the pipeline
+            # itself, which fails once an enqueue_at has already put commands on it.
+            pipe.multi()
             for timer_id, due_at in timers:
                 options = dict(job_id=timer_id, retry=Retry(max=len(self.retry_intervals), interval=self.retry_intervals),
                                result_ttl=RESULT_TTL, failure_ttl=7 * 86400, pipeline=pipe)

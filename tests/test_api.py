@@ -327,6 +327,74 @@ def test_database_outage_is_a_clean_503(tmp_path):
     (tmp_path / "gone.sqlite3").mkdir()  # a directory where the file was: cannot be opened
     response = client.get("/api/v1/tasks", headers={"Authorization": "Bearer x"})
     assert response.status_code == 503
-    assert response.json["error"]["code"] == "unavailable"
+    assert response.json["error"]["code"] == "unavailable" and response.json["error"]["details"] == {"saved": False}
     health = client.get("/api/v1/health")
     assert health.status_code == 503 and health.json["database"] == "unavailable"
+
+
+def test_database_outage_on_a_page_is_a_503_page(tmp_path):
+    import re
+
+    from conftest import make_app
+
+    app = make_app(f"sqlite:///{tmp_path / 'gone.sqlite3'}")
+    client = app.test_client()
+    token = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/sign-in").get_data(as_text=True)).group(1)
+    (tmp_path / "gone.sqlite3").unlink()
+    with app.app_context():
+        from app.extensions import db
+        db.engine.dispose()
+    (tmp_path / "gone.sqlite3").mkdir()
+    response = client.post("/sign-in", data={"username": "nel.ai.atm", "password": "x", "csrf_token": token})
+    assert response.status_code == 503 and response.mimetype == "text/html"
+    assert "Sorry, the service is unavailable" in response.get_data(as_text=True)
+
+
+@pytest.mark.postgres
+def test_connection_lost_after_the_answer_keeps_the_answer_and_the_pool(postgres_database):
+    """The server drops the connection between the view's answer and the session's rollback
+    (PostgreSQL restarting): the answer stands and the pool's only connection is replaced."""
+    import sqlalchemy as sa
+
+    from conftest import make_app
+    from app.extensions import db
+
+    # No pre-ping: a connection killed between requests is used as it is, as when the server
+    # is still down and a fresh one could not be opened either.
+    app = make_app(postgres_database, SQLALCHEMY_ENGINE_OPTIONS={
+        "pool_pre_ping": False, "pool_size": 1, "max_overflow": 0, "pool_timeout": 5})
+    admin = sa.create_engine(app.config["SQLALCHEMY_DATABASE_URI"], poolclass=sa.pool.NullPool)
+
+    @app.get("/api/v1/test-dropped")
+    def dropped():
+        pid = db.session.execute(sa.text("SELECT pg_backend_pid()")).scalar_one()
+        with admin.connect() as conn:
+            conn.execute(sa.text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+        return {"answered": True}
+
+    @app.get("/api/v1/test-dropped-after-commit")
+    def dropped_after_commit():
+        from app.services.transaction import commit
+
+        pid = db.session.execute(sa.text("SELECT pg_backend_pid()")).scalar_one()
+        commit()
+        with admin.connect() as conn:
+            conn.execute(sa.text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+        db.session.execute(sa.text("SELECT 1"))  # reading the answer back
+        return {"answered": True}
+
+    client = app.test_client()
+    try:
+        for _ in range(3):
+            response = client.get("/api/v1/test-dropped")
+            assert response.status_code == 200 and response.json == {"answered": True}
+        assert client.get("/api/v1/health").json["database"] == "ok"
+        # Lost after its commit: unavailable, but not "nothing was changed".
+        response = client.get("/api/v1/test-dropped-after-commit")
+        assert response.status_code == 503 and response.json["error"]["details"] == {"saved": True}
+        assert "was saved" in response.json["error"]["message"]
+        assert client.get("/api/v1/health").json["database"] == "ok"
+    finally:
+        admin.dispose()
+        with app.app_context():
+            db.engine.dispose()

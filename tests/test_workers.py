@@ -239,6 +239,17 @@ def test_a_failing_timer_is_retried_then_shown_as_an_incident(env, workers):
     assert fired_per_timer(env) == {}
 
 
+def test_one_batch_of_due_and_future_timers_is_all_put_on_redis(env):
+    # The sweep after a flush puts back overdue and future timers together, in one pipeline.
+    from rq.job import Job
+
+    queue = env.extensions["pathways.timer_queue"]
+    batch = [("future-1", soon(3600)), ("due-1", soon(-60)), ("future-2", soon(7200)), ("due-2", soon(-1))]
+    assert queue.schedule(batch) == 4
+    statuses = {t: Job.fetch(t, connection=queue.connection).get_status() for t, _ in batch}
+    assert statuses == {"future-1": "scheduled", "due-1": "queued", "future-2": "scheduled", "due-2": "queued"}
+
+
 def test_sweep_command_puts_back_lost_jobs(env):
     from click.testing import CliRunner
 

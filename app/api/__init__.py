@@ -5,7 +5,6 @@ from typing import Any
 
 from flask import Blueprint, current_app, jsonify, request
 from marshmallow import Schema, ValidationError
-from sqlalchemy import exc as sa_exc
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
 from werkzeug.exceptions import NotFound as NoRoute
 
@@ -78,17 +77,6 @@ def engine():
 @bp.errorhandler(PathwaysError)
 def pathways_error(exc: PathwaysError):
     return jsonify(exc.to_dict()), exc.status
-
-
-@bp.errorhandler(sa_exc.OperationalError)
-@bp.errorhandler(sa_exc.InterfaceError)
-def database_unavailable(exc: Exception):
-    # The database went away mid-request: say so plainly; nothing was committed.
-    current_app.logger.warning("database unavailable: %s", exc)
-    body = {"error": {"code": "unavailable",
-                      "message": "the database is unavailable; nothing was changed, try again shortly",
-                      "details": {}}}
-    return jsonify(body), 503
 
 
 @bp.errorhandler(HTTPException)

@@ -18,6 +18,9 @@ from ..errors import Conflict, Invalid
 from ..extensions import db
 
 
+COMMITTED = "pathways.committed"
+
+
 def commit(answer: ProcessInstance | None = None) -> Any:
     """Commit the action; then hand any timers it created to the scheduler.
 
@@ -36,6 +39,8 @@ def commit(answer: ProcessInstance | None = None) -> Any:
     except IntegrityError:
         db.session.rollback()
         raise Conflict("the change clashes with one made at the same time; reload and try again") from None
+    # If the database goes away after this, the answer must not say nothing was saved.
+    db.session.info[COMMITTED] = True
     schedule_quietly(current_app.extensions.get("pathways.timer_queue"), new_timers)
     return written
 
