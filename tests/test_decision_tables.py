@@ -112,3 +112,12 @@ def test_nel_assessment_track_in_feel():
                 got = track.evaluate({"complexity": complexity, "concernsEscalating": escalating,
                                       "multipleAgencies": agencies})
                 assert got == {"assessmentDays": expected}
+
+
+@pytest.mark.parametrize("policy", ["PRIORITY", "OUTPUT ORDER"])
+def test_priority_without_output_values_is_refused(policy):
+    # Without the output values there is no priority: refused, not quietly FIRST or RULE ORDER.
+    with pytest.raises(TableError, match=f"decision t .*output 'band': hit policy {policy} takes its order"):
+        table(policy, BANDS)
+    with pytest.raises(TableError, match="no output lists its values"):
+        table(policy, BANDS, output_values="[1..9]")  # a range gives no order either

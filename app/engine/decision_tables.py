@@ -293,6 +293,11 @@ def _parse_table(decision, table, where: str, problems: list[str]) -> DecisionTa
         outputs.append(Output(name, allowed))
     if aggregation and len(outputs) != 1:
         problems.append(f"{where}: an aggregation needs exactly one output")
+    if policy in ("PRIORITY", "OUTPUT ORDER") and not any(o.allowed for o in outputs):
+        # DMN orders the hits by the output values; without them the order would be a guess.
+        columns = ", ".join(repr(o.name) for o in outputs)
+        problems.append(f"{where}, output {columns}: hit policy {policy} takes its order from the output values, "
+                        f"but no output lists its values")
     rules = []
     for number, element in enumerate(table.findall("{*}rule"), start=1):
         here = f"{where}, rule {number} ({element.get('id')})"
