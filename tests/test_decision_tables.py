@@ -121,3 +121,13 @@ def test_priority_without_output_values_is_refused(policy):
         table(policy, BANDS)
     with pytest.raises(TableError, match="no output lists its values"):
         table(policy, BANDS, output_values="[1..9]")  # a range gives no order either
+
+
+def test_nel_assessment_track_declares_its_values():
+    from pathlib import Path
+
+    nel = from_source((Path(__file__).resolve().parent.parent / "dmn" / "nel_assessment_track.dmn").read_bytes())
+    track = nel["nel_assessment_track"]
+    assert track.outputs[0].allowed == [10, 35]
+    with pytest.raises(NoAnswer, match="complexity.* 'medium', not one of its allowed values"):
+        track.evaluate({"complexity": "medium", "concernsEscalating": False, "multipleAgencies": False})
