@@ -87,3 +87,30 @@ def test_deployment_binding_keeps_the_version_deployed_with_the_diagram(api):
     task = waiting["activeTasks"][0]
     response = api.as_(ATM).post(f"/tasks/{task['id']}/complete", {"variables": {"level": 1}})
     assert response.status_code == 422 and response.json["error"]["code"] == "decision_failed"
+
+
+def test_a_computed_output_outside_its_declared_values_is_refused(api):
+    from pathlib import Path
+
+    fixtures = Path(__file__).parent / "fixtures"
+    # The route is the level itself, declared as 3 or 4: a level of 5 passes the rule but not the values.
+    dmn = (fixtures / "strict_route.dmn").read_text().replace('id="strict_route"', 'id="level_route"') \
+        .replace('<output id="out_route" name="route" typeRef="string" />',
+                 '<output id="out_route" name="route" typeRef="number"><outputValues><text>3,4</text></outputValues>'
+                 '</output>').replace('<text>"ast"</text>', "<text>level</text>")
+    bpmn = (fixtures / "strict_route_flow.bpmn").read_text().replace('id="strict_route_flow"', 'id="level_route_flow"') \
+        .replace('camunda:decisionRef="strict_route"', 'camunda:decisionRef="level_route"')
+    _deploy(api, ("level_route.dmn", dmn.encode()), ("level_route_flow.bpmn", bpmn.encode()))
+    assert api.post("/decisions/level_route/evaluate", {"variables": {"level": 4}}).json == {"route": 4}
+    refused = api.post("/decisions/level_route/evaluate", {"variables": {"level": 5}})
+    message = refused.json["error"]["message"]
+    assert refused.status_code == 422
+    assert "level_route" in message and "rule 1 (r_high) gives output 'route' the value 5" in message
+
+    instance = api.post("/process-definitions/level_route_flow/start", {}).json
+    task = instance["activeTasks"][0]
+    response = api.as_(ATM).post(f"/tasks/{task['id']}/complete", {"variables": {"level": 5}})
+    assert response.status_code == 422 and response.json["error"]["code"] == "decision_failed"
+    shown = api.get(f"/process-instances/{instance['id']}").json
+    assert shown["status"] == "incident" and "rule 1 (r_high) gives output 'route' the value 5" in shown["incident"]
+    assert "route" not in shown["variables"]

@@ -131,3 +131,21 @@ def test_nel_assessment_track_declares_its_values():
     assert track.outputs[0].allowed == [10, 35]
     with pytest.raises(NoAnswer, match="complexity.* 'medium', not one of its allowed values"):
         track.evaluate({"complexity": "medium", "concernsEscalating": False, "multipleAgencies": False})
+
+
+def test_computed_outputs_are_checked_against_the_declared_values_when_evaluated():
+    computed = table("FIRST", [("&lt; 10", "chosen"), ("-", '"high"')], output_values='"low","high"')
+    assert computed.evaluate({"score": 1, "chosen": "low"}) == {"band": "low"}
+    with pytest.raises(NoAnswer, match="rule 1 \\(r1\\) gives output 'band' the value 'medium', not one of its declared"):
+        computed.evaluate({"score": 1, "chosen": "medium"})
+    with pytest.raises(NoAnswer, match="the value None"):
+        computed.evaluate({"score": 1})
+
+
+def test_output_values_may_be_ranges():
+    ranged = table("FIRST", [("&lt; 10", "1"), ("-", "score")], output_values="[0..100]")
+    assert ranged.evaluate({"score": 50}) == {"band": 50}
+    with pytest.raises(NoAnswer, match="rule 2 \\(r2\\) gives output 'band' the value 150"):
+        ranged.evaluate({"score": 150})
+    with pytest.raises(TableError, match="rule 1 .*200 is not one of its declared values"):
+        table("FIRST", [("&lt; 10", "200")], output_values="[0..100]")

@@ -52,6 +52,7 @@ class Column:
 class Output:
     name: str
     allowed: list[Any] | None  # declared values in priority order, or None
+    values: Any = None  # the declared values as unary tests (OneOf), or None
 
 
 @dataclass
@@ -103,7 +104,15 @@ class DecisionTable:
         return {k: from_value(v) for k, v in chosen.items()}
 
     def _outputs(self, rule: Rule, variables: dict[str, Any]) -> dict[str, Any]:
-        return {o.name: e.evaluate(variables) for o, e in zip(self.outputs, rule.outputs, strict=True)}
+        result = {}
+        for output, entry in zip(self.outputs, rule.outputs, strict=True):
+            value = entry.evaluate(variables)
+            # Literal entries were checked at deploy; a computed one can only be checked now.
+            if output.values is not None and not isinstance(entry, Literal) and not output.values.matches(value, {}):
+                raise NoAnswer(f"rule {rule.number} ({rule.rule_id}) gives output {output.name!r} the value "
+                               f"{from_value(value)!r}, not one of its declared values")
+            result[output.name] = value
+        return result
 
     def _priority(self, result: dict[str, Any]) -> tuple:
         # Earlier in an output's declared value list means higher priority.
@@ -282,15 +291,15 @@ def _parse_table(decision, table, where: str, problems: list[str]) -> DecisionTa
     for number, element in enumerate(table.findall("{*}output"), start=1):
         name = element.get("name") or element.get("label") or f"output{number}"
         allowed_text = element.findtext("{*}outputValues/{*}text")
-        allowed = None
+        allowed = parsed = None
         if allowed_text:
             try:
                 parsed = parse_unary_tests(allowed_text)
-                allowed = [t.endpoint.value for t in parsed.tests if isinstance(t, Compare)
-                           and t.op == "=" and isinstance(t.endpoint, Literal)]
+                allowed = [t.endpoint.value for t in getattr(parsed, "tests", ()) if isinstance(t, Compare)
+                           and t.op == "=" and isinstance(t.endpoint, Literal) and not parsed.negated]
             except FeelError as exc:
                 problems.append(f"{where}, output {name!r}: allowed values: {exc}")
-        outputs.append(Output(name, allowed))
+        outputs.append(Output(name, allowed, parsed))
     if aggregation and len(outputs) != 1:
         problems.append(f"{where}: an aggregation needs exactly one output")
     if policy in ("PRIORITY", "OUTPUT ORDER") and not any(o.allowed for o in outputs):
@@ -321,7 +330,7 @@ def _parse_table(decision, table, where: str, problems: list[str]) -> DecisionTa
             except FeelError as exc:
                 problems.append(f"{here}, output {output.name!r}: {exc}")
                 value = Literal(None)
-            if output.allowed is not None and isinstance(value, Literal) and value.value not in output.allowed:
+            if output.values is not None and isinstance(value, Literal) and not output.values.matches(value.value, {}):
                 problems.append(f"{here}, output {output.name!r}: {from_value(value.value)!r} is not one of "
                                 f"its declared values")
             values.append(value)
