@@ -18,6 +18,8 @@ from .feel import (
     Interval,
     Literal,
     OneOf,
+    feel_date,
+    feel_date_and_time,
     from_value,
     parse_expression,
     parse_simple_expression,
@@ -46,6 +48,11 @@ class Column:
     label: str
     expression: Any
     allowed: Any  # OneOf of the declared values, or None
+    type_ref: str | None = None  # a type we check values against (see TYPES), or None
+
+    def named(self) -> str:
+        variable = getattr(self.expression, "path", None)
+        return f"input {self.label!r}" + (f" ({variable})" if variable and variable != self.label else "")
 
 
 @dataclass
@@ -79,12 +86,42 @@ class DecisionTable:
     def evaluate(self, variables: dict[str, Any]) -> dict[str, Any] | list[dict[str, Any]]:
         values = [column.expression.evaluate(variables) for column in self.inputs]
         for column, value in zip(self.inputs, values, strict=True):
+            if column.type_ref and value is not None and not _is_type(value, column.type_ref):
+                raise NoAnswer(f"{column.named()} is {from_value(value)!r} ({_kind_of(value)}), "
+                               f"but its type is {column.type_ref}")
             if column.allowed is not None and value is not None and not column.allowed.matches(value, variables):
-                variable = getattr(column.expression, "path", None)
-                named = f"input {column.label!r}" + (f" ({variable})" if variable and variable != column.label else "")
-                raise NoAnswer(f"{named} is {from_value(value)!r}, not one of its allowed values")
+                raise NoAnswer(f"{column.named()} is {from_value(value)!r}, not one of its allowed values")
         matched = [rule for rule in self.rules
                    if all(test.matches(value, variables) for test, value in zip(rule.tests, values, strict=True))]
+        absent = {i for i, column in enumerate(self.inputs) if not _given(column.expression, variables)}
+        self._check_absent(absent, matched, values, variables)
+        try:
+            return self._answer(matched, variables)
+        except NoAnswer as exc:
+            if absent:
+                raise NoAnswer(f"{exc}; absent inputs: {self._names(absent)}") from None
+            raise
+
+    def _check_absent(self, absent: set[int], matched: list[Rule], values: list[Any], variables: dict[str, Any]):
+        """An absent input is null, as DMN has it, and a rule written for null (`-`, `null`)
+        may answer. But when a rule that could change the answer was passed over only
+        because inputs were absent, the answer would depend on what they are: refuse."""
+        if not absent:
+            return
+        first = matched[0].number if matched else None
+        for rule in self.rules:
+            if rule in matched or (self.hit_policy == "FIRST" and first is not None and rule.number > first):
+                continue
+            failing = {i for i, (test, value) in enumerate(zip(rule.tests, values, strict=True))
+                       if not test.matches(value, variables)}
+            if failing and failing <= absent:
+                raise NoAnswer(f"absent inputs {self._names(failing)}: rule {rule.number} ({rule.rule_id}) "
+                               f"could apply if they were given, so the answer depends on them")
+
+    def _names(self, indexes: set[int]) -> str:
+        return ", ".join(getattr(self.inputs[i].expression, "path", self.inputs[i].label) for i in sorted(indexes))
+
+    def _answer(self, matched: list[Rule], variables: dict[str, Any]):
         results = [self._outputs(rule, variables) for rule in matched]
         policy = self.hit_policy
         if policy in ("COLLECT", "RULE ORDER", "OUTPUT ORDER"):
@@ -286,7 +323,10 @@ def _parse_table(decision, table, where: str, problems: list[str]) -> DecisionTa
                 allowed = parse_unary_tests(allowed_text)
             except FeelError as exc:
                 problems.append(f"{where}, input {label!r}: allowed values: {exc}")
-        inputs.append(Column(label, expression, allowed))
+        type_ref = (element.find("{*}inputExpression").get("typeRef") or "") \
+            if element.find("{*}inputExpression") is not None else ""
+        type_ref = type_ref.removeprefix("feel:")
+        inputs.append(Column(label, expression, allowed, type_ref if type_ref in TYPES else None))
     outputs = []
     for number, element in enumerate(table.findall("{*}output"), start=1):
         name = element.get("name") or element.get("label") or f"output{number}"
@@ -343,6 +383,46 @@ def _parse_table(decision, table, where: str, problems: list[str]) -> DecisionTa
                 problems.append(f"{where}: rules {a.number} ({a.rule_id}) and {b.number} ({b.rule_id}) can both "
                                 f"match the same inputs, but the hit policy is UNIQUE")
     return result
+
+
+# typeRefs whose values we check, as FEEL and Camunda Modeler name them; others (item
+# definitions) are not checked.
+TYPES = {"string", "number", "integer", "long", "double", "boolean", "date", "dateTime", "date and time"}
+
+
+def _is_type(value: Any, type_ref: str) -> bool:
+    """Does a (non-null) input value have the input's declared type? Dates and date-times
+    may come as ISO 8601 text, as process variables carry them."""
+    if type_ref == "string":
+        return isinstance(value, str)
+    if type_ref == "boolean":
+        return isinstance(value, bool)
+    if type_ref in ("integer", "long"):
+        return isinstance(value, Decimal) and value == value.to_integral_value()
+    if type_ref in ("number", "double"):
+        return isinstance(value, Decimal)
+    if type_ref == "date":
+        return isinstance(value, date) or isinstance(value, str) and (
+            feel_date(value) is not None or feel_date_and_time(value) is not None)
+    return isinstance(value, datetime) or isinstance(value, str) and feel_date_and_time(value) is not None
+
+
+def _kind_of(value: Any) -> str:
+    return {bool: "boolean", str: "text", Decimal: "number", date: "date", datetime: "date and time"}.get(
+        type(value), type(value).__name__)
+
+
+def _given(expression: Any, variables: dict[str, Any]) -> bool:
+    """Is the variable an input expression reads present (even as null) in the variables?"""
+    path = getattr(expression, "path", None)
+    if path is None or path in variables:
+        return True
+    value: Any = variables
+    for part in path.split("."):
+        if not isinstance(value, dict) or part not in value:
+            return False
+        value = value[part]
+    return True
 
 
 def _knowledge_models(root: etree._Element, names: set[str], problems: list[str]) -> dict[str, KnowledgeModel]:
