@@ -2,6 +2,8 @@
 every hit policy, evaluated with DMN semantics."""
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from app.engine.decision_tables import NoAnswer, TableError, from_source
@@ -188,3 +190,16 @@ def test_an_absent_input_is_null_when_the_answer_does_not_depend_on_it():
     # A decision that fails for another reason names the absent inputs too.
     with pytest.raises(NoAnswer, match="the value None, not one of its declared values; absent inputs: score"):
         table("FIRST", [("null", "chosen")], output_values='"low"').evaluate({})
+
+
+@pytest.mark.parametrize("entry,expected", [
+    ("True", "True is Python; FEEL writes true"), ("False", "FEEL writes false"), ("None", "FEEL writes null"),
+    ("'high'", "unexpected \"'high'\""), ("== 3", "unexpected '='"), ("level >= 3", "unexpected '>='"),
+    ('in ("a", "b")', "function in(...) is not supported"), ("not True", "unexpected 'True'"),
+])
+def test_python_entries_as_spiffworkflow_tables_have_them_are_refused(entry, expected):
+    with pytest.raises(TableError, match=re.escape(expected)):
+        table("FIRST", [(entry.replace(">", "&gt;"), '"low"')])
+    if entry in ("True", "None"):
+        with pytest.raises(TableError, match=re.escape(expected)):
+            table("FIRST", [("-", entry)])  # as an output entry too
