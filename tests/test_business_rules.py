@@ -127,6 +127,8 @@ def test_a_value_of_the_wrong_type_is_422_from_the_evaluate_api(api):
     assert "decision blackpool_hub_route" in message and "(consent) is 'true' (text), but its type is boolean" in message
     answered = api.post("/decisions/blackpool_hub_route/evaluate", {"variables": {**contact, "consent": True}})
     assert answered.status_code == 200 and answered.json["route"] == "advice"
+    spec = api.client.get("/api/v1/openapi.json").json
+    assert "422" in spec["paths"]["/api/v1/decisions/{key}/evaluate"]["post"]["responses"]
 
 
 def test_wrong_types_and_absent_inputs_inside_a_process_are_incidents(api):
