@@ -91,10 +91,15 @@ class DecisionTable:
                                f"but its type is {column.type_ref}")
             if column.allowed is not None and value is not None and not column.allowed.matches(value, variables):
                 raise NoAnswer(f"{column.named()} is {from_value(value)!r}, not one of its allowed values")
-        matched = [rule for rule in self.rules
-                   if all(test.matches(value, variables) for test, value in zip(rule.tests, values, strict=True))]
         absent = {i for i, column in enumerate(self.inputs) if not _given(column.expression, variables)}
-        self._check_absent(absent, matched, values, variables)
+        matched, passed_over = [], []
+        for rule in self.rules:
+            failed = _failed(rule, values, variables, absent)
+            if failed is None:
+                matched.append(rule)
+            elif failed:
+                passed_over.append((rule, failed))
+        self._check_absent(matched, passed_over)
         try:
             return self._answer(matched, variables)
         except NoAnswer as exc:
@@ -102,21 +107,16 @@ class DecisionTable:
                 raise NoAnswer(f"{exc}; absent inputs: {self._names(absent)}") from None
             raise
 
-    def _check_absent(self, absent: set[int], matched: list[Rule], values: list[Any], variables: dict[str, Any]):
+    def _check_absent(self, matched: list[Rule], passed_over: list[tuple[Rule, set[int]]]):
         """An absent input is null, as DMN has it, and a rule written for null (`-`, `null`)
         may answer. But when a rule that could change the answer was passed over only
         because inputs were absent, the answer would depend on what they are: refuse."""
-        if not absent:
-            return
         first = matched[0].number if matched else None
-        for rule in self.rules:
-            if rule in matched or (self.hit_policy == "FIRST" and first is not None and rule.number > first):
-                continue
-            failing = {i for i, (test, value) in enumerate(zip(rule.tests, values, strict=True))
-                       if not test.matches(value, variables)}
-            if failing and failing <= absent:
-                raise NoAnswer(f"absent inputs {self._names(failing)}: rule {rule.number} ({rule.rule_id}) "
-                               f"could apply if they were given, so the answer depends on them")
+        for rule, failing in passed_over:
+            if self.hit_policy == "FIRST" and first is not None and rule.number > first:
+                break
+            raise NoAnswer(f"absent inputs {self._names(failing)}: rule {rule.number} ({rule.rule_id}) "
+                           f"could apply if they were given, so the answer depends on them")
 
     def _names(self, indexes: set[int]) -> str:
         return ", ".join(getattr(self.inputs[i].expression, "path", self.inputs[i].label) for i in sorted(indexes))
@@ -410,6 +410,18 @@ def _is_type(value: Any, type_ref: str) -> bool:
 def _kind_of(value: Any) -> str:
     return {bool: "boolean", str: "text", Decimal: "number", date: "date", datetime: "date and time"}.get(
         type(value), type(value).__name__)
+
+
+def _failed(rule: Rule, values: list[Any], variables: dict[str, Any], absent: set[int]) -> set[int] | None:
+    """None when the rule matches; else the absent inputs it failed on, or an empty set
+    when a given input failed it (it could not apply whatever the absent ones are)."""
+    failed = set()
+    for i, (test, value) in enumerate(zip(rule.tests, values, strict=True)):
+        if not test.matches(value, variables):
+            if i not in absent:
+                return set()
+            failed.add(i)
+    return failed or None
 
 
 def _given(expression: Any, variables: dict[str, Any]) -> bool:
