@@ -87,3 +87,71 @@ def test_deployment_binding_keeps_the_version_deployed_with_the_diagram(api):
     task = waiting["activeTasks"][0]
     response = api.as_(ATM).post(f"/tasks/{task['id']}/complete", {"variables": {"level": 1}})
     assert response.status_code == 422 and response.json["error"]["code"] == "decision_failed"
+
+
+def test_a_computed_output_outside_its_declared_values_is_refused(api):
+    from pathlib import Path
+
+    fixtures = Path(__file__).parent / "fixtures"
+    # The route is the level itself, declared as 3 or 4: a level of 5 passes the rule but not the values.
+    dmn = (fixtures / "strict_route.dmn").read_text().replace('id="strict_route"', 'id="level_route"') \
+        .replace('<output id="out_route" name="route" typeRef="string" />',
+                 '<output id="out_route" name="route" typeRef="number"><outputValues><text>3,4</text></outputValues>'
+                 '</output>').replace('<text>"ast"</text>', "<text>level</text>")
+    bpmn = (fixtures / "strict_route_flow.bpmn").read_text().replace('id="strict_route_flow"', 'id="level_route_flow"') \
+        .replace('camunda:decisionRef="strict_route"', 'camunda:decisionRef="level_route"')
+    _deploy(api, ("level_route.dmn", dmn.encode()), ("level_route_flow.bpmn", bpmn.encode()))
+    assert api.post("/decisions/level_route/evaluate", {"variables": {"level": 4}}).json == {"route": 4}
+    refused = api.post("/decisions/level_route/evaluate", {"variables": {"level": 5}})
+    message = refused.json["error"]["message"]
+    assert refused.status_code == 422
+    assert "level_route" in message and "rule 1 (r_high) gives output 'route' the value 5" in message
+
+    instance = api.post("/process-definitions/level_route_flow/start", {}).json
+    task = instance["activeTasks"][0]
+    response = api.as_(ATM).post(f"/tasks/{task['id']}/complete", {"variables": {"level": 5}})
+    assert response.status_code == 422 and response.json["error"]["code"] == "decision_failed"
+    shown = api.get(f"/process-instances/{instance['id']}").json
+    assert shown["status"] == "incident" and "rule 1 (r_high) gives output 'route' the value 5" in shown["incident"]
+    assert "route" not in shown["variables"]
+
+
+def test_a_value_of_the_wrong_type_is_422_from_the_evaluate_api(api):
+    contact = dict(levelOfNeed=1, consent="true", openToTeam=None, previousTeam=None, monthsSinceClosed=None,
+                   section37Request=False, transferInConference=False, policeProtection=False, knownToTeams=False,
+                   exploitationRisk=False, complexNeeds="none", safeguardingConcern=False, homeless16or17=False,
+                   preBirth=False, significantHistory=False)
+    refused = api.post("/decisions/blackpool_hub_route/evaluate", {"variables": contact})
+    assert refused.status_code == 422
+    message = refused.json["error"]["message"]
+    assert "decision blackpool_hub_route" in message and "(consent) is 'true' (text), but its type is boolean" in message
+    answered = api.post("/decisions/blackpool_hub_route/evaluate", {"variables": {**contact, "consent": True}})
+    assert answered.status_code == 200 and answered.json["route"] == "advice"
+    spec = api.client.get("/api/v1/openapi.json").json
+    assert "422" in spec["paths"]["/api/v1/decisions/{key}/evaluate"]["post"]["responses"]
+
+
+def test_wrong_types_and_absent_inputs_inside_a_process_are_incidents(api):
+    from pathlib import Path
+
+    fixtures = Path(__file__).parent / "fixtures"
+    # The table reads a level reported when the process started, not the one the form checks.
+    dmn = (fixtures / "strict_route.dmn").read_text().replace('id="strict_route"', 'id="reported_route"') \
+        .replace("<text>level</text>", "<text>reportedLevel</text>")
+    bpmn = (fixtures / "strict_route_flow.bpmn").read_text() \
+        .replace('id="strict_route_flow"', 'id="reported_route_flow"') \
+        .replace('camunda:decisionRef="strict_route"', 'camunda:decisionRef="reported_route"')
+    _deploy(api, ("reported_route.dmn", dmn.encode()), ("reported_route_flow.bpmn", bpmn.encode()))
+    for variables, expected in [({"reportedLevel": "4"}, "(reportedLevel) is '4' (text), but its type is number"),
+                                ({}, "absent inputs reportedLevel: rule 1 (r_high) could apply if they were given")]:
+        instance = api.post("/process-definitions/reported_route_flow/start", {"variables": variables}).json
+        task = instance["activeTasks"][0]
+        response = api.as_(ATM).post(f"/tasks/{task['id']}/complete", {"variables": {"level": 4}})
+        assert response.status_code == 422 and response.json["error"]["code"] == "decision_failed"
+        shown = api.get(f"/process-instances/{instance['id']}").json
+        assert shown["status"] == "incident" and "reported_route" in shown["incident"]
+        assert expected in shown["incident"], shown["incident"]
+        assert "route" not in shown["variables"]
+    given = api.post("/process-definitions/reported_route_flow/start", {"variables": {"reportedLevel": 4}}).json
+    done = api.as_(ATM).post(f"/tasks/{given['activeTasks'][0]['id']}/complete", {"variables": {"level": 4}})
+    assert done.status_code == 200 and done.json["variables"]["route"] == "ast"

@@ -164,3 +164,24 @@ DURHAM = dict(requester="parent", consent=True, needs="multiple", safeguardingCo
         "consent-only-matters-for-safeguarding-referrals", "complex-before-headline-count"])
 def test_durham_triage_route(change, route):
     assert evaluate("durham_triage_route", **{**DURHAM, **change}) == {"route": route}
+
+
+def test_blackpool_refuses_text_where_the_input_is_boolean():
+    # "true" as text once fell through the consent rules and routed a level-1 contact to AST.
+    with pytest.raises(NoAnswer, match="input 'Family consents to early help' \\(consent\\) is 'true' \\(text\\), "
+                                       "but its type is boolean"):
+        evaluate("blackpool_hub_route", **{**BLACKPOOL, "levelOfNeed": 1, "consent": "true"})
+    with pytest.raises(NoAnswer, match="levelOfNeed\\) is '3' \\(text\\), but its type is number"):
+        evaluate("blackpool_hub_route", **{**BLACKPOOL, "levelOfNeed": "3"})
+
+
+def test_blackpool_absent_inputs():
+    # Gestation only matters before birth: absent, it is null and the contact is routed.
+    without_gestation = {k: v for k, v in BLACKPOOL.items() if k != "gestationWeeks"}
+    assert evaluate("blackpool_hub_route", **without_gestation)["route"] == "ast"
+    # Consent decides a level-2 contact (early help or advice): absent, the table refuses rather than guess.
+    without_consent = {k: v for k, v in BLACKPOOL.items() if k != "consent"}
+    with pytest.raises(NoAnswer, match="absent inputs consent: rule 20 \\(.*\\) could apply if they were given"):
+        evaluate("blackpool_hub_route", **{**without_consent, "levelOfNeed": 2})
+    # At level 1 every answer is advice, consent or not.
+    assert evaluate("blackpool_hub_route", **{**without_consent, "levelOfNeed": 1})["route"] == "advice"

@@ -147,6 +147,7 @@ DMN = (FIXTURES / "strict_route.dmn").read_bytes()
       b'<output id="out_route" name="route" typeRef="string"><outputValues><text>"ssf"</text></outputValues></output>'),
      "'ast' is not one of its declared values"),
     ((b"<text>level</text>", b"<text>level * 2</text>"), "input expression must be a variable name"),
+    ((b'hitPolicy="FIRST"', b'hitPolicy="PRIORITY"'), "output 'route': hit policy PRIORITY takes its order"),
 ])
 def test_tables_that_cannot_be_evaluated_as_written_are_refused(api, change, expected):
     bad = DMN.replace(b'id="strict_route"', b'id="misread"').replace(*change)

@@ -150,3 +150,8 @@ def test_wrong_arguments_give_null_not_a_guess():
 
 def test_date_values_are_python_dates_inside_feel():
     assert parse_expression('date("2026-12-28")').evaluate({}) == dt.date(2026, 12, 28)
+
+
+def test_python_constants_are_refused_in_literal_expressions():
+    with pytest.raises(FeelError, match="None is Python; FEEL writes null"):
+        parse_expression("if x = None then 1 else 2", {"x"})

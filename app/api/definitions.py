@@ -96,9 +96,10 @@ def list_decisions():
 @authenticated
 @doc("Evaluate a decision on the variables given", body=schemas.VariablesRequest,
      response=(200, {"oneOf": [{"type": "object"}, {"type": "array", "items": {"type": "object"}}]}),
-     errors=(404,))
+     errors=(404, 422))
 def evaluate_decision(key: str):
-    """Returns the decision's outputs as an object, or a list of objects for COLLECT."""
+    """Returns the decision's outputs as an object, or a list of objects for COLLECT; 422
+    when it cannot answer (no rule, a value of the wrong type, a missing input it depends on)."""
     variables = body(schemas.VariablesRequest)["variables"]
     if variables.get("childId") not in (None, ""):
         # The register fills inputs for the child: only for a child the caller may see.

@@ -18,6 +18,8 @@ from .feel import (
     Interval,
     Literal,
     OneOf,
+    feel_date,
+    feel_date_and_time,
     from_value,
     parse_expression,
     parse_simple_expression,
@@ -46,12 +48,18 @@ class Column:
     label: str
     expression: Any
     allowed: Any  # OneOf of the declared values, or None
+    type_ref: str | None = None  # a type we check values against (see TYPES), or None
+
+    def named(self) -> str:
+        variable = getattr(self.expression, "path", None)
+        return f"input {self.label!r}" + (f" ({variable})" if variable and variable != self.label else "")
 
 
 @dataclass
 class Output:
     name: str
     allowed: list[Any] | None  # declared values in priority order, or None
+    values: Any = None  # the declared values as unary tests (OneOf), or None
 
 
 @dataclass
@@ -78,12 +86,42 @@ class DecisionTable:
     def evaluate(self, variables: dict[str, Any]) -> dict[str, Any] | list[dict[str, Any]]:
         values = [column.expression.evaluate(variables) for column in self.inputs]
         for column, value in zip(self.inputs, values, strict=True):
+            if column.type_ref and value is not None and not _is_type(value, column.type_ref):
+                raise NoAnswer(f"{column.named()} is {from_value(value)!r} ({_kind_of(value)}), "
+                               f"but its type is {column.type_ref}")
             if column.allowed is not None and value is not None and not column.allowed.matches(value, variables):
-                variable = getattr(column.expression, "path", None)
-                named = f"input {column.label!r}" + (f" ({variable})" if variable and variable != column.label else "")
-                raise NoAnswer(f"{named} is {from_value(value)!r}, not one of its allowed values")
-        matched = [rule for rule in self.rules
-                   if all(test.matches(value, variables) for test, value in zip(rule.tests, values, strict=True))]
+                raise NoAnswer(f"{column.named()} is {from_value(value)!r}, not one of its allowed values")
+        absent = {i for i, column in enumerate(self.inputs) if not _given(column.expression, variables)}
+        matched, passed_over = [], []
+        for rule in self.rules:
+            failed = _failed(rule, values, variables, absent)
+            if failed is None:
+                matched.append(rule)
+            elif failed:
+                passed_over.append((rule, failed))
+        self._check_absent(matched, passed_over)
+        try:
+            return self._answer(matched, variables)
+        except NoAnswer as exc:
+            if absent:
+                raise NoAnswer(f"{exc}; absent inputs: {self._names(absent)}") from None
+            raise
+
+    def _check_absent(self, matched: list[Rule], passed_over: list[tuple[Rule, set[int]]]):
+        """An absent input is null, as DMN has it, and a rule written for null (`-`, `null`)
+        may answer. But when a rule that could change the answer was passed over only
+        because inputs were absent, the answer would depend on what they are: refuse."""
+        first = matched[0].number if matched else None
+        for rule, failing in passed_over:
+            if self.hit_policy == "FIRST" and first is not None and rule.number > first:
+                break
+            raise NoAnswer(f"absent inputs {self._names(failing)}: rule {rule.number} ({rule.rule_id}) "
+                           f"could apply if they were given, so the answer depends on them")
+
+    def _names(self, indexes: set[int]) -> str:
+        return ", ".join(getattr(self.inputs[i].expression, "path", self.inputs[i].label) for i in sorted(indexes))
+
+    def _answer(self, matched: list[Rule], variables: dict[str, Any]):
         results = [self._outputs(rule, variables) for rule in matched]
         policy = self.hit_policy
         if policy in ("COLLECT", "RULE ORDER", "OUTPUT ORDER"):
@@ -103,7 +141,15 @@ class DecisionTable:
         return {k: from_value(v) for k, v in chosen.items()}
 
     def _outputs(self, rule: Rule, variables: dict[str, Any]) -> dict[str, Any]:
-        return {o.name: e.evaluate(variables) for o, e in zip(self.outputs, rule.outputs, strict=True)}
+        result = {}
+        for output, entry in zip(self.outputs, rule.outputs, strict=True):
+            value = entry.evaluate(variables)
+            # Literal entries were checked at deploy; a computed one can only be checked now.
+            if output.values is not None and not isinstance(entry, Literal) and not output.values.matches(value, {}):
+                raise NoAnswer(f"rule {rule.number} ({rule.rule_id}) gives output {output.name!r} the value "
+                               f"{from_value(value)!r}, not one of its declared values")
+            result[output.name] = value
+        return result
 
     def _priority(self, result: dict[str, Any]) -> tuple:
         # Earlier in an output's declared value list means higher priority.
@@ -277,22 +323,30 @@ def _parse_table(decision, table, where: str, problems: list[str]) -> DecisionTa
                 allowed = parse_unary_tests(allowed_text)
             except FeelError as exc:
                 problems.append(f"{where}, input {label!r}: allowed values: {exc}")
-        inputs.append(Column(label, expression, allowed))
+        type_ref = (element.find("{*}inputExpression").get("typeRef") or "") \
+            if element.find("{*}inputExpression") is not None else ""
+        type_ref = type_ref.removeprefix("feel:")
+        inputs.append(Column(label, expression, allowed, type_ref if type_ref in TYPES else None))
     outputs = []
     for number, element in enumerate(table.findall("{*}output"), start=1):
         name = element.get("name") or element.get("label") or f"output{number}"
         allowed_text = element.findtext("{*}outputValues/{*}text")
-        allowed = None
+        allowed = parsed = None
         if allowed_text:
             try:
                 parsed = parse_unary_tests(allowed_text)
-                allowed = [t.endpoint.value for t in parsed.tests if isinstance(t, Compare)
-                           and t.op == "=" and isinstance(t.endpoint, Literal)]
+                allowed = [t.endpoint.value for t in getattr(parsed, "tests", ()) if isinstance(t, Compare)
+                           and t.op == "=" and isinstance(t.endpoint, Literal) and not parsed.negated]
             except FeelError as exc:
                 problems.append(f"{where}, output {name!r}: allowed values: {exc}")
-        outputs.append(Output(name, allowed))
+        outputs.append(Output(name, allowed, parsed))
     if aggregation and len(outputs) != 1:
         problems.append(f"{where}: an aggregation needs exactly one output")
+    if policy in ("PRIORITY", "OUTPUT ORDER") and not any(o.allowed for o in outputs):
+        # DMN orders the hits by the output values; without them the order would be a guess.
+        columns = ", ".join(repr(o.name) for o in outputs)
+        problems.append(f"{where}, output {columns}: hit policy {policy} takes its order from the output values, "
+                        f"but no output lists its values")
     rules = []
     for number, element in enumerate(table.findall("{*}rule"), start=1):
         here = f"{where}, rule {number} ({element.get('id')})"
@@ -316,7 +370,7 @@ def _parse_table(decision, table, where: str, problems: list[str]) -> DecisionTa
             except FeelError as exc:
                 problems.append(f"{here}, output {output.name!r}: {exc}")
                 value = Literal(None)
-            if output.allowed is not None and isinstance(value, Literal) and value.value not in output.allowed:
+            if output.values is not None and isinstance(value, Literal) and not output.values.matches(value.value, {}):
                 problems.append(f"{here}, output {output.name!r}: {from_value(value.value)!r} is not one of "
                                 f"its declared values")
             values.append(value)
@@ -329,6 +383,58 @@ def _parse_table(decision, table, where: str, problems: list[str]) -> DecisionTa
                 problems.append(f"{where}: rules {a.number} ({a.rule_id}) and {b.number} ({b.rule_id}) can both "
                                 f"match the same inputs, but the hit policy is UNIQUE")
     return result
+
+
+# typeRefs whose values we check, as FEEL and Camunda Modeler name them; others (item
+# definitions) are not checked.
+TYPES = {"string", "number", "integer", "long", "double", "boolean", "date", "dateTime", "date and time"}
+
+
+def _is_type(value: Any, type_ref: str) -> bool:
+    """Does a (non-null) input value have the input's declared type? Dates and date-times
+    may come as ISO 8601 text, as process variables carry them."""
+    if type_ref == "string":
+        return isinstance(value, str)
+    if type_ref == "boolean":
+        return isinstance(value, bool)
+    if type_ref in ("integer", "long"):
+        return isinstance(value, Decimal) and value == value.to_integral_value()
+    if type_ref in ("number", "double"):
+        return isinstance(value, Decimal)
+    if type_ref == "date":
+        return isinstance(value, date) or isinstance(value, str) and (
+            feel_date(value) is not None or feel_date_and_time(value) is not None)
+    return isinstance(value, datetime) or isinstance(value, str) and feel_date_and_time(value) is not None
+
+
+def _kind_of(value: Any) -> str:
+    return {bool: "boolean", str: "text", Decimal: "number", date: "date", datetime: "date and time"}.get(
+        type(value), type(value).__name__)
+
+
+def _failed(rule: Rule, values: list[Any], variables: dict[str, Any], absent: set[int]) -> set[int] | None:
+    """None when the rule matches; else the absent inputs it failed on, or an empty set
+    when a given input failed it (it could not apply whatever the absent ones are)."""
+    failed = set()
+    for i, (test, value) in enumerate(zip(rule.tests, values, strict=True)):
+        if not test.matches(value, variables):
+            if i not in absent:
+                return set()
+            failed.add(i)
+    return failed or None
+
+
+def _given(expression: Any, variables: dict[str, Any]) -> bool:
+    """Is the variable an input expression reads present (even as null) in the variables?"""
+    path = getattr(expression, "path", None)
+    if path is None or path in variables:
+        return True
+    value: Any = variables
+    for part in path.split("."):
+        if not isinstance(value, dict) or part not in value:
+            return False
+        value = value[part]
+    return True
 
 
 def _knowledge_models(root: etree._Element, names: set[str], problems: list[str]) -> dict[str, KnowledgeModel]:

@@ -27,6 +27,15 @@ class FeelError(ValueError):
     """An entry that is not S-FEEL we support; the message says what was found."""
 
 
+# SpiffWorkflow's tables are Python: its constants would read as variables never set.
+_PYTHON_CONSTANTS = {"True": "true", "False": "false", "None": "null"}
+
+
+def _not_python(name: str, text: str) -> None:
+    if name in _PYTHON_CONSTANTS:
+        raise FeelError(f"{name} is Python; FEEL writes {_PYTHON_CONSTANTS[name]} in {text!r}")
+
+
 def tokenize(text: str) -> list[tuple[str, str]]:
     tokens, pos, text = [], 0, text.strip()
     while pos < len(text):
@@ -241,6 +250,7 @@ class _Parser:
                     raise FeelError(f"{value}(...) takes a quoted text in {self.text!r}")
                 self.take(")")
                 return _constant_call(value, _string_literal(argument), self.text)
+            _not_python(value, self.text)
             return Name(value)
         raise FeelError(f"unexpected {value!r} in {self.text!r}")
 
@@ -300,7 +310,7 @@ def parse_simple_expression(text: str | None):
         expression = parser.endpoint()
         parser.done()
     except FeelError:
-        if _NAME_WITH_SPACES.match(text) and text not in ("true", "false", "null"):
+        if _NAME_WITH_SPACES.match(text) and text not in ("true", "false", "null", *_PYTHON_CONSTANTS):
             return Name(text)
         raise
     return expression
@@ -542,6 +552,7 @@ class _ExpressionParser:
                 return self.call(value)
             if value in _KEYWORDS or (self.peek() and self.peek()[1] == "("):
                 raise FeelError(f"{value}(...) is not supported in {self.text!r}")
+            _not_python(value, self.text)
             return Name(value)
         raise FeelError(f"unexpected {value!r} in {self.text!r}")
 
