@@ -57,6 +57,7 @@ DEMO_USERS: list[tuple[str, str, list[str], list[str], str | None]] = [
     ("halton.dat.sw", "DAT Social Worker", ["halton-dat-sw"], ["staff"], "halton-dat"),
     ("halton.dat.pl", "DAT Practice Lead", ["halton-dat-pl"], ["staff", "manager"], "halton-dat"),
     ("halton.pm", "Principal Manager", ["halton-pm"], ["staff", "manager"], "halton-dat"),
+    ("halton.senior.manager", "Senior Manager", ["halton-senior-managers"], ["staff", "manager"], "halton"),
     ("halton.cin.tm", "CIN Team Manager", ["halton-cin-tm"], ["staff", "manager"], "halton-cin"),
     ("halton.cic.tm", "Child in Care Team Manager", ["halton-cic-tm"], ["staff", "manager"], "halton-cic"),
     ("halton.early.help", "Early Help", ["halton-early-help"], ["staff"], "halton-early-help"),
@@ -72,6 +73,7 @@ DEMO_REGISTER_TEAMS: dict[str, list[str]] = {
     "blackpool.soc.tm": ["soc"], "blackpool.sccn.tm": ["sccn"], "blackpool.tis": ["tis"],
     "blackpool.service.manager": _BLACKPOOL_TEAMS, "blackpool.head.of.service": _BLACKPOOL_TEAMS,
     "halton.dat.sw": ["dat"], "halton.dat.pl": ["dat"], "halton.pm": ["dat", "cin", "cic"],
+    "halton.senior.manager": ["dat", "cin", "cic", "early-help"],
     "halton.cin.tm": ["cin"], "halton.cic.tm": ["cic"], "halton.early.help": ["early-help"],
     "cin.tm": ["cin"], "cin.sw": ["cin"], "cin.sgcp.tm": ["sgcp"],
 }
