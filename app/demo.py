@@ -39,6 +39,7 @@ DEMO_USERS: list[tuple[str, str, list[str], list[str], str | None]] = [
     ("cin.sw", "CIN Social Worker", ["cin-sw"], ["staff"], "cin"),
     ("cin.irt", "Initial Response Team", ["irt"], ["staff"], "irt"),
     ("cin.sgcp.tm", "SGCP Team Manager", ["sgcp-tm"], ["staff", "manager"], "sgcp"),
+    ("nel.early.help", "Early Help", ["nel-early-help"], ["staff", "manager"], "nel-early-help"),
     # Blackpool.
     ("blackpool.hub", "Request for Support Hub", ["blackpool-hub"], ["staff"], "blackpool-hub"),
     ("blackpool.hub.tm", "Hub Duty Team Manager", ["blackpool-hub-tm"], ["staff", "manager"], "blackpool-hub"),
@@ -57,6 +58,7 @@ DEMO_USERS: list[tuple[str, str, list[str], list[str], str | None]] = [
     ("halton.dat.sw", "DAT Social Worker", ["halton-dat-sw"], ["staff"], "halton-dat"),
     ("halton.dat.pl", "DAT Practice Lead", ["halton-dat-pl"], ["staff", "manager"], "halton-dat"),
     ("halton.pm", "Principal Manager", ["halton-pm"], ["staff", "manager"], "halton-dat"),
+    ("halton.senior.manager", "Senior Manager", ["halton-senior-managers"], ["staff", "manager"], "halton"),
     ("halton.cin.tm", "CIN Team Manager", ["halton-cin-tm"], ["staff", "manager"], "halton-cin"),
     ("halton.cic.tm", "Child in Care Team Manager", ["halton-cic-tm"], ["staff", "manager"], "halton-cic"),
     ("halton.early.help", "Early Help", ["halton-early-help"], ["staff"], "halton-early-help"),
@@ -65,15 +67,16 @@ DEMO_USERS: list[tuple[str, str, list[str], list[str], str | None]] = [
 # The case register's team codes each demo user works in: a user sees the children these
 # teams hold or held (app/access.py). Councils run a Pathways each, so codes are per council;
 # the demo hosts four councils at once, and Halton's and North East Lincolnshire's CIN teams
-# share the code `cin`.
+# share the code `cin` (their Early Help teams `early-help`).
 _BLACKPOOL_TEAMS = ["ast", "ssf", "soc", "sccn", "tis"]
 DEMO_REGISTER_TEAMS: dict[str, list[str]] = {
     "blackpool.ast.tm": ["ast"], "blackpool.ast.sw": ["ast"], "blackpool.ssf.tm": ["ssf"],
     "blackpool.soc.tm": ["soc"], "blackpool.sccn.tm": ["sccn"], "blackpool.tis": ["tis"],
     "blackpool.service.manager": _BLACKPOOL_TEAMS, "blackpool.head.of.service": _BLACKPOOL_TEAMS,
     "halton.dat.sw": ["dat"], "halton.dat.pl": ["dat"], "halton.pm": ["dat", "cin", "cic"],
+    "halton.senior.manager": ["dat", "cin", "cic", "early-help"],
     "halton.cin.tm": ["cin"], "halton.cic.tm": ["cic"], "halton.early.help": ["early-help"],
-    "cin.tm": ["cin"], "cin.sw": ["cin"], "cin.sgcp.tm": ["sgcp"],
+    "cin.tm": ["cin"], "cin.sw": ["cin"], "cin.sgcp.tm": ["sgcp"], "nel.early.help": ["early-help"],
 }
 
 SAMPLE_REFERRALS = [

@@ -29,3 +29,19 @@ def work(api, instance, activity_id, user, **variables):
 def held_by(api, child_id):
     """(team, status) of each team the case register says holds the child now."""
     return [(h["team"], h["status"]) for h in api.get(f"/children/{child_id}").json["heldBy"]]
+
+
+def from_inbox(api, user, activity_id, **variables):
+    """Find the step among ``user``'s tasks (GET /tasks, as their inbox shows them) and
+    complete it as them; the task as the inbox listed it, and the instance after it."""
+    listed = [t for t in api.as_(user).get("/tasks").json if t["activityId"] == activity_id]
+    assert len(listed) == 1, f"{user}'s inbox: {[t['activityId'] for t in api.as_(user).get('/tasks').json]}"
+    response = api.as_(user).post(f"/tasks/{listed[0]['id']}/complete", {"variables": variables})
+    assert response.status_code == 200, response.json
+    return listed[0], response.json
+
+
+def episodes(api, child_id):
+    """(team, status, startedAt, endedAt) of every team episode of the child, in order."""
+    return [(e["team"], e["status"], e["startedAt"], e["endedAt"])
+            for e in api.get(f"/children/{child_id}").json["episodes"]]

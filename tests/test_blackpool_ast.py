@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 import steps
-from steps import active, activities, complete, work
+from steps import active, activities, complete, episodes, from_inbox, work
 
 TM, SW = "blackpool.ast.tm", "blackpool.ast.sw"
 RECEIVING = {"ssf": "blackpool.ssf.tm", "soc": "blackpool.soc.tm", "sccn": "blackpool.sccn.tm"}
@@ -46,6 +46,7 @@ def finish(api, instance):
     return work(api, instance, "transfer_letters", SW, transferLettersSentOn="2026-12-22")
 
 
+MIDNIGHT = "T00:00:00+00:00"  # a transfer date takes effect from its first moment (London = UTC in winter)
 AGREED = dict(transferDecision="agreed", receivingWorker="Jo Bloggs", receivingWorkerContact="01253 111111",
               transferOn="2027-01-04")
 
@@ -68,7 +69,8 @@ def test_cafa_due_in_45_working_days_with_checkpoints_at_10_30_and_45(api, timer
 
 @pytest.mark.parametrize("outcome,step,step_user,step_fields,team,status", [
     ("transfer_ssf_icpc", "icpc", SW, {"icpcHeldOn": "2026-12-22"}, "ssf", "cp_plan"),
-    ("care_proceedings", "first_hearing", SW, {"firstHearingOn": "2026-12-22"}, "soc", "child_in_care"),
+    ("care_proceedings", "first_hearing", SW, {"firstHearingOn": "2026-12-22", "placedAtHearing": False}, "soc",
+     "child_in_care"),
     ("complex_needs", "sccn_discussion", TM, {"sccnDiscussionOn": "2026-12-21"}, "sccn", "support"),
     ("section20", "section20_review", SW, {"firstReviewOn": "2026-12-22"}, "soc", "child_in_care"),
 ])
@@ -83,8 +85,16 @@ def test_each_transfer_point(api, outcome, step, step_user, step_fields, team, s
     assert agree["candidateGroups"] == [f"blackpool-{team}-tm"]
     assert api.as_(TM).post(f"/tasks/{agree['id']}/complete", {"variables": {}}).status_code == 403
     instance = finish(api, work(api, instance, "agree_transfer", RECEIVING[team], **AGREED))
-    assert instance["variables"]["outcome"] == "transferred"
-    assert held_by(api) == [(team, status)]
+    # The register moves the child on the agreed date, not when the letters went: AST holds
+    # them until then, and its episode ends as the receiving team's starts.
+    assert episodes(api, "BA-1") == [("ast", "assessment", "2026-11-30T12:00:00+00:00", "2027-01-04" + MIDNIGHT),
+                                     (team, status, "2027-01-04" + MIDNIGHT, None)]
+    assert held_by(api) == [("ast", "assessment")]
+    # The receiving team's manager has the next step in their inbox, due the day it takes effect.
+    listed, instance = from_inbox(api, RECEIVING[team], "receiving_allocation", receivingAllocatedTo="Jo Bloggs",
+                                  receivingAllocatedOn="2027-01-04")
+    assert listed["candidateGroups"] == [f"blackpool-{team}-tm"] and listed["due"] == "2027-01-04" + END_OF
+    assert instance["variables"]["outcome"] == "transferred" and instance["status"] == "completed"
     kinds = sorted(d["kind"] for d in api.get("/children/BA-1/documents").json)
     assert kinds == ["transfer_letter", "transfer_summary"]
     letter = [d for d in api.get("/children/BA-1/documents").json if d["kind"] == "transfer_letter"][0]
@@ -101,7 +111,27 @@ def test_a_dispute_goes_to_the_service_manager_then_the_head_of_service(api):
     instance = work(api, instance, "head_of_service", "blackpool.head.of.service", headOfServiceDecision="transfer",
                     receivingWorker="Sam SOC", receivingWorkerContact="01253 222222", transferOn="2027-01-11")
     instance = finish(api, instance)
-    assert held_by(api) == [("soc", "child_in_care")]
+    assert episodes(api, "BA-1")[-1] == ("soc", "child_in_care", "2027-01-11" + MIDNIGHT, None)
+    assert activities(instance) == ["receiving_allocation"]
+
+
+def test_a_child_placed_at_the_first_hearing_transfers_at_the_first_looked_after_visit(api):
+    instance = cafa(api, "care_proceedings")
+    response = complete(api, instance, "first_hearing", SW, firstHearingOn="2026-12-21", placedAtHearing=True)
+    assert response.json["error"]["details"] == {"placedOn": ["Enter the date the child was placed"]}
+    instance = work(api, instance, "first_hearing", SW, firstHearingOn="2026-12-21", placedAtHearing=True,
+                    placedOn="2026-12-22")
+    instance = finish(api, work(api, prepare(api, instance), "agree_transfer", "blackpool.soc.tm", **AGREED))
+    # Until the visit AST stays responsible: the register has not moved the child.
+    assert episodes(api, "BA-1") == [("ast", "assessment", "2026-11-30T12:00:00+00:00", None)]
+    visit = active(instance, "first_looked_after_visit")
+    # Within 5 days of the placement, counted as working days: Christmas and the Boxing Day substitute skipped.
+    assert visit["candidateGroups"] == ["blackpool-soc-tm"] and visit["due"] == "2026-12-31" + END_OF
+    listed, instance = from_inbox(api, "blackpool.soc.tm", "first_looked_after_visit",
+                                  lookedAfterVisitOn="2026-12-29", lookedAfterVisitBy="Jo Bloggs")
+    assert listed["id"] == visit["id"] and instance["variables"]["outcome"] == "transferred"
+    assert episodes(api, "BA-1") == [("ast", "assessment", "2026-11-30T12:00:00+00:00", "2026-12-29" + MIDNIGHT),
+                                     ("soc", "child_in_care", "2026-12-29" + MIDNIGHT, None)]
 
 
 def test_not_transferred_the_child_is_held_in_ast(api):

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import pytest
 import steps
-from steps import active, activities, complete, work
+from steps import active, activities, complete, episodes, from_inbox, work
 
-TM, SW, SGCP = "cin.tm", "cin.sw", "cin.sgcp.tm"
+TM, SW, SGCP, EARLY_HELP = "cin.tm", "cin.sw", "cin.sgcp.tm", "nel.early.help"
+ALLOCATED_AT = "2026-12-01T09:00:00+00:00"  # the CIN team holds the child from its allocation (today)
 CASE = dict(childId="CN-1", source="a_and_i", expectedSupportWeeks=20, previousInvolvementSameIssues=False,
             longTermEarlyHelpNotSustained=False, clearPlanWithOutcomes=True, edgeOfCare=False, cinManagerAgrees=False)
 
@@ -96,19 +97,25 @@ def test_consent_withdrawn_needs_agencies_notified(api):
 def test_step_down_to_early_help(api):
     instance = work(api, review(api, transferred(api), "step_down"), "step_down", SW,
                     earlyHelpReferralOn="2027-03-02")
+    # The register moves the child on the day of the referral, and Early Help has the next step.
+    assert episodes(api, "CN-1")[1:] == [("cin", "cin_plan", ALLOCATED_AT, "2027-03-02T00:00:00+00:00"),
+                                         ("early-help", "early_help", "2027-03-02T00:00:00+00:00", None)]
+    listed, instance = from_inbox(api, EARLY_HELP, "early_help_allocation", receivingAllocatedTo="Pat EH",
+                                  receivingAllocatedOn="2027-03-03")
+    assert listed["candidateGroups"] == ["nel-early-help"]
     assert instance["variables"]["outcome"] == "stepped_down_early_help"
-    assert held_by(api) == [("early-help", "early_help")]
 
 
 def test_section_47_to_a_cp_plan_transfers_to_sgcp_on_the_day_of_conference(api):
     instance = review(api, transferred(api), "section47")
     instance = work(api, instance, "section47_enquiry", TM, icpcHeld=True, icpcHeldOn="2027-03-15",
                     icpcOutcome="cp_plan")
-    handover = active(instance, "transfer_sgcp")
-    assert handover["candidateGroups"] == ["sgcp-tm"] and handover["due"] == "2027-03-15T23:59:59+00:00"
-    instance = work(api, instance, "transfer_sgcp", SGCP, sgcpSocialWorker="sgcp.sw1")
+    # The register moves the child on the day of conference; SGCP allocates that day.
+    assert episodes(api, "CN-1")[1:] == [("cin", "cin_plan", ALLOCATED_AT, "2027-03-15T00:00:00+00:00"),
+                                         ("sgcp", "cp_plan", "2027-03-15T00:00:00+00:00", None)]
+    listed, instance = from_inbox(api, SGCP, "transfer_sgcp", sgcpSocialWorker="sgcp.sw1")
+    assert listed["candidateGroups"] == ["sgcp-tm"] and listed["due"] == "2027-03-15T23:59:59+00:00"
     assert instance["variables"]["outcome"] == "transferred_sgcp"
-    assert held_by(api) == [("sgcp", "cp_plan")]
 
 
 def test_section_47_without_a_plan_carries_on_under_cin(api):
@@ -121,11 +128,13 @@ def test_section_47_without_a_plan_carries_on_under_cin(api):
 def test_accommodated_transfers_at_the_child_in_care_meeting(api):
     instance = review(api, transferred(api), "accommodated")
     meeting = active(instance, "child_in_care_meeting")
-    assert meeting["candidateGroups"] == ["sgcp-tm"] and meeting["due"] == "2026-12-31T23:59:59+00:00"
-    instance = work(api, instance, "child_in_care_meeting", SGCP, childInCareMeetingOn="2026-12-22",
-                    sgcpSocialWorker="sgcp.sw2")
+    assert meeting["assignee"] == SW and meeting["due"] == "2026-12-31T23:59:59+00:00"
+    instance = work(api, instance, "child_in_care_meeting", SW, childInCareMeetingOn="2026-12-22")
+    assert episodes(api, "CN-1")[1:] == [("cin", "cin_plan", ALLOCATED_AT, "2026-12-22T00:00:00+00:00"),
+                                         ("sgcp", "child_in_care", "2026-12-22T00:00:00+00:00", None)]
+    listed, instance = from_inbox(api, SGCP, "sgcp_child_in_care_allocation", sgcpSocialWorker="sgcp.sw2")
+    assert listed["candidateGroups"] == ["sgcp-tm"] and listed["due"] == "2026-12-22T23:59:59+00:00"
     assert instance["variables"]["outcome"] == "transferred_sgcp_child_in_care"
-    assert held_by(api) == [("sgcp", "child_in_care")]
 
 
 def test_twelve_months_on_a_plan_raises_a_drift_check(api, timers_run_due):
@@ -133,3 +142,21 @@ def test_twelve_months_on_a_plan_raises_a_drift_check(api, timers_run_due):
     assert "1 fired" in timers_run_due("2027-12-01T09:00:01+00:00")
     instance = api.get(f"/process-instances/{instance['id']}").json
     assert active(instance, "drift_review")["candidateGroups"] == ["cin-tm"]
+
+
+
+@pytest.mark.parametrize("manager_agrees", [True, False])
+def test_a_case_from_the_3_month_cin_review_needs_the_cin_managers_agreement(api, manager_agrees):
+    """Entry 3: a short-term case that its 3-month CIN review finds needs longer-term input
+    transfers with the agreement of the CIN team's manager, who is invited to the review."""
+    api.post("/children", {"id": "CN-1"})
+    api.post("/children/CN-1/episodes", {"team": "nel-ai", "status": "cin_plan", "startedAt": "2026-09-01T09:00:00Z"})
+    instance = start(api, source="cin_review", expectedSupportWeeks=26, cinManagerAgrees=manager_agrees)
+    if not manager_agrees:
+        assert instance["status"] == "completed" and instance["variables"]["outcome"] == "stays_with_current_worker"
+        assert held_by(api) == [("nel-ai", "cin_plan")]
+        return
+    assert instance["variables"]["decision"] == "transfer_to_cin"
+    work(api, instance, "allocate", TM, cinSocialWorker=SW)
+    assert episodes(api, "CN-1") == [("nel-ai", "cin_plan", "2026-09-01T09:00:00+00:00", ALLOCATED_AT),
+                                     ("cin", "cin_plan", ALLOCATED_AT, None)]

@@ -7,10 +7,13 @@ from __future__ import annotations
 
 import pytest
 import steps
-from steps import active, activities, complete, work
+from steps import active, activities, complete, episodes, from_inbox, work
 
 ICART, SW, PL, PM, CIN_TM = "halton.icart", "halton.dat.sw", "halton.dat.pl", "halton.pm", "halton.cin.tm"
+SENIOR, CIC_TM, EARLY_HELP = "halton.senior.manager", "halton.cic.tm", "halton.early.help"
+RECEIVING = {"cin": CIN_TM, "cic": CIC_TM}
 END_OF = "T23:59:59+00:00"
+TRANSFER_ON = "2027-01-05T00:00:00+00:00"  # QA's transferOn: the day the transfer takes effect
 QA = dict(childDetailsUpToDate=True, familyDetailsUpToDate=True, relationshipsUpToDate=True,
           genogramCompletedOn="2026-12-10", singleAssessmentShared=True, lastVisitOn="2026-12-15",
           chronologyUpToDate=True, lastSupervisionOn="2026-12-14", lastManagementOversightOn="2026-12-15",
@@ -39,6 +42,21 @@ def assessed(api, outcome, csw=False):
 def transfer(api, instance, to="cin", **change):
     instance = work(api, instance, "transfer_quality_assurance", PL, transferTo=to, **{**QA, **change})
     return work(api, instance, "inform_family", SW, familyInformed=True, professionalsNotified=True)
+
+
+def moved_on_the_transfer_date(api, team, status):
+    """The register: DAT held the child until the agreed transfer date, the receiving team from it."""
+    assert episodes(api, "H-1") == [("dat", "assessment", "2026-12-01T09:00:00+00:00", TRANSFER_ON),
+                                    (team, status, TRANSFER_ON, None)]
+    assert held_by(api) == [("dat", "assessment")]  # today is before the transfer date
+
+
+def allocated(api, team, activity):
+    """The receiving team's manager allocates the case from their inbox, by the transfer date."""
+    listed, instance = from_inbox(api, RECEIVING[team], activity, receivingAllocatedTo="Ali Khan",
+                                  receivingAllocatedOn="2027-01-05")
+    assert listed["candidateGroups"] == [f"halton-{team}-tm"] and listed["due"] == "2027-01-05" + END_OF
+    return instance
 
 
 def test_the_cin_team_takes_the_assessment_when_a_sibling_is_open_to_it(api):
@@ -84,8 +102,9 @@ def test_child_in_need_plan_transfers_after_the_cin_meeting_with_qa_and_letters(
                         **{**QA, "chronologyUpToDate": False})
     assert response.json["error"]["details"] == {"chronologyUpToDate": ["Bring the chronology up to date before transfer"]}
     instance = transfer(api, instance)
-    assert instance["variables"]["outcome"] == "transferred_cin"
-    assert held_by(api) == [("cin", "cin_plan")]
+    moved_on_the_transfer_date(api, "cin", "cin_plan")
+    assert activities(instance) == ["cin_receiving_allocation"]
+    assert allocated(api, "cin", "cin_receiving_allocation")["variables"]["outcome"] == "transferred_cin"
     documents = {d["kind"]: d for d in api.get("/children/H-1/documents").json}
     assert set(documents) == {"transfer_summary", "transfer_letter"}
     letter = api.client.get(documents["transfer_letter"]["html"], headers=api._headers()).get_data(as_text=True)
@@ -101,15 +120,62 @@ def test_transfer_not_agreed_goes_to_senior_managers(api):
     instance = work(api, instance, "circulate_cin_minutes", SW, cinMinutesCirculatedOn="2026-12-18")
     instance = work(api, instance, "transfer_quality_assurance", PL, transferTo="cin",
                     **{**QA, "transferAgreed": "not_agreed"})
-    assert active(instance, "senior_decision")["candidateGroups"] == ["halton-pm"]
-    instance = work(api, instance, "senior_decision", PM, seniorDecision="stay", seniorRationale="Direct work first")
+    # Not the Principal Managers, who may be the ones who disagree: senior managers above them.
+    assert active(instance, "senior_decision")["candidateGroups"] == ["halton-senior-managers"]
+    assert complete(api, instance, "senior_decision", PM, seniorDecision="transfer",
+                    seniorRationale="x").status_code == 403
+    instance = work(api, instance, "senior_decision", SENIOR, seniorDecision="stay", seniorRationale="Direct work first")
     assert instance["variables"]["outcome"] == "kept_by_dat"
     assert held_by(api) == [("dat", "assessment")]
 
 
+def test_senior_managers_can_transfer(api):
+    instance = assessed(api, "cin_plan")
+    instance = work(api, instance, "invite_cin_team", SW, cinMeetingOn="2026-12-17", cinTeamInvitedOn="2026-12-02")
+    instance = work(api, instance, "hold_cin_meeting", SW, cinPlanAgreed=True)
+    instance = work(api, instance, "circulate_cin_minutes", SW, cinMinutesCirculatedOn="2026-12-18")
+    instance = work(api, instance, "transfer_quality_assurance", PL, transferTo="cin",
+                    **{**QA, "transferAgreed": "not_agreed"})
+    listed, instance = from_inbox(api, SENIOR, "senior_decision", seniorDecision="transfer",
+                                  seniorRationale="Longer-term support needed")
+    instance = work(api, instance, "inform_family", SW, familyInformed=True, professionalsNotified=True)
+    moved_on_the_transfer_date(api, "cin", "cin_plan")
+    assert allocated(api, "cin", "cin_receiving_allocation")["variables"]["outcome"] == "transferred_cin"
+
+
+def test_a_transfer_dated_before_the_assessment_began_is_refused(api):
+    instance = work(api, assessed(api, "section20"), "section20_review", SW, firstCicReviewOn="2026-12-20",
+                    permanencePlan="permanence")
+    instance = work(api, instance, "transfer_quality_assurance", PL, transferTo="cic",
+                    **{**QA, "transferOn": "2026-11-02"})
+    response = complete(api, instance, "inform_family", SW, familyInformed=True, professionalsNotified=True)
+    assert response.status_code == 422
+    assert response.json["error"]["details"] == {"episode.at": [
+        "must not be before 2026-12-01T09:00:00+00:00, when team dat started holding the child"]}
+    assert episodes(api, "H-1") == [("dat", "assessment", "2026-12-01T09:00:00+00:00", None)]
+    assert activities(api.get(f"/process-instances/{instance['id']}").json) == ["inform_family"]
+
+
+@pytest.mark.parametrize("closed_at,team", [
+    ("2026-10-01T09:00:00Z", "cin"),  # 2 months before today: back to the CIN team (3.3)
+    ("2026-09-02T09:00:00Z", "cin"),  # 2.95 months
+    ("2026-07-01T09:00:00Z", "dat"),  # 5 months
+])
+def test_a_child_closed_to_the_cin_team_recently_goes_back_to_it(api, closed_at, team):
+    assert api.post("/children", {"id": "H-1"}).status_code == 201
+    assert api.post("/children/H-1/episodes", {"team": "cin", "status": "cin_plan", "startedAt": "2026-03-02T09:00:00Z",
+                                               "endedAt": closed_at}).status_code == 201
+    instance = start(api)  # closedToCinWithinMonths not given: the register answers it
+    assert "closedToCinWithinMonths" not in instance["variables"] and instance["variables"]["team"] == team
+    if team == "cin":
+        assert "3.3" in instance["variables"]["reason"] and activities(instance) == ["cin_allocation"]
+    else:
+        assert activities(instance) == ["allocate_sap"]
+
+
 @pytest.mark.parametrize("meeting_outcome,expected,held", [
-    ("early_help", "stepped_down_early_help", [("early-help", "early_help")]),
-    ("remain_level3", "transferred_cin", [("cin", "cin_plan")]),
+    ("early_help", "stepped_down_early_help", ("early-help", "early_help")),
+    ("remain_level3", "transferred_cin", ("cin", "cin_plan")),
 ])
 def test_early_help_cin_meeting(api, meeting_outcome, expected, held):
     instance = assessed(api, "early_help")
@@ -119,7 +185,19 @@ def test_early_help_cin_meeting(api, meeting_outcome, expected, held):
     assert active(instance, "circulate_early_help_minutes")["due"].startswith("2026-12-30")  # 2 weeks
     instance = work(api, instance, "circulate_early_help_minutes", SW, earlyHelpMinutesCirculatedOn="2026-12-18")
     instance = transfer(api, instance, to="early-help" if meeting_outcome == "early_help" else "cin")
-    assert instance["variables"]["outcome"] == expected and held_by(api) == held
+    moved_on_the_transfer_date(api, *held)
+    if meeting_outcome == "early_help":
+        # Early Help's first step is the one Appendix 2 names: the CAF, informed by the CIN minutes and plan.
+        response = complete(api, instance, "early_help_caf", EARLY_HELP, earlyHelpSupport="caf_level2",
+                            cafStartedOn="2027-01-06")
+        assert response.json["error"]["details"] == {
+            "cafRiskAssessment": ["The CAF must include the level 2 support required and a risk assessment"]}
+        listed, instance = from_inbox(api, EARLY_HELP, "early_help_caf", earlyHelpSupport="caf_level2",
+                                      cafStartedOn="2027-01-06", cafRiskAssessment=True)
+        assert listed["candidateGroups"] == ["halton-early-help"]
+    else:
+        instance = allocated(api, "cin", "cin_receiving_allocation")
+    assert instance["variables"]["outcome"] == expected
 
 
 def test_early_help_meeting_finds_no_needs(api):
@@ -139,8 +217,9 @@ def test_child_protection_plan_transfers_at_the_initial_core_group(api):
     assert active(instance, "initial_core_group")["due"] == "2027-01-25" + END_OF  # 10 working days
     instance = work(api, instance, "initial_core_group", SW, coreGroupHeldOn="2027-01-20")
     instance = transfer(api, instance)
+    moved_on_the_transfer_date(api, "cin", "cp_plan")
+    instance = allocated(api, "cin", "child_protection_receiving_allocation")
     assert instance["variables"]["outcome"] == "transferred_cin_cp_plan"
-    assert held_by(api) == [("cin", "cp_plan")]
 
 
 @pytest.mark.parametrize("harm,icpc_outcome,next_step", [
@@ -166,8 +245,9 @@ def test_emergency_order_transfers_at_the_initial_care_planning_meeting(api):
     assert active(instance, "initial_care_planning")["due"] == "2026-12-06T15:30:00+00:00"  # 72 hours
     instance = work(api, instance, "initial_care_planning", SW, carePlanningMeetingOn="2026-12-05")
     instance = transfer(api, instance)
+    moved_on_the_transfer_date(api, "cin", "child_in_care")
+    instance = allocated(api, "cin", "emergency_receiving_allocation")
     assert instance["variables"]["outcome"] == "transferred_cin_child_in_care"
-    assert held_by(api) == [("cin", "child_in_care")]
 
 
 def test_emergency_threshold_not_met_goes_to_child_in_need(api):
@@ -181,5 +261,6 @@ def test_section_20_transfers_after_the_first_child_in_care_review(api, plan, te
     instance = work(api, assessed(api, "section20"), "section20_review", SW, firstCicReviewOn="2026-12-20",
                     permanencePlan=plan)
     instance = transfer(api, instance, to=team)
+    moved_on_the_transfer_date(api, team, "child_in_care")
+    instance = allocated(api, team, "section20_receiving_allocation")
     assert instance["variables"]["outcome"] == "transferred_section20"
-    assert held_by(api) == [(team, "child_in_care")]

@@ -109,3 +109,49 @@ def test_decisions_read_what_the_register_knows(api, family):
     result = api.post("/decisions/halton_sap_allocation/evaluate",
                       {"variables": {"childId": "C-1", "transferInOnPlan": "none"}})
     assert result.json["team"] == "cin" and "3.2" in result.json["reason"]
+
+
+def family_events(app, family_id):
+    from app.extensions import db
+    from app.models import AuditEvent
+
+    with app.app_context():
+        events = db.session.query(AuditEvent).order_by(AuditEvent.at, AuditEvent.id).all()
+        return [(e.type, e.user, e.details) for e in events if (e.details or {}).get("familyId") == family_id
+                and e.type.startswith("family_")]
+
+
+def test_a_family_is_audited_when_added_and_renamed(app, api, family):
+    response = api.patch("/families/F-1", {"name": "Smith-Jones household"})
+    assert response.status_code == 200, response.json
+    assert response.json == {"id": "F-1", "name": "Smith-Jones household", "children": ["C-1", "C-2"]}
+    assert api.get("/families/F-1").json["name"] == "Smith-Jones household"
+    assert family_events(app, "F-1") == [
+        ("family_registered", "front.door", {"familyId": "F-1", "name": "Smith household"}),
+        ("family_updated", "front.door",
+         {"familyId": "F-1", "changes": {"name": {"from": "Smith household", "to": "Smith-Jones household"}}}),
+    ]
+
+
+@pytest.mark.parametrize("user,path,payload,status,details", [
+    ("front.door", "/families/F-9", {"name": "Nobody"}, 404, None),
+    ("front.door", "/families/F-1", {"nmae": "Typo"}, 422, {"nmae": ["Unknown field."], "name": ["Missing data for required field."]}),
+    ("front.door", "/families/F-1", {"name": "x" * 201}, 422, {"name": ["Length must be between 1 and 200."]}),
+    ("front.door", "/families/F-1", {"name": ""}, 422, {"name": ["Length must be between 1 and 200."]}),
+    ("blackpool.ast.sw", "/families/F-1", {"name": "Not mine to change"}, 403, None),
+])
+def test_bad_family_changes_are_refused(app, api, family, user, path, payload, status, details):
+    api.post("/children/C-1/episodes", {"team": "ast", "status": "assessment", "startedAt": "2026-10-01T09:00:00Z"})
+    response = api.as_(user).patch(path, payload)
+    assert response.status_code == status, response.json
+    if details is not None:
+        assert response.json["error"]["details"] == details
+    assert api.get("/families/F-1").json["name"] == "Smith household"
+    assert [t for t, _, _ in family_events(app, "F-1")] == ["family_registered"]
+
+
+def test_changing_a_family_is_in_openapi(api):
+    spec = api.get("/openapi.json").json
+    operation = spec["paths"]["/api/v1/families/{family_id}"]["patch"]
+    assert operation["summary"] == "Change a family's name"
+    assert "FamilyChange" in spec["components"]["schemas"]

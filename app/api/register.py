@@ -33,6 +33,11 @@ def _child_json(child: Child) -> dict:
     })
 
 
+def _family_json(family) -> dict:
+    children = db.session.execute(sa.select(Child.id).where(Child.family_id == family.id).order_by(Child.id))
+    return schemas.FamilyOut().dump({"id": family.id, "name": family.name, "children": list(children.scalars())})
+
+
 @bp.post("/families")
 @authenticated
 @doc("Add a family (a household) to the register", body=schemas.FamilyIn, response=(201, schemas.FamilyOut),
@@ -50,10 +55,19 @@ def create_family():
 @doc("A family and its children", response=(200, schemas.FamilyOut), errors=(404,))
 def get_family(family_id: str):
     access.family_for(g.user, family_id)
-    family = service.get_family(family_id)
-    children = db.session.execute(sa.select(Child.id).where(Child.family_id == family.id).order_by(Child.id))
-    return jsonify(schemas.FamilyOut().dump({"id": family.id, "name": family.name,
-                                             "children": list(children.scalars())}))
+    return jsonify(_family_json(service.get_family(family_id)))
+
+
+@bp.patch("/families/<family_id>")
+@authenticated
+@doc("Change a family's name", body=schemas.FamilyChange, response=(200, schemas.FamilyOut),
+     errors=(403, 404, 422))
+def update_family(family_id: str):
+    _require_writer()
+    data = body(schemas.FamilyChange)
+    family = service.update_family(service.get_family(family_id), data, g.user.id)
+    commit()
+    return jsonify(_family_json(family))
 
 
 @bp.post("/children")

@@ -196,6 +196,11 @@ class FamilyIn(StrictIn):
     name = fields.String(allow_none=True, validate=validate.Length(max=200))
 
 
+class FamilyChange(StrictIn):
+    name = fields.String(required=True, allow_none=True, validate=validate.Length(min=1, max=200),
+                         metadata={"description": "the household's name; null clears it"})
+
+
 class ChildIn(StrictIn):
     id = _REGISTER_ID
     familyId = fields.String(allow_none=True)

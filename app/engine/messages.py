@@ -34,14 +34,16 @@ def _with_messages(cls):
 
 CAMUNDA_PROPERTY = ("{*}extensionElements/{http://camunda.org/schema/1.0/bpmn}properties"
                     "/{http://camunda.org/schema/1.0/bpmn}property")
-REGISTER_PROPERTIES = {"episode.open": "open", "episode.status": "status", "episode.close": "close"}
+REGISTER_PROPERTIES = {"episode.open": "open", "episode.status": "status", "episode.close": "close",
+                       "episode.at": "at"}
 
 
 def register_actions(node) -> dict[str, str]:
     """A step's changes to the case register, from its properties: `episode.close` (the team
     that stops holding the child, or `*` for every team), `episode.open` and
-    `episode.status` (the team that starts holding them, and how). Values are team codes
-    or `${expression}`."""
+    `episode.status` (the team that starts holding them, and how), and `episode.at` (when
+    the change takes effect, e.g. the agreed transfer date; default: when the step is done).
+    Values are team codes, dates or `${expression}`."""
     return {REGISTER_PROPERTIES[p.get("name")]: p.get("value") for p in node.iterfind(CAMUNDA_PROPERTY)
             if p.get("name") in REGISTER_PROPERTIES and p.get("value")}
 

@@ -13,6 +13,7 @@ from typing import Any
 import sqlalchemy as sa
 from flask import current_app
 
+from ..calendar import to_london
 from ..errors import Conflict, Invalid, NotFound
 from ..extensions import db
 from ..models import Child, EpisodeStatus, Family, TeamEpisode
@@ -49,6 +50,15 @@ def create_family(family_id: str, name: str | None, user: str) -> Family:
         raise Conflict(f"family {family_id} is already in the register", {"id": ["already exists"]})
     family = Family(id=family_id, name=name, created_at=now())
     db.session.add(family)
+    audit(None, "family_registered", user, familyId=family_id, name=name)
+    return family
+
+
+def update_family(family: Family, changes: dict[str, Any], user: str) -> Family:
+    before = family.name
+    if "name" in changes:
+        family.name = changes["name"]
+    audit(None, "family_updated", user, familyId=family.id, changes={"name": {"from": before, "to": family.name}})
     return family
 
 
@@ -200,14 +210,27 @@ def decision_facts(child_id: str | None, at: datetime | None = None, family_id: 
     }
 
 
+def _effective(value: Any, where: str) -> datetime:
+    """`episode.at`: a date is its first moment in London (the day a transfer takes effect)."""
+    try:
+        return to_london(value if isinstance(value, (date, datetime)) else str(value)).astimezone(timezone.utc)
+    except ValueError:
+        raise Invalid(f"step {where} gives no date for its register change",
+                      {"episode.at": [f"must be a date or a date and time, not {value!r}"]}) from None
+
+
 def apply_actions(instance_id: str, variables: dict[str, Any], step: dict[str, Any], user: str | None,
                   at: datetime) -> None:
     """A pathway step's changes to the register (`episode.close`, `episode.open` with
-    `episode.status`), for the child in the process variable `childId`. A child or family
-    the register does not know yet is added: the front door may start a pathway first."""
+    `episode.status`, from `episode.at`), for the child in the process variable `childId`. A
+    child or family the register does not know yet is added: the front door may start a
+    pathway first."""
     actions, where = step["register"], f"{step['activityId']} ({step.get('name') or step['activityId']})"
-    # The instant the engine reached the step (the engine clock: `timers run-due --as-of`).
+    # The instant the engine reached the step (the engine clock: `timers run-due --as-of`),
+    # unless the step names when the change takes effect (the agreed transfer date).
     at = datetime.fromisoformat(step["at"]) if step.get("at") else at
+    if actions.get("at"):
+        at = _effective(actions["at"], where)
     child_id = variables.get("childId")
     if not child_id:
         audit(instance_id, "register_not_updated", user, activity_id=step["activityId"],
@@ -223,6 +246,15 @@ def apply_actions(instance_id: str, variables: dict[str, Any], step: dict[str, A
         db.session.flush()
     close = actions.get("close")
     if close:
+        for episode in episodes(child.id):
+            if close not in ("*", episode.team) or episode.team == actions.get("open"):
+                continue
+            if episode.started_at > at and (episode.ended_at is None or episode.ended_at > at):
+                # A transfer dated before the team took the child: a mistyped date, not a history.
+                raise Invalid(f"step {where} ends team {episode.team}'s episode on {at.isoformat()}, before it "
+                              f"started on {episode.started_at.isoformat()}",
+                              {"episode.at": [f"must not be before {episode.started_at.isoformat()}, when team "
+                                              f"{episode.team} started holding the child"]})
         for episode in holding(child.id, at):
             if close in ("*", episode.team) and episode.team != actions.get("open"):
                 update_episode(episode, {"endedAt": at, "endReason": f"pathway step {where}"}, user, instance_id)
