@@ -34,10 +34,17 @@ def sign_in(client, user, password=PASSWORD):
     return client.post("/sign-in", data={"username": user, "password": password, "csrf_token": csrf(page)})
 
 
-def start_referral(api, received="2026-12-01T08:00:00Z"):
-    return api.post("/process-definitions/nel_section17/start", {"businessKey": "REF-7", "variables": {
-        "childId": "C-7", "referralId": "REF-7", "referralReceivedAt": received,
+def start_referral(api, received="2026-12-01T08:00:00Z", ref="REF-7", child="C-7"):
+    return api.post("/process-definitions/nel_section17/start", {"businessKey": ref, "variables": {
+        "childId": child, "referralId": ref, "referralReceivedAt": received,
         "strategyDiscussionRecommended": False}}).json
+
+
+def cells(page: str, table_id: str) -> list[list[str]]:
+    """The rows of one table of a page, as the text of their cells."""
+    table = re.search(rf'<table class="govuk-table" id="{table_id}">(.*?)</table>', page, re.S).group(1)
+    return [[re.sub(r"<[^>]+>|\s+", " ", c).strip() for c in re.findall(r"<td[^>]*>(.*?)</td>", row, re.S)]
+            for row in re.findall(r"<tr[^>]*>(.*?)</tr>", table, re.S)][1:]
 
 
 def test_signing_in(browser):
@@ -60,7 +67,8 @@ def test_the_tray_claim_an_error_then_the_next_task(browser, api):
     instance = start_referral(api)
     sign_in(browser, "nel.ai.atm")
     inbox = browser.get("/").get_data(as_text=True)
-    assert "Tray: nel-ai-atm (1)" in inbox and "Review referral in awaiting allocation tray" in inbox
+    assert "Tray: A&amp;I assistant team managers (1)" in inbox
+    assert "Review referral in awaiting allocation tray" in inbox
     assert "Your tasks (0) · unclaimed in your trays (1)" in inbox
     assert "due today" in inbox  # the tray is reviewed the working day the referral arrives
     (task,) = instance["activeTasks"]
@@ -219,3 +227,52 @@ def test_sign_out_everywhere(app, browser):
     page = browser.get("/").get_data(as_text=True)
     browser.post("/sign-out", data={"csrf_token": csrf(page), "everywhere": "yes"})
     assert other.get("/").status_code == 302  # the other session no longer works
+
+
+def test_rows_name_the_child_the_group_and_who_claimed(browser, api):
+    api.post("/children", {"id": "C-7", "name": "Alex Example"})
+    (task,) = start_referral(api)["activeTasks"]
+    start_referral(api, ref="REF-8", child="C-8")  # a child the register does not know
+    sign_in(browser, "nel.ai.atm")
+    page = browser.get("/").get_data(as_text=True)
+    assert "Tray: A&amp;I assistant team managers (2)" in page and "nel-ai-atm (" not in page
+    rows = cells(page, "tray-nel-ai-atm")
+    assert [r[1:3] for r in rows] == [["Alex Example (C-7)", "REF-7"], ["C-8", "REF-8"]]
+    assert {r[5] for r in rows} == {"Not claimed"}
+    browser.post(f"/tasks/{task['id']}/claim", data={"csrf_token": csrf(page)})
+    page = browser.get("/").get_data(as_text=True)
+    assert cells(page, "mine")[0][5] == "A&amp;I Assistant Team Manager"  # the display name, not the user id
+    task_page = browser.get(f"/tasks/{task['id']}").get_data(as_text=True)
+    assert "Alex Example (C-7)" in task_page and "A&amp;I assistant team managers" in task_page
+    assert "A&amp;I Assistant Team Manager" in task_page
+    case = browser.get(f"/cases/{task['processInstanceId']}").get_data(as_text=True)
+    assert "Alex Example (C-7)" in case and "claimed by A&amp;I Assistant Team Manager" in case
+
+
+def test_every_demo_group_has_a_plain_name():
+    from app.demo import DEMO_USERS
+    from app.web.labels import GROUP_LABELS, group_label
+
+    groups = {g for _, _, user_groups, _, _ in DEMO_USERS for g in user_groups}
+    assert groups - set(GROUP_LABELS) == set()
+    assert group_label("nel-ai-sw") == "A&I social workers" and group_label("not-a-group") == "not-a-group"
+
+
+def test_a_tray_groups_its_tasks_by_the_team_holding_the_case(browser, api):
+    for child, team in (("C-7", "ast"), ("C-8", "ssf")):
+        api.post("/children", {"id": child})
+        api.post(f"/children/{child}/episodes", {"team": team, "status": "assessment",
+                                                 "startedAt": "2026-11-02T09:00:00Z"})
+    start_referral(api, received="2026-12-01T08:00:00Z", ref="REF-7", child="C-7")  # due today
+    start_referral(api, received="2026-11-30T08:00:00Z", ref="REF-8", child="C-8")  # overdue: first
+    start_referral(api, received="2026-12-01T08:00:00Z", ref="REF-9", child="C-9")  # no team holds C-9
+    sign_in(browser, "nel.ai.atm")
+    page = browser.get("/").get_data(as_text=True)
+    assert "Tray: A&amp;I assistant team managers (3)</h2>" in page
+    captions = re.findall(r'id="tray-nel-ai-atm-team-\d">\s*<caption[^>]*>([^<]*)</caption>', page)
+    assert captions == ["Strengthening and Supporting Families (1)", "Assessment and Support Team (1)",
+                        "No team recorded (1)"]
+    assert [r[2] for r in cells(page, "tray-nel-ai-atm-team-1")] == ["REF-8"]
+    # One team only: one table, no team headings.
+    only = browser.get("/?pathway=nel_section17&overdue=yes").get_data(as_text=True)
+    assert 'id="tray-nel-ai-atm"' in only and "team-1" not in only

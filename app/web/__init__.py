@@ -73,6 +73,7 @@ def bpmn_js(filename: str):
 
 
 from . import views  # noqa: E402,F401  (routes register on bp)
+from .labels import group_label, teams_label  # noqa: E402
 
 
 @bp.app_template_filter("error_link")
@@ -97,3 +98,12 @@ def colleague(user, assigned: str | None) -> dict:
 @bp.app_template_filter("option")
 def option(value: str, chosen: str | None) -> dict:
     return {"value": value, "text": value, "selected": value == chosen}
+
+
+@bp.app_template_filter("group_option")
+def group_option(code: str, chosen: str | None) -> dict:
+    return {"value": code, "text": group_label(code), "selected": code == chosen}
+
+
+bp.add_app_template_filter(group_label, "group_label")
+bp.add_app_template_filter(teams_label, "teams_label")

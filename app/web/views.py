@@ -20,11 +20,8 @@ from ..services import tasks as task_service
 from . import bp
 from .due import due_words
 from .formfields import read, widget
-
-
-def now():
-    """The engine's clock: due dates read the same as the engine counted them."""
-    return current_app.extensions["pathways.engine"].clock()
+from .labels import group_label, teams_label
+from .rows import now, task_rows
 
 
 MAX_FAILED_SIGN_INS = 5
@@ -101,18 +98,6 @@ def sign_out():
     return redirect(url_for("web.sign_in"))
 
 
-def _task_rows(tasks: list[Task]) -> list[dict[str, Any]]:
-    calendar, at = current_app.extensions["pathways.calendar"], now()
-    names = dict(db.session.execute(sa.select(ProcessDefinition.key, ProcessDefinition.name)).all())
-    rows = []
-    for task in tasks:
-        words, colour = due_words(calendar, task.due_at, at)
-        rows.append({"task": task, "due_words": words, "due_colour": colour,
-                     "pathway": names.get(task.definition_key, task.definition_key),
-                     "overdue": task.due_at is not None and task.due_at < at})
-    return rows
-
-
 def _open_visible(user: User):
     return task_service.visible_tasks_query(user).where(Task.status == TaskStatus.ACTIVE.value)
 
@@ -141,15 +126,25 @@ def inbox():
     open_tasks = list(db.session.execute(_open_visible(user)).scalars().unique())
     if pathway:
         open_tasks = [t for t in open_tasks if t.definition_key == pathway]
-    rows = _task_rows(_sorted(open_tasks))
+    rows = task_rows(_sorted(open_tasks))
     if only_overdue:
         rows = [r for r in rows if r["overdue"]]
     mine = [r for r in rows if r["task"].assignee == user.id]
-    trays = [(g_, [r for r in rows if g_ in r["task"].candidate_groups and r["task"].assignee != user.id])
+    trays = [_tray(g_, [r for r in rows if g_ in r["task"].candidate_groups and r["task"].assignee != user.id])
              for g_ in user.groups if group in (None, g_)]
     pathways = sorted({t.definition_key for t in open_tasks} | ({pathway} if pathway else set()))
     return render_template("web/inbox.html", mine=mine, trays=trays, pathways=pathways, pathway=pathway,
                            only_overdue=only_overdue, groups=user.groups, group=group)
+
+
+def _tray(group: str, rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """A group's tray; when its cases are held by more than one team, the rows grouped by
+    team (the team of the soonest due task first), each still in due-date order."""
+    by_team: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+    for row in rows:
+        by_team.setdefault(tuple(row["teams"]), []).append(row)
+    teams = [(teams_label(list(key)), team_rows) for key, team_rows in by_team.items()] if len(by_team) > 1 else []
+    return {"group": group, "label": group_label(group), "rows": rows, "teams": teams}
 
 
 def _visible_task(task_id: str) -> Task:
@@ -192,8 +187,8 @@ def task_page(task_id: str):
                 return _next_after(task)
     words, colour = due_words(current_app.extensions["pathways.calendar"], task.due_at, now())
     status = 400 if errors else 200
-    return render_template("web/task.html", task=task, fields=fields, errors=errors, raw=raw,
-                           due_words=words, due_colour=colour,
+    return render_template("web/task.html", task=task, row=task_rows([task])[0], fields=fields, errors=errors,
+                           raw=raw, due_words=words, due_colour=colour,
                            may_work=task_service.may_work(g.user, task),
                            colleagues=colleagues(task) if g.user.has_role("manager") else []), status
 
@@ -294,8 +289,12 @@ def case_page(instance_id: str):
     commit()
     timeline = [{"at": e.at, "what": _EVENT_WORDS.get(e.type, e.type.replace("_", " ").capitalize()),
                  "detail": _event_text(e), "who": e.user or "Pathways"} for e in events if e.type not in _QUIET]
-    return render_template("web/case.html", instance=instance, held=held, child_id=child_id,
-                           tasks=_task_rows(_sorted(open_tasks)), timeline=timeline, documents=documents,
+    from ..models import Child
+
+    registered = db.session.get(Child, str(child_id)) if child_id else None
+    return render_template("web/case.html", instance=instance, held=held,
+                           child={"child_id": child_id, "child_name": registered.name if registered else None},
+                           tasks=task_rows(_sorted(open_tasks)), timeline=timeline, documents=documents,
                            done=done, current=current, definition_name=instance.definition.name,
                            diagrams=diagrams)
 
