@@ -4,8 +4,11 @@ moving on to the next task in the case."""
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 
 import pytest
+from conftest import TEST_NOW
+from steps import work
 from werkzeug.security import generate_password_hash
 
 from app.extensions import db
@@ -43,7 +46,7 @@ def start_referral(api, received="2026-12-01T08:00:00Z", ref="REF-7", child="C-7
 def cells(page: str, table_id: str) -> list[list[str]]:
     """The rows of one table of a page, as the text of their cells."""
     table = re.search(rf'<table class="govuk-table" id="{table_id}">(.*?)</table>', page, re.S).group(1)
-    return [[re.sub(r"<[^>]+>|\s+", " ", c).strip() for c in re.findall(r"<td[^>]*>(.*?)</td>", row, re.S)]
+    return [[re.sub(r"\s+", " ", re.sub(r"<[^>]+>", "", c)).strip() for c in re.findall(r"<td[^>]*>(.*?)</td>", row, re.S)]
             for row in re.findall(r"<tr[^>]*>(.*?)</tr>", table, re.S)][1:]
 
 
@@ -134,7 +137,7 @@ def test_dates_are_read_from_day_month_and_year(browser, api):
 
 
 def test_the_design_system_assets_are_served(browser):
-    for path in ("/assets/govuk-frontend.min.css", "/assets/images/favicon.svg"):
+    for path in ("/assets/govuk-frontend.min.css", "/assets/images/favicon.svg", "/favicon.ico"):
         response = browser.get(path)
         response.close()  # the file stays open until the response is closed
         assert response.status_code == 200
@@ -149,6 +152,12 @@ def test_the_case_page(browser, api):
     assert "Case REF-7" in page and "Allocation discussion with the social worker" in page
     assert 'data-current="allocation_discussion twelve_week_limit"' in page  # the step and the waiting timer
     assert 'data-done="duty_atm_review' in page
+    # The diagram's text alternative, there with or without JavaScript: the steps by name.
+    steps = re.search(r'<ul class="govuk-list govuk-list--bullet" id="current-steps">(.*?)</ul>', page, re.S).group(1)
+    assert re.findall(r"<li>(.*?)</li>", steps) == [
+        "Allocation discussion with the social worker (no due date)",
+        "Waiting for: 12 weeks since the referral (23 February 2027)"]
+    assert 'aria-describedby="current-steps"' in page
     assert "Task completed: Review referral in awaiting allocation tray" in page and "nel.ai.atm" in page
     diagram = browser.get(f"/cases/{instance['id']}/diagrams/nel_section17.bpmn")
     assert diagram.status_code == 200 and b'id="nel_section17"' in diagram.data
@@ -190,13 +199,80 @@ def test_a_manager_assigns_to_a_colleague(browser, api):
     assert api.as_("nel.ai.atm").get(f"/tasks/{task['id']}").json["assignee"] == "nel.ai.atm"
 
 
-def test_the_manager_view(browser, api):
-    start_referral(api)
+@pytest.fixture
+def clock(app, monkeypatch):
+    """Move time: the engine's clock and the clock the audit trail is written by, together."""
+    from app.services import projection
+
+    instant = {"now": TEST_NOW}
+    monkeypatch.setattr(app.extensions["pathways.engine"], "clock", lambda: instant["now"])
+    monkeypatch.setattr(projection, "now", lambda: instant["now"])
+    return lambda **later: instant.update(now=TEST_NOW + timedelta(**later))
+
+
+def in_assessment(api, ref, child, received, visit, complexity):
+    """A referral worked to the single assessment: the visit on ``visit``, the track decided."""
+    instance = start_referral(api, received=received, ref=ref, child=child)
+    instance = work(api, instance, "duty_atm_review", "nel.ai.atm", reviewDecision="accept")
+    instance = work(api, instance, "allocation_discussion", "nel.ai.atm", allocatedWorker="nel.ai.sw1",
+                    visitPlan="Visit", managementCaseNoteRecorded=True)
+    instance = work(api, instance, "initial_visit", "nel.ai.sw1", visitDate=visit, childSeen=True)
+    return work(api, instance, "formal_supervision", "nel.ai.atm", complexity=complexity,
+                concernsEscalating=False, multipleAgencies=False, assessmentFocus="Neglect")
+
+
+def test_the_manager_view(browser, api, clock):
+    # Visit Thu 5 Nov, 10 working days: due Thu 19 Nov, so on Tue 1 Dec it is 8 days past.
+    quiet = in_assessment(api, "REF-A", "C-A", "2026-11-02T09:00:00Z", "2026-11-05", "low")
+    # Visit Mon 23 Nov, 35 working days: six working days gone on Tue 1 Dec.
+    busy = in_assessment(api, "REF-B", "C-B", "2026-11-20T09:00:00Z", "2026-11-23", "high")
+    # Both supervisions were held late (the TM's follow-ups) and REF-A's assessment is
+    # overdue (the ATM's follow-up): the deadlines had passed when the steps became ready.
     sign_in(browser, "nel.ai.atm")
     page = browser.get("/team").get_data(as_text=True)
-    assert "nel-ai-atm" in page and "1 open task, 0 overdue." in page
+    assert cells_by_header(page, "open-tasks") == {
+        "A&amp;I assistant team managers": ["1", "0"], "A&amp;I social workers": ["2", "1"],
+        "A&amp;I team managers": ["2", "0"]}
+    # The assessment steps only (marked timescale.assessment in the diagram), not the
+    # follow-up task whose name says "assessment"; days counted from the visit.
+    assert "Single assessment overdue: follow up" in browser.get("/").get_data(as_text=True)
+    assert [(r[1], r[2], r[3], r[4]) for r in cells(page, "assessments")] == [
+        ("REF-A", "Single assessment", "A&amp;I Social Worker (Sam)", "day 18 of 10"),
+        ("REF-B", "Single assessment", "A&amp;I Social Worker (Sam)", "day 6 of 35")]
+    assert cells(page, "caseloads") == [["A&amp;I Social Worker (Sam)", "2", "none set"]]
+    assert 'id="quiet"' not in page  # both cases had activity today
+    # Five weeks on, REF-B has been worked and REF-A has not: 22 working days (Christmas,
+    # Boxing Day and New Year's Day are not working days).
+    clock(days=35)
+    work(api, busy, "single_assessment", "nel.ai.sw1", assessmentCompletedOn="2027-01-05",
+         recommendedOutcome="close", assessmentSummary="Needs met")
+    page = browser.get("/team").get_data(as_text=True)
+    (entry,) = re.findall(r'<ul class="govuk-list" id="quiet">(.*?)</ul>', page, re.S)
+    assert "Case REF-A" in entry and "REF-B" not in entry
+    assert "(child C-A): 22 working days since 1 December 2026" in entry
+    assert quiet["id"] in entry
     sign_in(browser, "nel.ai.sw1")
     assert browser.get("/team").status_code == 404
+
+
+def test_caseloads_against_the_ifst_guidance(browser, api):
+    """IFST aims at about 25 children per key worker: the 26th child is over it."""
+    def allocate(n):
+        started = api.post("/process-definitions/durham_ifst_case/start", {"businessKey": f"EH-{n}", "variables": {
+            "childId": f"C-{n}", "familyId": f"F-{n}", "leadProfessional": "durham.ifst.kw"}})
+        assert started.status_code == 201, started.json
+
+    for n in range(25):
+        allocate(n)
+    with browser.application.app_context():
+        db.session.get(User, "durham.ifst.tm").password_hash = generate_password_hash(PASSWORD)
+        db.session.commit()
+    sign_in(browser, "durham.ifst.tm")
+    assert cells(browser.get("/team").get_data(as_text=True), "caseloads") == [
+        ["IFST Key Worker", "25", "about 25"]]
+    allocate(25)
+    assert cells(browser.get("/team").get_data(as_text=True), "caseloads") == [
+        ["IFST Key Worker", "26", "about 25 – over the guidance"]]
 
 
 def test_security_headers(browser):
@@ -227,6 +303,14 @@ def test_sign_out_everywhere(app, browser):
     page = browser.get("/").get_data(as_text=True)
     browser.post("/sign-out", data={"csrf_token": csrf(page), "everywhere": "yes"})
     assert other.get("/").status_code == 302  # the other session no longer works
+
+
+def cells_by_header(page: str, table_id: str) -> dict[str, list[str]]:
+    """A table whose rows are headed: row header → the other cells."""
+    table = re.search(rf'<table class="govuk-table" id="{table_id}">(.*?)</table>', page, re.S).group(1)
+    return {re.search(r"<th[^>]*>(.*?)</th>", row, re.S).group(1): re.findall(r"<td[^>]*>(.*?)</td>", row, re.S)
+            for row in re.findall(r'<tr class="govuk-table__row"[^>]*>(.*?)</tr>', table, re.S)
+            if 'scope="row"' in row}
 
 
 def test_rows_name_the_child_the_group_and_who_claimed(browser, api):

@@ -64,6 +64,14 @@ def govuk_assets(filename: str):
     return send_from_directory(GOVUK_DIST / "assets", filename, max_age=86400)
 
 
+@bp.get("/favicon.ico")
+def favicon():
+    """Browsers ask for it on pages without a favicon link, such as a letter."""
+    if not GOVUK_DIST.is_dir():
+        abort(404)
+    return send_from_directory(GOVUK_DIST / "assets" / "images", "favicon.ico", max_age=86400)
+
+
 @bp.get("/bpmn-js/<path:filename>")
 def bpmn_js(filename: str):
     """bpmn-js, which draws a case's diagram (installed by npm)."""
@@ -72,7 +80,7 @@ def bpmn_js(filename: str):
     return send_from_directory(BPMN_JS_DIST, filename, max_age=3600)
 
 
-from . import views  # noqa: E402,F401  (routes register on bp)
+from . import team, views  # noqa: E402,F401  (routes register on bp)
 from .labels import group_label, teams_label  # noqa: E402
 
 

@@ -283,6 +283,8 @@ def case_page(instance_id: str):
     done = sorted({e.activity_id for e in events if e.activity_id and e.type in ("task_completed",
                                                                                "activity_completed")})
     current = sorted({t.activity_id for t in open_tasks} | {t.activity_id for t in timers})
+    # The diagram's text alternative, shown with or without JavaScript.
+    waiting = [{"name": t.name or t.activity_id, "due": t.due_at} for t in sorted(timers, key=lambda t: t.due_at)]
     diagrams = [{"key": instance.definition_key, "title": instance.definition.name}] + [
         {"key": d.key, "title": d.name} for d in _called_definitions(instance)]
     audit(instance.id, "case_viewed", g.user.id, child_id=str(child_id) if child_id else None)
@@ -295,7 +297,7 @@ def case_page(instance_id: str):
     return render_template("web/case.html", instance=instance, held=held,
                            child={"child_id": child_id, "child_name": registered.name if registered else None},
                            tasks=task_rows(_sorted(open_tasks)), timeline=timeline, documents=documents,
-                           done=done, current=current, definition_name=instance.definition.name,
+                           done=done, current=current, waiting=waiting, definition_name=instance.definition.name,
                            diagrams=diagrams)
 
 
@@ -427,47 +429,3 @@ def colleagues(task: Task) -> list[User]:
     """Who the task could be given to: members of its groups."""
     users = db.session.execute(sa.select(User).order_by(User.id)).scalars()
     return [u for u in users if set(u.groups) & set(task.candidate_groups)]
-
-
-# -- the manager view --------------------------------------------------------------------------
-
-CASELOAD_GUIDANCE = {"durham-ifst-kw": 25}  # IFST aims at about 25 children per key worker
-
-
-@bp.get("/team")
-@signed_in
-def team_view():
-    from ..models import AuditEvent, ProcessInstance
-
-    if not g.user.has_role("manager"):
-        return render_template("web/not_found.html"), 404
-    calendar, at = current_app.extensions["pathways.calendar"], now()
-    open_tasks = list(db.session.execute(_open_visible(g.user)).scalars().unique())
-    groups = []
-    for group in g.user.groups:
-        in_group = [t for t in open_tasks if group in t.candidate_groups]
-        workers: dict[str, set[str]] = {}
-        for t in in_group:
-            if t.assignee:
-                workers.setdefault(t.assignee, set()).add(t.instance_id)
-        assessments = [{"task": t, "elapsed": calendar.working_days_between(t.created_at, at),
-                        "due": due_words(calendar, t.due_at, at)[0]}
-                       for t in in_group if "assessment" in t.name.lower()]
-        groups.append({"group": group, "open": len(in_group),
-                       "overdue": sum(1 for t in in_group if t.due_at and t.due_at < at),
-                       "assessments": assessments,
-                       "caseloads": sorted((w, len(cases)) for w, cases in workers.items()),
-                       "guidance": CASELOAD_GUIDANCE.get(group)})
-    # Children (cases) with no recorded activity for 20 or more working days.
-    instance_ids = {t.instance_id for t in open_tasks}
-    quiet = []
-    if instance_ids:
-        last = db.session.execute(sa.select(AuditEvent.instance_id, sa.func.max(AuditEvent.at))
-                                  .where(AuditEvent.instance_id.in_(instance_ids),
-                                         AuditEvent.type.notin_(("case_viewed", "child_viewed")))
-                                  .group_by(AuditEvent.instance_id)).all()
-        for instance_id, last_at in last:
-            idle = calendar.working_days_between(last_at, at)
-            if idle >= 20:
-                quiet.append({"instance": db.session.get(ProcessInstance, instance_id), "idle": idle})
-    return render_template("web/team.html", groups=groups, quiet=sorted(quiet, key=lambda q: -q["idle"]))
