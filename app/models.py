@@ -194,6 +194,8 @@ class Task(db.Model):
     form: Mapped[list[dict[str, Any]]] = mapped_column(sa.JSON, default=list)
     documentation: Mapped[str | None] = mapped_column(sa.Text)
     candidate_users: Mapped[list[str]] = mapped_column(sa.JSON, default=list)
+    # An assessment step's timescale in working days (its `timescale.assessment` property).
+    assessment_days: Mapped[int | None] = mapped_column()
     instance: Mapped[ProcessInstance] = relationship()
     group_rows: Mapped[list["TaskCandidateGroup"]] = relationship(cascade="all, delete-orphan")
 

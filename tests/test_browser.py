@@ -1,8 +1,13 @@
 """The inbox in a real browser: Playwright driving Debian's Chromium against a live server.
-A manager signs in, submits a form with an error and then correctly, moves on to the next
-task, and opens the case page, where bpmn-js draws the diagram with the current step
-highlighted. axe-core checks each page for serious or critical accessibility violations.
-Screenshots of every page visited go to tests/output/."""
+
+A referral worked by the team: the duty manager claims the review, submits it with an error
+and then correctly and moves on to the allocation; the allocated social worker hands the
+visit back to the tray, where a colleague claims it, submits it with an error and then
+correctly; the supervision that follows is in the managers' tray, and the manager assigns it
+to a colleague, in whose own list it then is. The case page draws the diagram with the
+current step highlighted. On every page: axe-core (with WCAG 2.2's target size) reports no
+serious or critical violation, headings do not skip a level, and a screenshot goes to
+tests/output/; after an error, the error summary has the focus."""
 from __future__ import annotations
 
 import tempfile
@@ -13,6 +18,7 @@ import pytest
 from werkzeug.security import generate_password_hash
 from werkzeug.serving import make_server
 
+from app.cli import _create_user
 from conftest import make_app, seed
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -32,7 +38,10 @@ def server():
     app = make_app(f"sqlite:///{tempfile.mkdtemp()}/browser.sqlite3")
     seed(app)
     with app.app_context():
-        for user_id in ("nel.ai.atm", "nel.ai.sw1"):
+        # A second assistant team manager, so there is a colleague to assign to.
+        _create_user("nel.ai.atm2", ["nel-ai-atm"], ["staff", "manager"], None, "A&I Assistant Team Manager (Jo)",
+                     "nel-ai")
+        for user_id in ("nel.ai.atm", "nel.ai.atm2", "nel.ai.sw1", "nel.ai.sw2"):
             db.session.get(User, user_id).password_hash = generate_password_hash(PASSWORD)
         db.session.commit()
     httpd = make_server("127.0.0.1", 0, app, threaded=True)
@@ -56,10 +65,12 @@ def browser():
 
 
 def sign_in(page, base: str, user: str) -> None:
+    page.context.clear_cookies()
     page.goto(base + "/sign-in")
     page.fill("#username", user)
     page.fill("#password", PASSWORD)
     page.click("button:has-text('Sign in')")
+    assert page.locator("h1").inner_text() == "Your tasks"
 
 
 def watch(page) -> list[str]:
@@ -67,96 +78,162 @@ def watch(page) -> list[str]:
     problems: list[str] = []
     page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
     page.on("pageerror", lambda e: problems.append(str(e)))
+    page.on("response", lambda r: problems.append(f"{r.status} {r.url}") if r.status >= 404 else None)
     return problems
 
 
+# Each heading's level, and whether it titles an error summary or a notification banner.
+HEADINGS = """() => [...document.querySelectorAll('h1, h2, h3, h4')].map(h =>
+  [Number(h.tagName[1]), !!h.closest('.govuk-error-summary, .govuk-notification-banner')])"""
+
+
 def check(page, name: str) -> None:
-    """Screenshot the page, and fail on serious or critical axe-core violations."""
+    """Screenshot the page; fail on serious or critical axe-core violations (WCAG 2.2's
+    target size included, which axe leaves off by default), on a page without exactly one
+    h1, and on a heading that skips a level."""
     OUTPUT.mkdir(exist_ok=True)
     page.screenshot(path=str(OUTPUT / f"{name}.png"), full_page=True)
     page.evaluate(AXE.read_text())  # through the debugging protocol: the page's CSP stays as it is
-    result = page.evaluate("async () => await axe.run(document, {resultTypes: ['violations']})")
-    serious = [f"{v['id']}: {v['help']}" for v in result["violations"] if v["impact"] in ("serious", "critical")]
+    result = page.evaluate("async () => await axe.run(document, {resultTypes: ['violations'], "
+                           "rules: {'target-size': {enabled: true}}})")
+    serious = [f"{v['id']}: {v['help']} {[n['target'] for n in v['nodes']][:3]}" for v in result["violations"]
+               if v["impact"] in ("serious", "critical")]
     assert serious == [], f"{name}: {serious}"
+    # GOV.UK puts error summaries and notification banners above the page's h1; nothing else.
+    headings = page.evaluate(HEADINGS)
+    levels = [level for level, _ in headings]
+    assert levels.count(1) == 1, f"{name}: headings {levels}"
+    first = levels.index(1)
+    assert all(above for _, above in headings[:first]), f"{name}: a heading above the h1: {levels}"
+    after = levels[first:]
+    assert all(b - a <= 1 for a, b in zip(after, after[1:])), f"{name}: a heading skips a level: {levels}"
 
 
-def test_work_a_referral_in_the_browser(server, browser):
-    app, base = server
-    client = app.test_client()
-    response = client.post("/api/v1/process-definitions/nel_section17/start", headers={
-        "Authorization": f"Bearer {app.tokens['front.door']}"}, json={"businessKey": "REF-B1", "variables": {
-            "childId": "C-B1", "referralId": "REF-B1", "referralReceivedAt": "2026-12-01T08:00:00Z",
+def error_then(page, name: str) -> None:
+    """After a refused form: the error summary, focused by govuk-frontend, titled "Error:"."""
+    summary = page.locator(".govuk-error-summary")
+    assert summary.is_visible()
+    page.wait_for_function("document.activeElement && document.activeElement.matches('.govuk-error-summary')")
+    assert page.title().startswith("Error: ")
+    check(page, name)
+
+
+def start_referral(app, key: str) -> dict:
+    response = app.test_client().post("/api/v1/process-definitions/nel_section17/start", headers={
+        "Authorization": f"Bearer {app.tokens['front.door']}"}, json={"businessKey": key, "variables": {
+            "childId": f"C-{key}", "referralId": key, "referralReceivedAt": "2026-12-01T08:00:00Z",
             "strategyDiscussionRecommended": False}})
     assert response.status_code == 201
+    return response.json
+
+
+def test_a_referral_worked_by_the_team(server, browser):
+    app, base = server
+    instance = start_referral(app, "REF-B1")
+    start_referral(app, "REF-B2")  # a second case in the tray
     page = browser.new_page(viewport={"width": 1280, "height": 900})
     problems = watch(page)
+
+    # Sign in: first with a wrong password.
     page.goto(base + "/")
-    check(page, "1-sign-in")
+    check(page, "01-sign-in")
     page.fill("#username", "nel.ai.atm")
-    page.fill("#password", PASSWORD)
+    page.fill("#password", "not the password")
     page.click("button:has-text('Sign in')")
-    assert page.locator("h1").inner_text() == "Your tasks"
-    check(page, "2-inbox")
-    page.click("a:has-text('Review referral in awaiting allocation tray')")
+    error_then(page, "02-sign-in-with-error")
+    sign_in(page, base, "nel.ai.atm")
+    check(page, "03-inbox")
+    page.select_option("#pathway", "nel_section17")
+    page.check("input[name=overdue]")
+    page.click("button:has-text('Filter')")
+    assert "Nothing here." in page.locator("#tray-nel-ai-atm").inner_text()  # due today, not overdue
+    check(page, "04-inbox-overdue-only")
+
+    # The duty manager claims the review, gets an error, then completes it and moves on.
+    page.goto(base + "/")
+    page.locator("#tray-nel-ai-atm tr", has_text="REF-B1").locator("a").click()
     page.click("button:has-text('Claim this task')")
-    assert "Claimed by" in page.locator(".govuk-summary-list").inner_text()
-    assert page.locator("button:has-text('Release this task')").count() == 1
-    check(page, "3-task")
+    assert "A&I Assistant Team Manager" in page.locator(".govuk-summary-list").inner_text()
+    check(page, "05-task-claimed")
     page.fill("#reviewNotes", "Seen the IFD summary")
     page.click("button:has-text('Save and continue')")
-    assert page.locator(".govuk-error-summary").is_visible()
     assert page.locator("#reviewNotes").input_value() == "Seen the IFD summary"
-    check(page, "4-task-with-error")
+    error_then(page, "06-task-with-error")
     page.click("label:has-text('Accept for assessment')")
     page.click("button:has-text('Save and continue')")
     assert page.locator("h1").inner_text() == "Allocation discussion with the social worker"
-    check(page, "5-next-task")
-    page.click("a:has-text('Case REF-B1')")
-    page.wait_for_selector("#diagram-nel_section17[data-drawn=yes]", timeout=20000)
-    assert page.locator("[data-element-id='allocation_discussion'].pw-current").count() == 1
-    assert page.locator("[data-element-id='duty_atm_review'].pw-done").count() == 1
-    check(page, "6-case")
-    # No CSP violation and no script error (a form with errors is answered 400 on purpose).
-    assert [p for p in problems if "status of 400" not in p] == []
-    page.close()
+    check(page, "07-next-task")
+    page.fill("#allocatedWorker", "nel.ai.sw1")
+    page.fill("#visitPlan", "Joint visit with the health visitor")
+    page.click("label:has-text('Yes')")
+    page.click("button:has-text('Save and continue')")
+    assert page.locator("h1").inner_text() == "Your tasks"  # the visit is the social worker's
 
-
-def test_a_social_worker_and_a_manager_share_the_work(server, browser):
-    app, base = server
-    client, token = app.test_client(), app.tokens
-    started = client.post("/api/v1/process-definitions/nel_section17/start", headers={
-        "Authorization": f"Bearer {token['front.door']}"}, json={"businessKey": "REF-B2", "variables": {
-            "childId": "C-B2", "referralId": "REF-B2", "referralReceivedAt": "2026-12-01T08:00:00Z",
-            "strategyDiscussionRecommended": False}}).json
-    atm = {"Authorization": f"Bearer {token['nel.ai.atm']}"}
-    (review,) = started["activeTasks"]
-    after = client.post(f"/api/v1/tasks/{review['id']}/complete", headers=atm,
-                        json={"variables": {"reviewDecision": "accept"}}).json
-    (allocation,) = after["activeTasks"]
-    client.post(f"/api/v1/tasks/{allocation['id']}/complete", headers=atm, json={"variables": {
-        "allocatedWorker": "nel.ai.sw1", "visitPlan": "Joint visit", "managementCaseNoteRecorded": True}})
-    page = browser.new_page(viewport={"width": 1280, "height": 900})
-    # The social worker: the visit is in their own list (assigned at allocation); claim, error, then done.
+    # The allocated social worker hands the visit back to the social workers' tray ...
     sign_in(page, base, "nel.ai.sw1")
     page.click("#mine a:has-text('Initial visit')")
+    page.click("button:has-text('Release this task')")
+    sign_in(page, base, "nel.ai.sw2")
+    tray = page.locator("#tray-nel-ai-sw")
+    assert "Tray: A&I social workers (1)" in tray.inner_text() and "Not claimed" in tray.inner_text()
+    check(page, "08-social-worker-tray")
+    # ... where a colleague claims it, gets an error, then records the visit.
+    tray.locator("a:has-text('Initial visit')").click()
+    page.click("button:has-text('Claim this task')")
+    assert "A&I Social Worker (Priya)" in page.locator(".govuk-summary-list").inner_text()
     page.click("button:has-text('Save and continue')")
-    assert page.locator(".govuk-error-summary").is_visible()
-    check(page, "7-visit-with-error")
+    error_then(page, "09-visit-with-error")
     page.fill("#visitDate-day", "2")
     page.fill("#visitDate-month", "12")
     page.fill("#visitDate-year", "2026")
     page.click("label:has-text('Yes')")
     page.click("button:has-text('Save and continue')")
-    assert page.locator("h1").inner_text() == "Your tasks"  # nothing more for the social worker here
-    check(page, "8-social-worker-done")
-    # The manager: supervision is now in the ATM tray; assign it to themselves.
-    page.context.clear_cookies()
+    assert page.locator("h1").inner_text() == "Your tasks"
+    assert page.locator("#mine").inner_text().startswith("Assigned to you (0)")
+
+    # The next task, the supervision, is in the managers' tray; the manager assigns it to a colleague.
     sign_in(page, base, "nel.ai.atm")
     tray = page.locator("#tray-nel-ai-atm")
-    assert tray.locator("a:has-text('Formal supervision')").count() == 1
+    assert tray.locator("tr", has_text="REF-B1").locator("a").inner_text() == "Formal supervision after the initial visit"
+    check(page, "10-manager-tray-next-task")
     tray.locator("a:has-text('Formal supervision')").click()
-    page.select_option("#userId", "nel.ai.atm")
+    page.select_option("#userId", "nel.ai.atm2")
     page.click("button:has-text('Assign')")
-    assert page.locator(".govuk-summary-list").inner_text().count("nel.ai.atm") == 1
-    check(page, "9-assigned")
+    assert "A&I Assistant Team Manager (Jo)" in page.locator(".govuk-summary-list").inner_text()
+    check(page, "11-assigned-to-a-colleague")
+    page.goto(base + "/team")
+    check(page, "12-team")
+    page.goto(base + "/start")
+    check(page, "13-start")
+    page.click("a:has-text('Section 17 allocation and assessment')")
+    check(page, "14-start-form")
+    sign_in(page, base, "nel.ai.atm2")
+    mine = page.locator("#mine")
+    assert "Assigned to you (1)" in mine.inner_text() and "Formal supervision" in mine.inner_text()
+    check(page, "15-colleagues-tasks")
+
+    # The case page: the diagram with the current step highlighted, and a document.
+    with app.app_context():
+        from datetime import datetime, timezone
+
+        from app.services import documents
+        from app.services.transaction import commit
+
+        # A letter kept with the case, so its page is checked too (nel_section17 writes none).
+        documents.produce("referral_outcome_letter", instance["id"], {
+            "childId": "C-REF-B1", "route": "advice", "contactReceivedAt": "2026-12-01T08:00:00Z",
+            "adviceGiven": "Universal services"}, None, "nel.ai.atm", datetime.now(timezone.utc))
+        commit()
+    page.click("#mine a:has-text('Formal supervision')")
+    page.click("a:has-text('Case REF-B1')")
+    page.wait_for_selector("#diagram-nel_section17[data-drawn=yes]", timeout=20000)
+    assert page.locator("[data-element-id='formal_supervision'].pw-current").count() == 1
+    assert page.locator("[data-element-id='initial_visit'].pw-done").count() == 1
+    assert "Formal supervision after the initial visit" in page.locator("#current-steps").inner_text()
+    check(page, "16-case")
+    page.click("a:has-text('read')")
+    assert "Thank you for your contact about child C-REF-B1" in page.locator("body").inner_text()
+    check(page, "17-document")
+    # No CSP violation and no script error (a form with errors is answered 400 on purpose).
+    assert [p for p in problems if "status of 400" not in p] == []
     page.close()

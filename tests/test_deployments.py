@@ -117,6 +117,19 @@ def test_broken_expressions_and_form_types_are_refused(api):
     assert any("'checkbox'" in p for p in problems)
 
 
+@pytest.mark.parametrize("value, expected", [
+    ("ten", "must be a whole number of working days or ${expression}, not 'ten'"),
+    ("0", "must be a whole number of working days"),
+    ("${assessmentDays +}", "timescale.assessment expression"),
+])
+def test_an_assessment_timescale_that_is_not_a_number_of_days_is_refused(api, value, expected):
+    marked = renamed("assessed").replace(b"<bpmn:extensionElements><camunda:formData>", (
+        '<bpmn:extensionElements><camunda:properties><camunda:property name="timescale.assessment" '
+        f'value="{value}" /></camunda:properties><camunda:formData>').encode())
+    problems = deploy(api, ("assessed.bpmn", marked)).json["error"]["details"]["files"]["assessed.bpmn"]
+    assert any(expected in p for p in problems), problems
+
+
 def test_missing_decision_is_refused(api):
     with_rule = renamed("rules").replace(
         b'<bpmn:userTask id="visit"',

@@ -4,9 +4,12 @@ moving on to the next task in the case."""
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 
 import pytest
 import sqlalchemy as sa
+from conftest import TEST_NOW
+from steps import work
 from werkzeug.security import generate_password_hash
 
 from app.extensions import db
@@ -35,10 +38,17 @@ def sign_in(client, user, password=PASSWORD):
     return client.post("/sign-in", data={"username": user, "password": password, "csrf_token": csrf(page)})
 
 
-def start_referral(api, received="2026-12-01T08:00:00Z"):
-    return api.post("/process-definitions/nel_section17/start", {"businessKey": "REF-7", "variables": {
-        "childId": "C-7", "referralId": "REF-7", "referralReceivedAt": received,
+def start_referral(api, received="2026-12-01T08:00:00Z", ref="REF-7", child="C-7"):
+    return api.post("/process-definitions/nel_section17/start", {"businessKey": ref, "variables": {
+        "childId": child, "referralId": ref, "referralReceivedAt": received,
         "strategyDiscussionRecommended": False}}).json
+
+
+def cells(page: str, table_id: str) -> list[list[str]]:
+    """The rows of one table of a page, as the text of their cells."""
+    table = re.search(rf'<table class="govuk-table" id="{table_id}">(.*?)</table>', page, re.S).group(1)
+    return [[re.sub(r"\s+", " ", re.sub(r"<[^>]+>", "", c)).strip() for c in re.findall(r"<td[^>]*>(.*?)</td>", row, re.S)]
+            for row in re.findall(r"<tr[^>]*>(.*?)</tr>", table, re.S)][1:]
 
 
 def test_signing_in(app, browser):
@@ -64,7 +74,8 @@ def test_the_tray_claim_an_error_then_the_next_task(browser, api):
     instance = start_referral(api)
     sign_in(browser, "nel.ai.atm")
     inbox = browser.get("/").get_data(as_text=True)
-    assert "Tray: nel-ai-atm (1)" in inbox and "Review referral in awaiting allocation tray" in inbox
+    assert "Tray: A&amp;I assistant team managers (1)" in inbox
+    assert "Review referral in awaiting allocation tray" in inbox
     assert "Your tasks (0) · unclaimed in your trays (1)" in inbox
     assert "due today" in inbox  # the tray is reviewed the working day the referral arrives
     (task,) = instance["activeTasks"]
@@ -130,7 +141,7 @@ def test_dates_are_read_from_day_month_and_year(browser, api):
 
 
 def test_the_design_system_assets_are_served(browser):
-    for path in ("/assets/govuk-frontend.min.css", "/assets/images/favicon.svg"):
+    for path in ("/assets/govuk-frontend.min.css", "/assets/images/favicon.svg", "/favicon.ico"):
         response = browser.get(path)
         response.close()  # the file stays open until the response is closed
         assert response.status_code == 200
@@ -145,6 +156,12 @@ def test_the_case_page(browser, api):
     assert "Case REF-7" in page and "Allocation discussion with the social worker" in page
     assert 'data-current="allocation_discussion twelve_week_limit"' in page  # the step and the waiting timer
     assert 'data-done="duty_atm_review' in page
+    # The diagram's text alternative, there with or without JavaScript: the steps by name.
+    steps = re.search(r'<ul class="govuk-list govuk-list--bullet" id="current-steps">(.*?)</ul>', page, re.S).group(1)
+    assert re.findall(r"<li>(.*?)</li>", steps) == [
+        "Allocation discussion with the social worker (no due date)",
+        "Waiting for: 12 weeks since the referral (23 February 2027)"]
+    assert 'aria-describedby="current-steps"' in page
     assert "Task completed: Review referral in awaiting allocation tray" in page and "nel.ai.atm" in page
     diagram = browser.get(f"/cases/{instance['id']}/diagrams/nel_section17.bpmn")
     assert diagram.status_code == 200 and b'id="nel_section17"' in diagram.data
@@ -186,13 +203,80 @@ def test_a_manager_assigns_to_a_colleague(browser, api):
     assert api.as_("nel.ai.atm").get(f"/tasks/{task['id']}").json["assignee"] == "nel.ai.atm"
 
 
-def test_the_manager_view(browser, api):
-    start_referral(api)
+@pytest.fixture
+def clock(app, monkeypatch):
+    """Move time: the engine's clock and the clock the audit trail is written by, together."""
+    from app.services import projection
+
+    instant = {"now": TEST_NOW}
+    monkeypatch.setattr(app.extensions["pathways.engine"], "clock", lambda: instant["now"])
+    monkeypatch.setattr(projection, "now", lambda: instant["now"])
+    return lambda **later: instant.update(now=TEST_NOW + timedelta(**later))
+
+
+def in_assessment(api, ref, child, received, visit, complexity):
+    """A referral worked to the single assessment: the visit on ``visit``, the track decided."""
+    instance = start_referral(api, received=received, ref=ref, child=child)
+    instance = work(api, instance, "duty_atm_review", "nel.ai.atm", reviewDecision="accept")
+    instance = work(api, instance, "allocation_discussion", "nel.ai.atm", allocatedWorker="nel.ai.sw1",
+                    visitPlan="Visit", managementCaseNoteRecorded=True)
+    instance = work(api, instance, "initial_visit", "nel.ai.sw1", visitDate=visit, childSeen=True)
+    return work(api, instance, "formal_supervision", "nel.ai.atm", complexity=complexity,
+                concernsEscalating=False, multipleAgencies=False, assessmentFocus="Neglect")
+
+
+def test_the_manager_view(browser, api, clock):
+    # Visit Thu 5 Nov, 10 working days: due Thu 19 Nov, so on Tue 1 Dec it is 8 days past.
+    quiet = in_assessment(api, "REF-A", "C-A", "2026-11-02T09:00:00Z", "2026-11-05", "low")
+    # Visit Mon 23 Nov, 35 working days: six working days gone on Tue 1 Dec.
+    busy = in_assessment(api, "REF-B", "C-B", "2026-11-20T09:00:00Z", "2026-11-23", "high")
+    # Both supervisions were held late (the TM's follow-ups) and REF-A's assessment is
+    # overdue (the ATM's follow-up): the deadlines had passed when the steps became ready.
     sign_in(browser, "nel.ai.atm")
     page = browser.get("/team").get_data(as_text=True)
-    assert "nel-ai-atm" in page and "1 open task, 0 overdue." in page
+    assert cells_by_header(page, "open-tasks") == {
+        "A&amp;I assistant team managers": ["1", "0"], "A&amp;I social workers": ["2", "1"],
+        "A&amp;I team managers": ["2", "0"]}
+    # The assessment steps only (marked timescale.assessment in the diagram), not the
+    # follow-up task whose name says "assessment"; days counted from the visit.
+    assert "Single assessment overdue: follow up" in browser.get("/").get_data(as_text=True)
+    assert [(r[1], r[2], r[3], r[4]) for r in cells(page, "assessments")] == [
+        ("REF-A", "Single assessment", "A&amp;I Social Worker (Sam)", "day 18 of 10"),
+        ("REF-B", "Single assessment", "A&amp;I Social Worker (Sam)", "day 6 of 35")]
+    assert cells(page, "caseloads") == [["A&amp;I Social Worker (Sam)", "2", "none set"]]
+    assert 'id="quiet"' not in page  # both cases had activity today
+    # Five weeks on, REF-B has been worked and REF-A has not: 22 working days (Christmas,
+    # Boxing Day and New Year's Day are not working days).
+    clock(days=35)
+    work(api, busy, "single_assessment", "nel.ai.sw1", assessmentCompletedOn="2027-01-05",
+         recommendedOutcome="close", assessmentSummary="Needs met")
+    page = browser.get("/team").get_data(as_text=True)
+    (entry,) = re.findall(r'<ul class="govuk-list" id="quiet">(.*?)</ul>', page, re.S)
+    assert "Case REF-A" in entry and "REF-B" not in entry
+    assert "(child C-A): 22 working days since 1 December 2026" in entry
+    assert quiet["id"] in entry
     sign_in(browser, "nel.ai.sw1")
     assert browser.get("/team").status_code == 404
+
+
+def test_caseloads_against_the_ifst_guidance(browser, api):
+    """IFST aims at about 25 children per key worker: the 26th child is over it."""
+    def allocate(n):
+        started = api.post("/process-definitions/durham_ifst_case/start", {"businessKey": f"EH-{n}", "variables": {
+            "childId": f"C-{n}", "familyId": f"F-{n}", "leadProfessional": "durham.ifst.kw"}})
+        assert started.status_code == 201, started.json
+
+    for n in range(25):
+        allocate(n)
+    with browser.application.app_context():
+        db.session.get(User, "durham.ifst.tm").password_hash = generate_password_hash(PASSWORD)
+        db.session.commit()
+    sign_in(browser, "durham.ifst.tm")
+    assert cells(browser.get("/team").get_data(as_text=True), "caseloads") == [
+        ["IFST Key Worker", "25", "about 25"]]
+    allocate(25)
+    assert cells(browser.get("/team").get_data(as_text=True), "caseloads") == [
+        ["IFST Key Worker", "26", "about 25 – over the guidance"]]
 
 
 def test_security_headers(browser):
@@ -223,3 +307,60 @@ def test_sign_out_everywhere(app, browser):
     page = browser.get("/").get_data(as_text=True)
     browser.post("/sign-out", data={"csrf_token": csrf(page), "everywhere": "yes"})
     assert other.get("/").status_code == 302  # the other session no longer works
+
+
+def cells_by_header(page: str, table_id: str) -> dict[str, list[str]]:
+    """A table whose rows are headed: row header → the other cells."""
+    table = re.search(rf'<table class="govuk-table" id="{table_id}">(.*?)</table>', page, re.S).group(1)
+    return {re.search(r"<th[^>]*>(.*?)</th>", row, re.S).group(1): re.findall(r"<td[^>]*>(.*?)</td>", row, re.S)
+            for row in re.findall(r'<tr class="govuk-table__row"[^>]*>(.*?)</tr>', table, re.S)
+            if 'scope="row"' in row}
+
+
+def test_rows_name_the_child_the_group_and_who_claimed(browser, api):
+    api.post("/children", {"id": "C-7", "name": "Alex Example"})
+    (task,) = start_referral(api)["activeTasks"]
+    start_referral(api, ref="REF-8", child="C-8")  # a child the register does not know
+    sign_in(browser, "nel.ai.atm")
+    page = browser.get("/").get_data(as_text=True)
+    assert "Tray: A&amp;I assistant team managers (2)" in page and "nel-ai-atm (" not in page
+    rows = cells(page, "tray-nel-ai-atm")
+    assert [r[1:3] for r in rows] == [["Alex Example (C-7)", "REF-7"], ["C-8", "REF-8"]]
+    assert {r[5] for r in rows} == {"Not claimed"}
+    browser.post(f"/tasks/{task['id']}/claim", data={"csrf_token": csrf(page)})
+    page = browser.get("/").get_data(as_text=True)
+    assert cells(page, "mine")[0][5] == "A&amp;I Assistant Team Manager"  # the display name, not the user id
+    task_page = browser.get(f"/tasks/{task['id']}").get_data(as_text=True)
+    assert "Alex Example (C-7)" in task_page and "A&amp;I assistant team managers" in task_page
+    assert "A&amp;I Assistant Team Manager" in task_page
+    case = browser.get(f"/cases/{task['processInstanceId']}").get_data(as_text=True)
+    assert "Alex Example (C-7)" in case and "claimed by A&amp;I Assistant Team Manager" in case
+
+
+def test_every_demo_group_has_a_plain_name():
+    from app.demo import DEMO_USERS
+    from app.web.labels import GROUP_LABELS, group_label
+
+    groups = {g for _, _, user_groups, _, _ in DEMO_USERS for g in user_groups}
+    assert groups - set(GROUP_LABELS) == set()
+    assert group_label("nel-ai-sw") == "A&I social workers" and group_label("not-a-group") == "not-a-group"
+
+
+def test_a_tray_groups_its_tasks_by_the_team_holding_the_case(browser, api):
+    for child, team in (("C-7", "ast"), ("C-8", "ssf")):
+        api.post("/children", {"id": child})
+        api.post(f"/children/{child}/episodes", {"team": team, "status": "assessment",
+                                                 "startedAt": "2026-11-02T09:00:00Z"})
+    start_referral(api, received="2026-12-01T08:00:00Z", ref="REF-7", child="C-7")  # due today
+    start_referral(api, received="2026-11-30T08:00:00Z", ref="REF-8", child="C-8")  # overdue: first
+    start_referral(api, received="2026-12-01T08:00:00Z", ref="REF-9", child="C-9")  # no team holds C-9
+    sign_in(browser, "nel.ai.atm")
+    page = browser.get("/").get_data(as_text=True)
+    assert "Tray: A&amp;I assistant team managers (3)</h2>" in page
+    captions = re.findall(r'id="tray-nel-ai-atm-team-\d">\s*<caption[^>]*>([^<]*)</caption>', page)
+    assert captions == ["Strengthening and Supporting Families (1)", "Assessment and Support Team (1)",
+                        "No team recorded (1)"]
+    assert [r[2] for r in cells(page, "tray-nel-ai-atm-team-1")] == ["REF-8"]
+    # One team only: one table, no team headings.
+    only = browser.get("/?pathway=nel_section17&overdue=yes").get_data(as_text=True)
+    assert 'id="tray-nel-ai-atm"' in only and "team-1" not in only

@@ -8,7 +8,7 @@ from flask import current_app, g, jsonify
 
 from .. import access
 from ..auth import authenticated, require_role
-from ..errors import Invalid, NotFound
+from ..errors import Invalid
 from ..extensions import db
 from ..models import AuditEvent, ProcessInstance, Task, TaskStatus, Timer, TimerStatus
 from ..services import instances as service

@@ -139,6 +139,28 @@ def _lane_groups(node: etree._Element) -> list[str]:
     return []
 
 
+ASSESSMENT_PROPERTY = "timescale.assessment"
+
+
+def assessment_timescale(node: etree._Element) -> str | None:
+    """A step that is an assessment says so with the property `timescale.assessment`: its
+    timescale in working days, a whole number or `${expression}` (e.g. the 10 or 35 days
+    decided in supervision). The manager view lists these steps as open assessments."""
+    for prop in node.iterfind("bpmn:extensionElements/camunda:properties/camunda:property", NS):
+        if prop.get("name") == ASSESSMENT_PROPERTY:
+            return (prop.get("value") or "").strip()
+    return None
+
+
+def _assessment_problem(value: str) -> str | None:
+    if value.isdigit() and int(value) > 0:
+        return None
+    if _JUEL.match(value):
+        msg = check_syntax(unwrap(value))
+        return f"{ASSESSMENT_PROPERTY} expression: {msg}" if msg else None
+    return f"{ASSESSMENT_PROPERTY} must be a whole number of working days or ${{expression}}, not {value!r}"
+
+
 def _split(value: str | None) -> list[str]:
     return [part.strip() for part in (value or "").split(",") if part.strip()]
 
@@ -160,6 +182,9 @@ class PathwaysUserTaskParser(messages.RegisterParsing, UserTaskParser):
             "formKey": _camunda(self.node, "formKey"),
             "formFields": form_fields(self.node),
         })
+        if (days := assessment_timescale(self.node)) is not None:
+            # Only where set, so diagrams without it serialize (and hash) as before.
+            extensions["assessmentDays"] = days
         return extensions
 
 
@@ -248,6 +273,9 @@ def _check_bpmn(root: etree._Element) -> list[str]:
             assignee = _camunda(node, "assignee")
             if assignee and _JUEL.match(assignee) and (msg := check_syntax(unwrap(assignee))):
                 problems.append(f"{label}: assignee expression: {msg}")
+            timescale = assessment_timescale(node)
+            if timescale is not None and (msg := _assessment_problem(timescale)):
+                problems.append(f"{label}: {msg}")
             problems += _check_form(label, form_fields(node))
         for node in process.iter(f"{{{BPMN_NS}}}startEvent"):
             problems += _check_form(f"start event {node.get('id')}", form_fields(node))

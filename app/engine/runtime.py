@@ -325,6 +325,7 @@ class Engine:
                 "assignee": str(assignee) if assignee else None,
                 "groups": groups,
                 "readyAt": _iso_now(operation_now()),
+                "assessmentDays": self._assessment_days(task, ext.get("assessmentDays")),
             }
         extra = task.internal_data["pathways"]
         return {
@@ -339,7 +340,20 @@ class Engine:
             "due": extra["due"],
             "readyAt": extra["readyAt"],
             "formFields": list(ext.get("formFields") or []),
+            "assessmentDays": extra.get("assessmentDays"),
         }
+
+    def _assessment_days(self, task, timescale: str | None) -> int | None:
+        """An assessment step's timescale in working days, fixed when the step is ready."""
+        if not timescale:
+            return None
+        value = int(timescale) if timescale.isdigit() else \
+            self._evaluate(task, unwrap(timescale), "assessment timescale")
+        try:
+            return int(value)
+        except (TypeError, ValueError):
+            raise EngineError(f"assessment timescale of {task.task_spec.bpmn_id} ({timescale!r}) "
+                              f"is not a number of working days: {value!r}") from None
 
     def _timers(self, tasks: list) -> list[dict[str, Any]]:
         timers = []

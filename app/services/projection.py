@@ -175,6 +175,7 @@ def _sync_tasks(instance, snapshot, user, completed_task_id, at) -> list[Task]:
             due_at=_dt(data["due"]),
             form=data["formFields"],
             documentation=data["documentation"],
+            assessment_days=data.get("assessmentDays"),
         )
         row.group_rows = [TaskCandidateGroup(group=group) for group in data["candidateGroups"]]
         db.session.add(row)

@@ -65,6 +65,14 @@ def govuk_assets(filename: str):
     return send_from_directory(GOVUK_DIST / "assets", filename, max_age=86400)
 
 
+@bp.get("/favicon.ico")
+def favicon():
+    """Browsers ask for it on pages without a favicon link, such as a letter."""
+    if not GOVUK_DIST.is_dir():
+        abort(404)
+    return send_from_directory(GOVUK_DIST / "assets" / "images", "favicon.ico", max_age=86400)
+
+
 @bp.get("/bpmn-js/<path:filename>")
 def bpmn_js(filename: str):
     """bpmn-js, which draws a case's diagram (installed by npm)."""
@@ -73,7 +81,8 @@ def bpmn_js(filename: str):
     return send_from_directory(BPMN_JS_DIST, filename, max_age=3600)
 
 
-from . import oidc, views  # noqa: E402,F401  (routes register on bp)
+from . import oidc, team, views  # noqa: E402,F401  (routes register on bp)
+from .labels import group_label, teams_label  # noqa: E402
 
 
 @bp.app_template_filter("error_link")
@@ -98,3 +107,12 @@ def colleague(user, assigned: str | None) -> dict:
 @bp.app_template_filter("option")
 def option(value: str, chosen: str | None) -> dict:
     return {"value": value, "text": value, "selected": value == chosen}
+
+
+@bp.app_template_filter("group_option")
+def group_option(code: str, chosen: str | None) -> dict:
+    return {"value": code, "text": group_label(code), "selected": code == chosen}
+
+
+bp.add_app_template_filter(group_label, "group_label")
+bp.add_app_template_filter(teams_label, "teams_label")

@@ -12,7 +12,7 @@ from werkzeug.security import check_password_hash
 from .. import access
 from ..errors import Conflict, Forbidden, Invalid, NotFound
 from ..extensions import db
-from ..models import ProcessDefinition, Task, TaskStatus, User
+from ..models import Task, TaskStatus, User
 from ..services import forms
 from ..services.projection import audit
 from ..services.sign_in import locked_minutes
@@ -20,13 +20,10 @@ from ..services import tasks as task_service
 from . import bp
 from .due import due_words
 from .formfields import read, widget
+from .labels import group_label, teams_label
 from .oidc import enabled as oidc_enabled
+from .rows import now, task_rows
 from .sessions import begin_session, safe_next
-
-
-def now():
-    """The engine's clock: due dates read the same as the engine counted them."""
-    return current_app.extensions["pathways.engine"].clock()
 
 
 MAX_FAILED_SIGN_INS = 5
@@ -103,18 +100,6 @@ def sign_out():
     return redirect(url_for("web.sign_in"))
 
 
-def _task_rows(tasks: list[Task]) -> list[dict[str, Any]]:
-    calendar, at = current_app.extensions["pathways.calendar"], now()
-    names = dict(db.session.execute(sa.select(ProcessDefinition.key, ProcessDefinition.name)).all())
-    rows = []
-    for task in tasks:
-        words, colour = due_words(calendar, task.due_at, at)
-        rows.append({"task": task, "due_words": words, "due_colour": colour,
-                     "pathway": names.get(task.definition_key, task.definition_key),
-                     "overdue": task.due_at is not None and task.due_at < at})
-    return rows
-
-
 def _open_visible(user: User):
     return task_service.visible_tasks_query(user).where(Task.status == TaskStatus.ACTIVE.value)
 
@@ -143,15 +128,25 @@ def inbox():
     open_tasks = list(db.session.execute(_open_visible(user)).scalars().unique())
     if pathway:
         open_tasks = [t for t in open_tasks if t.definition_key == pathway]
-    rows = _task_rows(_sorted(open_tasks))
+    rows = task_rows(_sorted(open_tasks))
     if only_overdue:
         rows = [r for r in rows if r["overdue"]]
     mine = [r for r in rows if r["task"].assignee == user.id]
-    trays = [(g_, [r for r in rows if g_ in r["task"].candidate_groups and r["task"].assignee != user.id])
+    trays = [_tray(g_, [r for r in rows if g_ in r["task"].candidate_groups and r["task"].assignee != user.id])
              for g_ in user.groups if group in (None, g_)]
     pathways = sorted({t.definition_key for t in open_tasks} | ({pathway} if pathway else set()))
     return render_template("web/inbox.html", mine=mine, trays=trays, pathways=pathways, pathway=pathway,
                            only_overdue=only_overdue, groups=user.groups, group=group)
+
+
+def _tray(group: str, rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """A group's tray; when its cases are held by more than one team, the rows grouped by
+    team (the team of the soonest due task first), each still in due-date order."""
+    by_team: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+    for row in rows:
+        by_team.setdefault(tuple(row["teams"]), []).append(row)
+    teams = [(teams_label(list(key)), team_rows) for key, team_rows in by_team.items()] if len(by_team) > 1 else []
+    return {"group": group, "label": group_label(group), "rows": rows, "teams": teams}
 
 
 def _visible_task(task_id: str) -> Task:
@@ -194,8 +189,8 @@ def task_page(task_id: str):
                 return _next_after(task)
     words, colour = due_words(current_app.extensions["pathways.calendar"], task.due_at, now())
     status = 400 if errors else 200
-    return render_template("web/task.html", task=task, fields=fields, errors=errors, raw=raw,
-                           due_words=words, due_colour=colour,
+    return render_template("web/task.html", task=task, row=task_rows([task])[0], fields=fields, errors=errors,
+                           raw=raw, due_words=words, due_colour=colour,
                            may_work=task_service.may_work(g.user, task),
                            colleagues=colleagues(task) if g.user.has_role("manager") else []), status
 
@@ -270,7 +265,7 @@ def _event_text(event) -> str:
 @bp.get("/cases/<instance_id>")
 @signed_in
 def case_page(instance_id: str):
-    from ..models import AuditEvent, Document, ProcessInstance, Timer, TimerStatus
+    from ..models import AuditEvent, Document, Timer, TimerStatus
     from ..services import register
     from ..services.transaction import commit
 
@@ -290,15 +285,21 @@ def case_page(instance_id: str):
     done = sorted({e.activity_id for e in events if e.activity_id and e.type in ("task_completed",
                                                                                "activity_completed")})
     current = sorted({t.activity_id for t in open_tasks} | {t.activity_id for t in timers})
+    # The diagram's text alternative, shown with or without JavaScript.
+    waiting = [{"name": t.name or t.activity_id, "due": t.due_at} for t in sorted(timers, key=lambda t: t.due_at)]
     diagrams = [{"key": instance.definition_key, "title": instance.definition.name}] + [
         {"key": d.key, "title": d.name} for d in _called_definitions(instance)]
     audit(instance.id, "case_viewed", g.user.id, child_id=str(child_id) if child_id else None)
     commit()
     timeline = [{"at": e.at, "what": _EVENT_WORDS.get(e.type, e.type.replace("_", " ").capitalize()),
                  "detail": _event_text(e), "who": e.user or "Pathways"} for e in events if e.type not in _QUIET]
-    return render_template("web/case.html", instance=instance, held=held, child_id=child_id,
-                           tasks=_task_rows(_sorted(open_tasks)), timeline=timeline, documents=documents,
-                           done=done, current=current, definition_name=instance.definition.name,
+    from ..models import Child
+
+    registered = db.session.get(Child, str(child_id)) if child_id else None
+    return render_template("web/case.html", instance=instance, held=held,
+                           child={"child_id": child_id, "child_name": registered.name if registered else None},
+                           tasks=task_rows(_sorted(open_tasks)), timeline=timeline, documents=documents,
+                           done=done, current=current, waiting=waiting, definition_name=instance.definition.name,
                            diagrams=diagrams)
 
 
@@ -430,47 +431,3 @@ def colleagues(task: Task) -> list[User]:
     """Who the task could be given to: members of its groups."""
     users = db.session.execute(sa.select(User).order_by(User.id)).scalars()
     return [u for u in users if set(u.groups) & set(task.candidate_groups)]
-
-
-# -- the manager view --------------------------------------------------------------------------
-
-CASELOAD_GUIDANCE = {"durham-ifst-kw": 25}  # IFST aims at about 25 children per key worker
-
-
-@bp.get("/team")
-@signed_in
-def team_view():
-    from ..models import AuditEvent, ProcessInstance
-
-    if not g.user.has_role("manager"):
-        return render_template("web/not_found.html"), 404
-    calendar, at = current_app.extensions["pathways.calendar"], now()
-    open_tasks = list(db.session.execute(_open_visible(g.user)).scalars().unique())
-    groups = []
-    for group in g.user.groups:
-        in_group = [t for t in open_tasks if group in t.candidate_groups]
-        workers: dict[str, set[str]] = {}
-        for t in in_group:
-            if t.assignee:
-                workers.setdefault(t.assignee, set()).add(t.instance_id)
-        assessments = [{"task": t, "elapsed": calendar.working_days_between(t.created_at, at),
-                        "due": due_words(calendar, t.due_at, at)[0]}
-                       for t in in_group if "assessment" in t.name.lower()]
-        groups.append({"group": group, "open": len(in_group),
-                       "overdue": sum(1 for t in in_group if t.due_at and t.due_at < at),
-                       "assessments": assessments,
-                       "caseloads": sorted((w, len(cases)) for w, cases in workers.items()),
-                       "guidance": CASELOAD_GUIDANCE.get(group)})
-    # Children (cases) with no recorded activity for 20 or more working days.
-    instance_ids = {t.instance_id for t in open_tasks}
-    quiet = []
-    if instance_ids:
-        last = db.session.execute(sa.select(AuditEvent.instance_id, sa.func.max(AuditEvent.at))
-                                  .where(AuditEvent.instance_id.in_(instance_ids),
-                                         AuditEvent.type.notin_(("case_viewed", "child_viewed")))
-                                  .group_by(AuditEvent.instance_id)).all()
-        for instance_id, last_at in last:
-            idle = calendar.working_days_between(last_at, at)
-            if idle >= 20:
-                quiet.append({"instance": db.session.get(ProcessInstance, instance_id), "idle": idle})
-    return render_template("web/team.html", groups=groups, quiet=sorted(quiet, key=lambda q: -q["idle"]))
