@@ -199,6 +199,9 @@ SEEN = b'<camunda:formField id="seen" label="Child seen" type="boolean" />'
     (b'<camunda:formField id="seen" label="Child seen" type="boolean"><camunda:properties>'
      b'<camunda:property id="requiredWhen" value="nosuchfield=true" /></camunda:properties></camunda:formField>',
      "requiredWhen must be 'field=value' naming a field of the same form"),
+    (b'<camunda:formField id="seen" label="Child seen" type="date"><camunda:properties>'
+     b'<camunda:property id="noticeBefore" value="seen:ten" /></camunda:properties></camunda:formField>',
+     "noticeBefore must be 'field:N' (working days) or 'field:Nw' (weeks)"),
 ])
 def test_form_constraints_we_would_not_enforce_are_refused(api, field, expected):
     response = deploy(api, ("smoke_flow.bpmn", SMOKE.replace(SEEN, field)))
@@ -213,3 +216,4 @@ def test_a_document_template_that_does_not_exist_is_refused(api):
     response = deploy(api, ("smoke_flow.bpmn", bad))
     assert response.status_code == 400
     assert "no document template 'leter'" in str(response.json["error"]["details"])
+

@@ -264,3 +264,23 @@ def test_section_20_transfers_after_the_first_child_in_care_review(api, plan, te
     moved_on_the_transfer_date(api, team, "child_in_care")
     instance = allocated(api, team, "section20_receiving_allocation")
     assert instance["variables"]["outcome"] == "transferred_section20"
+
+
+def test_cin_meetings_refuse_invitations_sent_without_their_notice(api):
+    instance = assessed(api, "cin_plan")
+    # Invited on 14 December: ten working days on, past Christmas and the substitute Boxing Day, is 30 December.
+    late = complete(api, instance, "invite_cin_team", SW, cinMeetingOn="2026-12-29", cinTeamInvitedOn="2026-12-14")
+    assert late.status_code == 422
+    assert late.json["error"]["details"] == {"cinTeamInvitedOn": [
+        "Invite the CIN team at least 10 working days before the CIN meeting, or set a later meeting date"]}
+    instance = work(api, instance, "invite_cin_team", SW, cinMeetingOn="2026-12-30", cinTeamInvitedOn="2026-12-14")
+    assert active(instance, "hold_cin_meeting")["due"] == "2026-12-30" + END_OF
+
+
+def test_early_help_is_invited_two_weeks_before_the_cin_meeting(api):
+    instance = assessed(api, "early_help")
+    late = complete(api, instance, "invite_early_help", SW, cinMeetingOn="2026-12-14", earlyHelpInvited="locality",
+                    earlyHelpInvitedOn="2026-12-01")
+    assert late.status_code == 422 and list(late.json["error"]["details"]) == ["earlyHelpInvitedOn"]
+    work(api, instance, "invite_early_help", SW, cinMeetingOn="2026-12-15", earlyHelpInvited="locality",
+         earlyHelpInvitedOn="2026-12-01")

@@ -313,6 +313,14 @@ def _check_form(label: str, fields: list[dict[str, Any]]) -> list[str]:
             if "=" not in condition or other not in {g["id"] for g in fields}:
                 problems.append(f"{label}: form field {f['id']!r}: requiredWhen must be 'field=value' naming a "
                                 f"field of the same form")
+        notice = f["properties"].get("noticeBefore")
+        if notice is not None:
+            other, _, amount = notice.partition(":")
+            others = {g["id"]: g for g in fields}
+            if (f["type"] != "date" or others.get(other.strip(), {}).get("type") != "date"
+                    or not re.fullmatch(r"\d+w?", amount.strip())):
+                problems.append(f"{label}: form field {f['id']!r}: noticeBefore must be 'field:N' (working days) or "
+                                f"'field:Nw' (weeks) on a date field, naming another date field of the same form")
         for name, config in f["constraints"].items():
             problem = _constraint_problem(f["type"], name, config)
             if problem:

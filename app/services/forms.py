@@ -90,6 +90,42 @@ def _required_now(field: dict[str, Any], values: dict[str, Any]) -> bool:
     return value is not None and str(value).lower() == wanted.strip().lower()
 
 
+def _notice(field: dict[str, Any]) -> tuple[str, int, str] | None:
+    """A `noticeBefore` property ("otherField:N", N working days, or "otherField:Nw", N
+    weeks): this date must come at least that long before the other date."""
+    text = field.get("properties", {}).get("noticeBefore")
+    if not text:
+        return None
+    other, _, amount = text.partition(":")
+    amount = amount.strip()
+    unit = "weeks" if amount.endswith("w") else "working days"
+    return other.strip(), int(amount.rstrip("w")), unit
+
+
+def _notice_problem(field: dict[str, Any], values: dict[str, Any], by_id: dict[str, Any]) -> str | None:
+    other, amount, unit = _notice(field)
+    given, before = values.get(field["id"]), values.get(other)
+    if given is None or before is None:
+        return None
+    from datetime import date, timedelta
+
+    from flask import current_app, has_app_context
+
+    from ..calendar import WorkingCalendar
+
+    start, end = date.fromisoformat(str(given)[:10]), date.fromisoformat(str(before)[:10])
+    if unit == "weeks":
+        enough = end - start >= timedelta(weeks=amount)
+    else:
+        calendar = current_app.extensions["pathways.calendar"] if has_app_context() else WorkingCalendar()
+        enough = calendar.working_days_between(start, end) >= amount
+    if enough:
+        return None
+    return field.get("properties", {}).get("noticeMessage") or (
+        f"{field['label']} must be at least {amount} {unit} before the "
+        f"{by_id[other]['label'][0].lower()}{by_id[other]['label'][1:]}")
+
+
 def validate(fields: list[dict[str, Any]], variables: Any) -> dict[str, Any]:
     """Return the variables with values normalised; raise Invalid naming each bad field.
 
@@ -124,6 +160,8 @@ def validate(fields: list[dict[str, Any]], variables: Any) -> dict[str, Any]:
     for f in fields:
         if (f.get("required") or _required_now(f, result)) and result.get(f["id"]) is None and f["id"] not in errors:
             errors.setdefault(f["id"], []).append(_missing(f))
+        elif _notice(f) and f["id"] not in errors and (problem := _notice_problem(f, result, by_id)):
+            errors.setdefault(f["id"], []).append(problem)
     if errors:
         raise Invalid("some variables are missing or invalid", errors)
     return result
