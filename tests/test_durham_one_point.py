@@ -241,15 +241,50 @@ def test_a_child_under_one_is_seen_every_10_working_days(api):
     assert active(instance, "see_child")["due"] == "2026-12-17" + END_OF
 
 
-def test_assessment_extension_and_45_day_escalation(api, timers_run_due):
+def test_assessment_extension_moves_the_due_date_and_the_45_day_escalation_stays(api, timers_run_due):
+    instance = ifst_case(api)
+    assert active(instance, "assessment")["due"] == "2027-01-14" + END_OF
+    assert "1 fired" in timers_run_due("2027-01-15T00:00:00+00:00")
+    instance = api.get(f"/process-instances/{instance['id']}").json
+    extension = active(instance, "agree_extension")
+    assert extension["candidateGroups"] == ["durham-ifst-tm"]
+    (field,) = [f for f in extension["formFields"] if f["id"] == "assessmentExtendedTo"]
+    assert (field["notBefore"], field["notAfter"]) == ("2027-01-15", "2027-02-08")  # 45 working days from consent
+    for date, message in [
+        (None, "Enter the new date for the assessment"),
+        ("2027-02-09", "New date for the assessment must be the same as or before 8 February 2027"),
+        ("2027-01-14", "New date for the assessment must be the same as or after 15 January 2027"),
+    ]:
+        given = {"assessmentExtendedTo": date} if date else {}
+        response = complete(api, instance, "agree_extension", IFST_TM, extensionDecision="extended",
+                            extensionReason="Father's views still to be gathered", **given)
+        assert response.status_code == 422
+        assert response.json["error"]["details"] == {"assessmentExtendedTo": [message]}
+    instance = work(api, instance, "agree_extension", IFST_TM, extensionDecision="extended",
+                    extensionReason="Father's views still to be gathered", assessmentExtendedTo="2027-02-01")
+    # The assessment keeps its task (and whoever holds it); its due date, and those of the
+    # steps due within the assessment period, move to the date agreed.
+    assert active(instance, "assessment")["due"] == "2027-02-01" + END_OF
+    assert active(instance, "family_network_meeting")["due"] == "2027-02-01" + END_OF
+    assert active(instance, "see_child")["due"] == "2027-01-05" + END_OF  # reads nothing that changed
+    history = api.get(f"/process-instances/{instance['id']}/history").json
+    moved = [e for e in history if e["type"] == "task_due_changed"]
+    assert {e["activityId"] for e in moved} == {"assessment", "family_network_meeting"}
+    # The child has not been seen since 3 Dec either: the visit timer fired on 6 Jan.
+    active(instance, "child_not_seen")
+    instance = work(api, instance, "assessment", KW, assessmentSummary="Worries about routines",
+                    strongerFamiliesOutcomes="School attendance")
+    assert active(instance, "sign_off_assessment")["due"] == "2027-02-01" + END_OF
+    assert not [t for t in instance["timers"] if t["activityId"] == "assessment_45_days"]
+
+
+def test_the_45_day_escalation_goes_to_the_operations_manager(api, timers_run_due):
     instance = ifst_case(api)
     assert "1 fired" in timers_run_due("2027-01-15T00:00:00+00:00")
     instance = api.get(f"/process-instances/{instance['id']}").json
-    assert active(instance, "agree_extension")["candidateGroups"] == ["durham-ifst-tm"]
-    instance = work(api, instance, "agree_extension", IFST_TM, extensionDecision="extended",
-                    extensionReason="Father's views still to be gathered")
-    # The child has not been seen since 3 Dec either: the visit timer fired on 6 Jan.
-    active(instance, "child_not_seen")
+    instance = work(api, instance, "agree_extension", IFST_TM, extensionDecision="complete_now",
+                    extensionReason="Enough is known")
+    assert active(instance, "assessment")["due"] == "2027-01-14" + END_OF  # no extension: nothing moves
     assert "1 fired" in timers_run_due("2027-02-09T00:00:00+00:00")  # 45 working days from consent
     instance = api.get(f"/process-instances/{instance['id']}").json
     assert active(instance, "assessment_over_45_days")["candidateGroups"] == ["durham-ops-manager"]
