@@ -202,6 +202,18 @@ SEEN = b'<camunda:formField id="seen" label="Child seen" type="boolean" />'
     (b'<camunda:formField id="seen" label="Child seen" type="date"><camunda:properties>'
      b'<camunda:property id="noticeBefore" value="seen:ten" /></camunda:properties></camunda:formField>',
      "noticeBefore must be 'field:N' (working days) or 'field:Nw' (weeks)"),
+    (b'<camunda:formField id="seen" label="Child seen" type="boolean"><camunda:properties>'
+     b'<camunda:property id="notAfter" value="working_days(5, now())" /></camunda:properties></camunda:formField>',
+     "notAfter applies to date fields, not boolean"),
+    (b'<camunda:formField id="seen" label="Child seen" type="date"><camunda:properties>'
+     b'<camunda:property id="notBefore" value="working_days(5," /></camunda:properties></camunda:formField>',
+     "notBefore expression:"),
+    (SEEN + b'</camunda:formData><camunda:inputOutput><camunda:outputParameter name="completedAt">1'
+     b'</camunda:outputParameter></camunda:inputOutput><camunda:formData>',
+     "output parameter 'completedAt' is not a variable name a diagram may set"),
+    (SEEN + b'</camunda:formData><camunda:inputOutput><camunda:inputParameter name="x">1'
+     b'</camunda:inputParameter></camunda:inputOutput><camunda:formData>',
+     "camunda:inputParameter is not supported"),
 ])
 def test_form_constraints_we_would_not_enforce_are_refused(api, field, expected):
     response = deploy(api, ("smoke_flow.bpmn", SMOKE.replace(SEEN, field)))

@@ -66,6 +66,9 @@ def initial_work(api, instance):
 
 def taf_review(api, instance, decision="continue", held="2027-01-20"):
     instance = work(api, instance, "taf_review", KW, tafHeldOn=held, scalingReview="6/10", caseDecision=decision)
+    if "manager_at_taf" in activities(instance):  # every third TAF
+        instance = work(api, instance, "manager_at_taf", IFST_TM, managerAttended=True,
+                        tafManagementOversight="Plan on track")
     instance = work(api, instance, "taf_plan_update", KW, planUpdatedOn=held)
     return work(api, instance, "taf_plan_circulated", KW, planCirculatedOn=held)
 
@@ -207,13 +210,17 @@ def test_ifst_initial_steps_and_their_deadlines(api):
     assert response.json["error"]["details"] == {
         "pvpRegisterChecked": ["Check the Potentially Violent Persons register before visiting"],
         "consentDate": ["Enter the date consent was given"]}
+    # Asked for at allocation: the Family Worker is allocated within 3 working days of that
+    # request, alongside the key worker's first contact, not after the first home visit.
+    assert activities(instance) == ["allocate_family_worker", "contact_family"]
+    assert active(instance, "allocate_family_worker")["due"] == "2026-12-04" + END_OF
+    assert active(instance, "allocate_family_worker")["candidateGroups"] == ["durham-ifst-tm"]
     instance = initial_steps(api, instance)
     assert activities(instance) == ["allocate_family_worker", "assessment", "family_network_meeting", "see_child"]
     # 28 working days from consent on Wed 2 Dec, over Christmas and New Year.
     assert active(instance, "assessment")["due"] == "2027-01-14" + END_OF
     assert active(instance, "family_network_meeting")["due"] == "2027-01-14" + END_OF
     assert active(instance, "see_child")["due"] == "2027-01-05" + END_OF  # 20 working days after 3 Dec
-    assert active(instance, "allocate_family_worker")["due"] == "2026-12-04" + END_OF
     instance = work(api, instance, "allocate_family_worker", IFST_TM, familyWorker="Jo (FW)",
                     familyWorkerFocus="Morning routines")
     assert active(instance, "meet_family_worker")["due"] == "2026-12-03" + END_OF
@@ -226,8 +233,46 @@ def test_ifst_initial_steps_and_their_deadlines(api):
     assert activities(instance) == ["see_child", "taf_review"]
 
 
+def test_an_ops_manager_attends_every_third_taf(api):
+    instance = initial_work(api, ifst_case(api))  # the initial TAF is the first
+    instance = taf_review(api, instance)  # the second: no manager needed
+    assert activities(instance) == ["see_child", "taf_review"]
+    instance = work(api, instance, "taf_review", KW, tafHeldOn="2027-02-17", scalingReview="7/10",
+                    caseDecision="continue")  # the third
+    # The manager records attending it before the plan is updated.
+    task = active(instance, "manager_at_taf")
+    assert activities(instance) == ["manager_at_taf", "see_child"]
+    assert task["candidateGroups"] == ["durham-ifst-tm"] and task["due"] == "2027-02-18" + END_OF
+    response = complete(api, instance, "manager_at_taf", IFST_TM, managerAttended=False, tafManagementOversight="-")
+    assert response.json["error"]["details"] == {
+        "managerAttended": ["An OPS manager must attend every third TAF unless the family is due for closure"]}
+    instance = work(api, instance, "manager_at_taf", IFST_TM, managerAttended=True,
+                    tafManagementOversight="Progress on routines; keep the school involved")
+    instance = work(api, instance, "taf_plan_update", KW, planUpdatedOn="2027-02-18")
+    instance = work(api, instance, "taf_plan_circulated", KW, planCirculatedOn="2027-02-19")
+    completed = 1
+    for number in range(4, 10):  # the sixth and the ninth need the manager again
+        instance = taf_review(api, instance)
+        completed += number % 3 == 0
+    assert instance["variables"]["tafCount"] == 9
+    history = api.get(f"/process-instances/{instance['id']}/history").json
+    assert sum(1 for e in history if e["type"] == "task_completed" and e["activityId"] == "manager_at_taf") \
+        == completed == 3
+
+
+def test_no_manager_needed_at_a_third_taf_that_closes_the_case(api):
+    instance = taf_review(api, initial_work(api, ifst_case(api)))
+    instance = work(api, instance, "taf_review", KW, tafHeldOn="2027-02-17", scalingReview="9/10", caseDecision="close")
+    assert activities(instance) == ["see_child", "taf_plan_update"]
+    instance = work(api, instance, "taf_plan_update", KW, planUpdatedOn="2027-02-18")
+    instance = work(api, instance, "taf_plan_circulated", KW, planCirculatedOn="2027-02-19")
+    assert activities(instance) == ["agree_closure", "see_child"]
+
+
 def test_initial_taf_plan_updated_within_5_and_circulated_within_10_working_days(api):
     instance = ifst_case(api)
+    # Chapters 5 and 10: the Family Network Meeting comes before the first TAF.
+    assert "family_network_meeting" in activities(instance) and "initial_taf" not in activities(instance)
     instance = work(api, instance, "family_network_meeting", KW, familyNetworkMeetingOn="2026-12-08",
                     networkSupport="Aunt")
     instance = work(api, instance, "initial_taf", KW, tafHeldOn="2026-12-10", tafAttendees="School")
@@ -241,15 +286,50 @@ def test_a_child_under_one_is_seen_every_10_working_days(api):
     assert active(instance, "see_child")["due"] == "2026-12-17" + END_OF
 
 
-def test_assessment_extension_and_45_day_escalation(api, timers_run_due):
+def test_assessment_extension_moves_the_due_date_and_the_45_day_escalation_stays(api, timers_run_due):
+    instance = ifst_case(api)
+    assert active(instance, "assessment")["due"] == "2027-01-14" + END_OF
+    assert "1 fired" in timers_run_due("2027-01-15T00:00:00+00:00")
+    instance = api.get(f"/process-instances/{instance['id']}").json
+    extension = active(instance, "agree_extension")
+    assert extension["candidateGroups"] == ["durham-ifst-tm"]
+    (field,) = [f for f in extension["formFields"] if f["id"] == "assessmentExtendedTo"]
+    assert (field["notBefore"], field["notAfter"]) == ("2027-01-15", "2027-02-08")  # 45 working days from consent
+    for date, message in [
+        (None, "Enter the new date for the assessment"),
+        ("2027-02-09", "New date for the assessment must be the same as or before 8 February 2027"),
+        ("2027-01-14", "New date for the assessment must be the same as or after 15 January 2027"),
+    ]:
+        given = {"assessmentExtendedTo": date} if date else {}
+        response = complete(api, instance, "agree_extension", IFST_TM, extensionDecision="extended",
+                            extensionReason="Father's views still to be gathered", **given)
+        assert response.status_code == 422
+        assert response.json["error"]["details"] == {"assessmentExtendedTo": [message]}
+    instance = work(api, instance, "agree_extension", IFST_TM, extensionDecision="extended",
+                    extensionReason="Father's views still to be gathered", assessmentExtendedTo="2027-02-01")
+    # The assessment keeps its task (and whoever holds it); its due date, and those of the
+    # steps due within the assessment period, move to the date agreed.
+    assert active(instance, "assessment")["due"] == "2027-02-01" + END_OF
+    assert active(instance, "family_network_meeting")["due"] == "2027-02-01" + END_OF
+    assert active(instance, "see_child")["due"] == "2027-01-05" + END_OF  # reads nothing that changed
+    history = api.get(f"/process-instances/{instance['id']}/history").json
+    moved = [e for e in history if e["type"] == "task_due_changed"]
+    assert {e["activityId"] for e in moved} == {"assessment", "family_network_meeting"}
+    # The child has not been seen since 3 Dec either: the visit timer fired on 6 Jan.
+    active(instance, "child_not_seen")
+    instance = work(api, instance, "assessment", KW, assessmentSummary="Worries about routines",
+                    strongerFamiliesOutcomes="School attendance")
+    assert active(instance, "sign_off_assessment")["due"] == "2027-02-01" + END_OF
+    assert not [t for t in instance["timers"] if t["activityId"] == "assessment_45_days"]
+
+
+def test_the_45_day_escalation_goes_to_the_operations_manager(api, timers_run_due):
     instance = ifst_case(api)
     assert "1 fired" in timers_run_due("2027-01-15T00:00:00+00:00")
     instance = api.get(f"/process-instances/{instance['id']}").json
-    assert active(instance, "agree_extension")["candidateGroups"] == ["durham-ifst-tm"]
-    instance = work(api, instance, "agree_extension", IFST_TM, extensionDecision="extended",
-                    extensionReason="Father's views still to be gathered")
-    # The child has not been seen since 3 Dec either: the visit timer fired on 6 Jan.
-    active(instance, "child_not_seen")
+    instance = work(api, instance, "agree_extension", IFST_TM, extensionDecision="complete_now",
+                    extensionReason="Enough is known")
+    assert active(instance, "assessment")["due"] == "2027-01-14" + END_OF  # no extension: nothing moves
     assert "1 fired" in timers_run_due("2027-02-09T00:00:00+00:00")  # 45 working days from consent
     instance = api.get(f"/process-instances/{instance['id']}").json
     assert active(instance, "assessment_over_45_days")["candidateGroups"] == ["durham-ops-manager"]

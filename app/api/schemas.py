@@ -84,6 +84,8 @@ class FormField(Base):
     options = fields.List(fields.Nested(FormFieldOption), required=True)
     constraints = fields.Dict(keys=fields.String(), values=fields.String(allow_none=True), dump_default=dict,
                               metadata={"description": "min, max, minlength, maxlength, mustBe"})
+    notBefore = fields.String(metadata={"description": "a date field: the earliest date accepted (YYYY-MM-DD)"})
+    notAfter = fields.String(metadata={"description": "a date field: the latest date accepted (YYYY-MM-DD)"})
 
 
 class TaskOut(Base):

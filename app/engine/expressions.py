@@ -7,7 +7,9 @@ because timer values must be ISO strings and task data must stay JSON.
 """
 from __future__ import annotations
 
+import ast
 from datetime import date, datetime
+from functools import lru_cache
 from typing import Any, Callable
 
 from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine, TaskDataEnvironment
@@ -73,3 +75,25 @@ def check_syntax(expression: str) -> str | None:
     except SyntaxError as exc:
         return f"{exc.msg} in {expression.strip()!r}"
     return None
+
+
+@lru_cache(maxsize=1024)
+def names_read(expression: str) -> frozenset[str]:
+    """The process variables ``expression`` reads: bare names and `variable("name")`.
+
+    A due date is worked out again when one of them changes (see runtime.Engine); the
+    calendar helpers and constants are not variables and never trigger that.
+    """
+    tree = ast.parse(expression, mode="eval")
+    names = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load):
+            names.add(node.id)
+        elif (isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "variable"
+              and node.args and isinstance(node.args[0], ast.Constant) and isinstance(node.args[0].value, str)):
+            names.add(node.args[0].value)
+    return frozenset(names - set(_HELPER_NAMES))
+
+
+_HELPER_NAMES = ("working_days", "hours", "weeks", "months", "now", "before", "true", "false", "null",
+                 "date", "datetime", "variable")

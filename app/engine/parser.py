@@ -181,11 +181,21 @@ class PathwaysUserTaskParser(messages.RegisterParsing, UserTaskParser):
             "dueDate": unwrap(_camunda(self.node, "dueDate")),
             "formKey": _camunda(self.node, "formKey"),
             "formFields": form_fields(self.node),
+            "outputs": output_parameters(self.node),
         })
         if (days := assessment_timescale(self.node)) is not None:
             # Only where set, so diagrams without it serialize (and hash) as before.
             extensions["assessmentDays"] = days
         return extensions
+
+
+def output_parameters(node: etree._Element) -> dict[str, str]:
+    """Camunda's output mapping of a task: variable name → expression, worked out when the
+    task completes (e.g. a count of the TAFs held)."""
+    return {
+        p.get("name") or "": unwrap(p.text) or ""
+        for p in node.iterfind("bpmn:extensionElements/camunda:inputOutput/camunda:outputParameter", NS)
+    }
 
 
 class DecisionTaskParser(CamundaTaskParser):
@@ -277,8 +287,13 @@ def _check_bpmn(root: etree._Element) -> list[str]:
             if timescale is not None and (msg := _assessment_problem(timescale)):
                 problems.append(f"{label}: {msg}")
             problems += _check_form(label, form_fields(node))
+            problems += _check_outputs(label, node)
         for node in process.iter(f"{{{BPMN_NS}}}startEvent"):
-            problems += _check_form(f"start event {node.get('id')}", form_fields(node))
+            fields = form_fields(node)
+            problems += _check_form(f"start event {node.get('id')}", fields)
+            problems += [f"start event {node.get('id')}: form field {f['id']!r}: {name} is checked on user "
+                         f"tasks only" for f in fields for name in ("notBefore", "notAfter")
+                         if name in f["properties"]]
         for flow in process.iter(f"{{{BPMN_NS}}}sequenceFlow"):
             condition = flow.find("bpmn:conditionExpression", NS)
             if condition is not None and (msg := check_syntax(unwrap(condition.text) or "")):
@@ -289,6 +304,22 @@ def _check_bpmn(root: etree._Element) -> list[str]:
                 if etree.QName(expr).localname in ("timeDate", "timeDuration", "timeCycle"):
                     if msg := check_syntax(unwrap(expr.text) or ""):
                         problems.append(f"timer on {owner.get('id')}: {msg}")
+    return problems
+
+
+# Set by the engine when a task completes; an output mapping writing them would falsify the record.
+_RESERVED_VARIABLES = {"completedAt", "completedBy", "outcome"}
+
+
+def _check_outputs(label: str, node: etree._Element) -> list[str]:
+    problems = []
+    if node.find("bpmn:extensionElements/camunda:inputOutput/camunda:inputParameter", NS) is not None:
+        problems.append(f"{label}: camunda:inputParameter is not supported (output parameters are)")
+    for name, expression in output_parameters(node).items():
+        if not _IDENTIFIER.match(name) or name in _RESERVED_VARIABLES:
+            problems.append(f"{label}: output parameter {name!r} is not a variable name a diagram may set")
+        elif msg := check_syntax(expression):
+            problems.append(f"{label}: output parameter {name!r}: {msg}")
     return problems
 
 
@@ -321,6 +352,14 @@ def _check_form(label: str, fields: list[dict[str, Any]]) -> list[str]:
                     or not re.fullmatch(r"\d+w?", amount.strip())):
                 problems.append(f"{label}: form field {f['id']!r}: noticeBefore must be 'field:N' (working days) or "
                                 f"'field:Nw' (weeks) on a date field, naming another date field of the same form")
+        for name in ("notBefore", "notAfter"):
+            expression = f["properties"].get(name)
+            if expression is None:
+                continue
+            if f["type"] != "date":
+                problems.append(f"{label}: form field {f['id']!r}: {name} applies to date fields, not {f['type']}")
+            elif msg := check_syntax(unwrap(expression) or ""):
+                problems.append(f"{label}: form field {f['id']!r}: {name} expression: {msg}")
         for name, config in f["constraints"].items():
             problem = _constraint_problem(f["type"], name, config)
             if problem:

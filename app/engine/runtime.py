@@ -6,6 +6,8 @@ tasks, waiting timers, the trail of activities the engine passed, the variables)
 """
 from __future__ import annotations
 
+import hashlib
+import json
 import threading
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
@@ -27,7 +29,7 @@ from SpiffWorkflow.task import TaskState
 
 from ..calendar import WorkingCalendar, to_london
 from .clock import frozen_at, operation_now
-from .expressions import create_script_engine
+from .expressions import create_script_engine, names_read
 from .messages import MessageEvent
 from .parser import CONFIG, REGISTRY, unwrap
 
@@ -171,6 +173,9 @@ class Engine:
         # Later due dates and timers count from when a step was done ("E" of the timescales).
         task.data["completedAt"] = {**task.data.get("completedAt", {}), activity: now}
         task.data["completedBy"] = {**task.data.get("completedBy", {}), activity: user}
+        # Output mapping (camunda:outputParameter), in the order the diagram gives.
+        for name, expression in (task.task_spec.extensions.get("outputs") or {}).items():
+            task.data[name] = self._evaluate(task, expression, f"output parameter {name}")
         trail: list[dict[str, Any]] = []
         self._run(task.run)
         extensions = task.task_spec.extensions
@@ -297,21 +302,23 @@ class Engine:
         return task
 
     def _evaluate(self, task, expression: str, what: str) -> Any:
+        return self._evaluate_in(task, expression, None, what)
+
+    def _evaluate_in(self, task, expression: str, context: dict[str, Any] | None, what: str) -> Any:
         try:
-            return self.script_engine.evaluate(task, expression)
+            if context is None:
+                return self.script_engine.evaluate(task, expression)
+            return self.script_engine.environment.evaluate(expression, context)
         except Exception as exc:  # the script engine wraps everything a diagram can raise
             raise EngineError(
                 f"{what} of {task.task_spec.bpmn_id} ({expression!r}) could not be evaluated: {_describe(exc)}"
             ) from exc
 
-    def _user_task(self, task) -> dict[str, Any]:
+    def _user_task(self, task, variables: dict[str, Any]) -> dict[str, Any]:
         ext = task.task_spec.extensions
-        # Due date and assignee are computed once, when the task becomes ready, and kept.
+        # Assignee and groups are computed once, when the task becomes ready, and kept; so is
+        # the due date, until a variable it reads changes (a manager agreeing an extension).
         if "pathways" not in task.internal_data:
-            due = None
-            if ext.get("dueDate"):
-                value = self._evaluate(task, ext["dueDate"], "due date")
-                due = to_london(value).isoformat() if value else None
             assignee = ext.get("assignee")
             if assignee and assignee.startswith("${"):
                 assignee = self._evaluate(task, unwrap(assignee), "assignee")
@@ -321,12 +328,15 @@ class Engine:
                 groups = [str(g) for g in value] if isinstance(value, (list, tuple)) else \
                     [g.strip() for g in str(value or "").split(",") if g.strip()]
             task.internal_data["pathways"] = {
-                "due": due,
                 "assignee": str(assignee) if assignee else None,
                 "groups": groups,
                 "readyAt": _iso_now(operation_now()),
                 "assessmentDays": self._assessment_days(task, ext.get("assessmentDays")),
+                "bounds": self._date_bounds(task, ext.get("formFields") or [], variables),
             }
+            self._due(task, ext.get("dueDate"), variables, first=True)
+        elif ext.get("dueDate"):
+            self._due(task, ext["dueDate"], variables, first=False)
         extra = task.internal_data["pathways"]
         return {
             "id": str(task.id),
@@ -339,7 +349,7 @@ class Engine:
             "assignee": extra["assignee"],
             "due": extra["due"],
             "readyAt": extra["readyAt"],
-            "formFields": list(ext.get("formFields") or []),
+            "formFields": _with_bounds(ext.get("formFields") or [], extra.get("bounds") or {}),
             "assessmentDays": extra.get("assessmentDays"),
         }
 
@@ -354,6 +364,40 @@ class Engine:
         except (TypeError, ValueError):
             raise EngineError(f"assessment timescale of {task.task_spec.bpmn_id} ({timescale!r}) "
                               f"is not a number of working days: {value!r}") from None
+
+    def _context(self, task, variables: dict[str, Any]) -> dict[str, Any]:
+        """The task's own variables, and the instance's for names its branch has not
+        recorded (a manager's decision in a parallel branch: an extension agreed)."""
+        return {**variables, **task.data}
+
+    def _due(self, task, expression: str | None, variables: dict[str, Any], first: bool) -> None:
+        extra = task.internal_data["pathways"]
+        if not expression:
+            extra.setdefault("due", None)
+            return
+        context = self._context(task, variables)
+        reads = _fingerprint({name: context[name] for name in names_read(expression) if name in context})
+        if not first and "reads" not in extra:
+            extra["reads"] = reads  # a task made ready before due dates were re-evaluated
+            return
+        if not first and extra["reads"] == reads:
+            return
+        value = self._evaluate_in(task, expression, context, "due date")
+        extra["due"] = to_london(value).isoformat() if value else None
+        extra["reads"] = reads
+
+    def _date_bounds(self, task, fields: list[dict[str, Any]], variables: dict[str, Any]) -> dict[str, Any]:
+        """`notBefore` / `notAfter` of date fields, worked out as dates when the task is ready."""
+        bounds: dict[str, Any] = {}
+        for f in fields:
+            for name in ("notBefore", "notAfter"):
+                expression = f.get("properties", {}).get(name)
+                if expression and f["type"] == "date":
+                    value = self._evaluate_in(task, unwrap(expression), self._context(task, variables),
+                                              f"{name} of form field {f['id']}")
+                    if value:
+                        bounds.setdefault(f["id"], {})[name] = to_london(value).date().isoformat()
+        return bounds
 
     def _timers(self, tasks: list) -> list[dict[str, Any]]:
         timers = []
@@ -406,7 +450,9 @@ class Engine:
         outcomes = self._spec(definition_id, stored)[2]
         # One walk of the task tree serves everything below: it is the costly part.
         tasks = workflow.get_tasks()
-        user_tasks = [self._user_task(t) for t in tasks if t.state == TaskState.READY and t.task_spec.manual]
+        variables = self._variables(workflow, tasks)
+        user_tasks = [self._user_task(t, variables) for t in tasks
+                      if t.state == TaskState.READY and t.task_spec.manual]
         completed = workflow.is_completed()
         outcome = None
         if completed:
@@ -420,7 +466,6 @@ class Engine:
             if ended:
                 outcome = max(ended, key=lambda pair: pair[0])[1]
         timers = self._timers(tasks)
-        variables = self._variables(workflow, tasks)
         if outcome:
             variables["outcome"] = outcome
         return Snapshot(
@@ -432,6 +477,16 @@ class Engine:
             trail=trail,
             outcome=outcome,
         )
+
+
+def _fingerprint(values: dict[str, Any]) -> str:
+    # A digest, not the values: completedAt alone grows with every step of a case.
+    return hashlib.sha256(json.dumps(values, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def _with_bounds(fields: list[dict[str, Any]], bounds: dict[str, Any]) -> list[dict[str, Any]]:
+    """The form fields, each date field carrying its bounds as dates for the form to check."""
+    return [{**f, **bounds[f["id"]]} if f["id"] in bounds else f for f in fields]
 
 
 def _compact(workflow: BpmnWorkflow, tasks: list) -> BpmnWorkflow:

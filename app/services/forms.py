@@ -80,6 +80,19 @@ def _check_constraints(field: dict[str, Any], value: Any) -> None:
             raise ValueError(f"{field['label']} must be {config} characters or fewer")
 
 
+def _check_bounds(field: dict[str, Any], value: str) -> None:
+    """`notBefore` / `notAfter` of a date field (dates the engine worked out when the task
+    became ready, e.g. 45 working days from consent), in the GOV.UK Design System's words."""
+    day = date.fromisoformat(value) if _DATE.match(value) else to_london(value).date()
+    for name, words in (("notBefore", "the same as or after"), ("notAfter", "the same as or before")):
+        bound = field.get(name)
+        if bound is None:
+            continue
+        limit = date.fromisoformat(bound)
+        if (day < limit) if name == "notBefore" else (day > limit):
+            raise ValueError(f"{field['label']} must be {words} {limit.day} {limit:%B %Y}")
+
+
 def _required_now(field: dict[str, Any], values: dict[str, Any]) -> bool:
     """A `requiredWhen` property ("otherField=value") makes a field required by another's answer."""
     condition = field.get("properties", {}).get("requiredWhen")
@@ -150,6 +163,8 @@ def validate(fields: list[dict[str, Any]], variables: Any) -> dict[str, Any]:
             try:
                 result[name] = _coerce(by_id[name], value)
                 _check_constraints(by_id[name], result[name])
+                if by_id[name]["type"] == "date":
+                    _check_bounds(by_id[name], result[name])
             except ValueError as exc:
                 message = str(exc)
                 errors.setdefault(name, []).append(

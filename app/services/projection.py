@@ -146,6 +146,14 @@ def _sync_tasks(instance, snapshot, user, completed_task_id, at) -> list[Task]:
     }
     ready = {t["id"]: t for t in snapshot.user_tasks}
     active = [row for task_id, row in open_rows.items() if task_id in ready]
+    for row in active:
+        # A due date moves when a variable it reads changes (an extension agreed).
+        due = _dt(ready[row.id]["due"])
+        if due != row.due_at:
+            audit(instance.id, "task_due_changed", activity_id=row.activity_id, task_id=row.id, at=at,
+                  previousDue=row.due_at.isoformat() if row.due_at else None,
+                  due=due.isoformat() if due else None)
+            row.due_at = due
     for task_id, row in open_rows.items():
         if task_id in ready:
             continue

@@ -239,7 +239,8 @@ def _ownership(task_id: str, action: Callable, message: str):
 _EVENT_WORDS = {
     "instance_started": "Pathway started", "task_created": "Task ready", "task_completed": "Task completed",
     "task_claimed": "Task claimed", "task_unclaimed": "Task released", "task_assigned": "Task assigned",
-    "task_cancelled": "Task closed by the pathway", "activity_completed": "Step passed",
+    "task_cancelled": "Task closed by the pathway", "task_due_changed": "Due date moved",
+    "activity_completed": "Step passed",
     "decision_evaluated": "Decision made", "timer_scheduled": "Deadline timer set", "timer_fired": "Deadline reached",
     "document_produced": "Document written", "episode_opened": "Team started holding the child",
     "episode_closed": "Team stopped holding the child", "episode_updated": "Team episode changed",
