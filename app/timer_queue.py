@@ -74,15 +74,18 @@ class TimerQueue:
         if not timers:
             return []
         # Only the fields we judge by, one round trip for the whole batch.
+        scheduled_key = self.queue.scheduled_job_registry.key
         with self.connection.pipeline(transaction=False) as pipe:
             for timer_id, _ in timers:
                 pipe.hmget(Job.key_for(timer_id), "status", "last_heartbeat", "started_at")
-            fields = pipe.execute()
+                pipe.zscore(scheduled_key, timer_id)
+            answers = pipe.execute()
+        fields = [(*answers[i], answers[i + 1]) for i in range(0, len(answers), 2)]
         now = datetime.now(timezone.utc)
         # Taken off the queue by a worker that died before starting it.
         stranded = set(self._intermediate().get_job_ids()) - set(self.queue.started_job_registry.get_job_ids())
         lost = []
-        for (timer_id, due_at), (status, heartbeat, started) in zip(timers, fields, strict=True):
+        for (timer_id, due_at), (status, heartbeat, started, scheduled_for) in zip(timers, fields, strict=True):
             status = status.decode() if status else None
             if status is None or timer_id in stranded or status in _DEAD:
                 lost.append((timer_id, due_at))
@@ -93,8 +96,12 @@ class TimerQueue:
                 heard = heartbeat or started
                 if heard and utcparse(heard.decode()).replace(tzinfo=timezone.utc) < now - self.stale_after:
                     lost.append((timer_id, due_at))
-            elif status == JobStatus.SCHEDULED.value and due_at < now - self.stale_after:
-                lost.append((timer_id, due_at))
+            elif status == JobStatus.SCHEDULED.value:
+                # Judged by when the job is scheduled for, not when the timer was due: a failed
+                # firing waits for its retry, and putting it back early would skip the backoff.
+                when = datetime.fromtimestamp(scheduled_for, timezone.utc) if scheduled_for is not None else due_at
+                if when < now - self.stale_after:
+                    lost.append((timer_id, due_at))
         return lost
 
     def reschedule(self, timers: list[tuple[str, datetime]]) -> int:

@@ -250,6 +250,16 @@ def test_one_batch_of_due_and_future_timers_is_all_put_on_redis(env):
     assert statuses == {"future-1": "scheduled", "due-1": "queued", "future-2": "scheduled", "due-2": "queued"}
 
 
+def test_a_retry_waiting_for_its_backoff_is_not_taken_for_lost(env):
+    """A timer due long ago whose job waits, scheduled, for its next attempt is left to wait;
+    one whose scheduled time passed long ago (no scheduler took it) is put back."""
+    queue = env.extensions["pathways.timer_queue"]
+    long_ago = soon(-3600)
+    queue.queue.enqueue_at(soon(300), "workers.jobs.fire_timer", "retrying", job_id="retrying")
+    queue.queue.enqueue_at(soon(-600), "workers.jobs.fire_timer", "stuck", job_id="stuck")
+    assert queue.missing([("retrying", long_ago), ("stuck", long_ago)]) == [("stuck", long_ago)]
+
+
 def test_sweep_command_puts_back_lost_jobs(env):
     from click.testing import CliRunner
 
