@@ -169,3 +169,18 @@ def test_decisions_do_not_reveal_what_the_register_holds_about_a_hidden_child(ap
     assert hidden.status_code == 404
     seen = api.as_(SSF_TM).post("/decisions/blackpool_hub_route/evaluate", {"variables": variables})
     assert seen.status_code == 200 and seen.json["route"] == "redirect_open_team"
+
+
+def test_reading_a_task_or_a_document_is_recorded_too(api, browser, ssf_case):
+    instance, document = ssf_case
+    letter_task = active(instance, "outcome_letter")
+    reader = api.as_(SSF_TM)
+    assert reader.get(f"/tasks/{letter_task['id']}").status_code == 200
+    assert reader.get(f"/documents/{document['id']}/pdf").status_code == 200
+    _sign_in(browser, SSF_TM)
+    assert browser.get(f"/documents/{document['id']}.html").status_code == 200
+    history = api.get(f"/process-instances/{instance['id']}/history").json
+    viewed = [e["details"]["what"] for e in history if e["type"] == "case_viewed" and e["user"] == SSF_TM]
+    assert {"task", "document pdf", "document html"} <= set(viewed)
+    child_events = api.get("/children/BP-9/history").json
+    assert sum(1 for e in child_events if e["type"] == "case_viewed" and e["user"] == SSF_TM) >= 3

@@ -9,6 +9,7 @@ from ..auth import authenticated
 from ..extensions import db
 from ..models import Document
 from ..services import register
+from ..services.transaction import commit
 from . import bp, schemas
 from .openapi import doc
 
@@ -19,8 +20,12 @@ def _listed(where) -> list:
     ).scalars())
 
 
-def _get(document_id: str) -> Document:
-    return access.document_for(g.user, document_id)
+def _get(document_id: str, what: str) -> Document:
+    """The document, if the caller may see it; the read is recorded against its case and child."""
+    document = access.document_for(g.user, document_id)
+    access.record_read(g.user, what, instance_id=document.instance_id, child_id=document.child_id)
+    commit()
+    return document
 
 
 @bp.get("/process-instances/<instance_id>/documents")
@@ -44,14 +49,14 @@ def child_documents(child_id: str):
 @authenticated
 @doc("One document's details", response=(200, schemas.DocumentOut), errors=(404,))
 def get_document(document_id: str):
-    return jsonify(schemas.DocumentOut().dump(_get(document_id)))
+    return jsonify(schemas.DocumentOut().dump(_get(document_id, "document")))
 
 
 @bp.get("/documents/<document_id>/html")
 @authenticated
 @doc("A document as HTML", response=(200, {"type": "string"}), errors=(404,), media_type="text/html")
 def document_html(document_id: str):
-    return Response(_get(document_id).html, mimetype="text/html")
+    return Response(_get(document_id, "document html").html, mimetype="text/html")
 
 
 @bp.get("/documents/<document_id>/pdf")
@@ -59,6 +64,6 @@ def document_html(document_id: str):
 @doc("A document as PDF", response=(200, {"type": "string", "format": "binary"}), errors=(404,),
      media_type="application/pdf")
 def document_pdf(document_id: str):
-    document = _get(document_id)
+    document = _get(document_id, "document pdf")
     return Response(document.pdf, mimetype="application/pdf",
                     headers={"Content-Disposition": f'attachment; filename="{document.kind}-{document.id[:8]}.pdf"'})

@@ -6,10 +6,12 @@ from datetime import datetime, timezone
 import sqlalchemy as sa
 from flask import g, jsonify
 
+from .. import access
 from ..auth import authenticated
 from ..extensions import db
 from ..models import Task, TaskCandidateGroup
 from ..services import tasks as service
+from ..services.transaction import commit
 from . import body, bp, engine, query, schemas
 from .instances import instance_json
 from .openapi import doc
@@ -43,7 +45,11 @@ def list_tasks():
 @authenticated
 @doc("One task with its form fields", response=(200, schemas.TaskOut), errors=(403, 404))
 def get_task(task_id: str):
-    return jsonify(schemas.TaskOut().dump(service.get_visible(g.user, task_id)))
+    task = service.get_visible(g.user, task_id)
+    result = schemas.TaskOut().dump(task)
+    access.record_read(g.user, "task", instance_id=task.instance_id, child_id=task.instance.child_id)
+    commit()
+    return jsonify(result)
 
 
 @bp.post("/tasks/<task_id>/claim")

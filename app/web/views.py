@@ -189,10 +189,15 @@ def task_page(task_id: str):
                 return _next_after(task)
     words, colour = due_words(current_app.extensions["pathways.calendar"], task.due_at, now())
     status = 400 if errors else 200
-    return render_template("web/task.html", task=task, row=task_rows([task])[0], fields=fields, errors=errors,
+    page = render_template("web/task.html", task=task, row=task_rows([task])[0], fields=fields, errors=errors,
                            raw=raw, due_words=words, due_colour=colour,
                            may_work=task_service.may_work(g.user, task),
-                           colleagues=colleagues(task) if g.user.has_role("manager") else []), status
+                           colleagues=colleagues(task) if g.user.has_role("manager") else [])
+    from ..services.transaction import commit
+
+    access.record_read(g.user, "task", instance_id=task.instance_id, child_id=task.instance.child_id)
+    commit()
+    return page, status
 
 
 def _next_after(task: Task):
@@ -351,6 +356,10 @@ def document_file(document_id: str, kind: str):
         document = None
     if document is None or kind not in ("pdf", "html"):
         return render_template("web/not_found.html"), 404
+    from ..services.transaction import commit
+
+    access.record_read(g.user, f"document {kind}", instance_id=document.instance_id, child_id=document.child_id)
+    commit()
     if kind == "html":
         return current_app.response_class(document.html, mimetype="text/html")
     return current_app.response_class(document.pdf, mimetype="application/pdf", headers={
