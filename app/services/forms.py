@@ -6,10 +6,12 @@ all at once.
 from __future__ import annotations
 
 import re
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
-from ..calendar import to_london
+from flask import current_app, has_app_context
+
+from ..calendar import WorkingCalendar, to_london
 from ..errors import Invalid
 
 # Set by the engine on completion; a caller writing them would falsify the record.
@@ -80,10 +82,15 @@ def _check_constraints(field: dict[str, Any], value: Any) -> None:
             raise ValueError(f"{field['label']} must be {config} characters or fewer")
 
 
+def _day(value: str) -> date:
+    """The London day of a date field's value (a date, or a date and time)."""
+    return date.fromisoformat(value) if _DATE.match(value) else to_london(value).date()
+
+
 def _check_bounds(field: dict[str, Any], value: str) -> None:
     """`notBefore` / `notAfter` of a date field (dates the engine worked out when the task
     became ready, e.g. 45 working days from consent), in the GOV.UK Design System's words."""
-    day = date.fromisoformat(value) if _DATE.match(value) else to_london(value).date()
+    day = _day(value)
     for name, words in (("notBefore", "the same as or after"), ("notAfter", "the same as or before")):
         bound = field.get(name)
         if bound is None:
@@ -120,13 +127,7 @@ def _notice_problem(field: dict[str, Any], values: dict[str, Any], by_id: dict[s
     given, before = values.get(field["id"]), values.get(other)
     if given is None or before is None:
         return None
-    from datetime import date, timedelta
-
-    from flask import current_app, has_app_context
-
-    from ..calendar import WorkingCalendar
-
-    start, end = date.fromisoformat(str(given)[:10]), date.fromisoformat(str(before)[:10])
+    start, end = _day(given), _day(before)
     if unit == "weeks":
         enough = end - start >= timedelta(weeks=amount)
     else:
