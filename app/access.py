@@ -16,13 +16,13 @@ and the attempt is recorded.
 """
 from __future__ import annotations
 
-from datetime import datetime, timezone
-
 import sqlalchemy as sa
 
+from .auth import record_refusal
 from .errors import NotFound
 from .extensions import db
-from .models import AuditEvent, Child, Document, ProcessInstance, Task, TaskCandidateGroup, TeamEpisode, User
+from .models import Child, Document, ProcessInstance, Task, TaskCandidateGroup, TeamEpisode, User
+from .services.projection import audit
 
 UNSCOPED_ROLES = ("admin", "integrator")
 
@@ -100,15 +100,9 @@ def may_see_child(user: User, child_id: str) -> bool:
 def hidden(user: User, what: str, not_found: str, *, instance_id: str | None = None,
            child_id: str | None = None, task_id: str | None = None) -> NotFound:
     """Record an attempt to reach something outside the user's scope, and return the 404
-    the caller would get if it did not exist (``not_found``: that answer's exact words).
-
-    Written in its own transaction, so the record stays though the request rolls back.
-    """
-    with db.engine.begin() as conn:
-        conn.execute(sa.insert(AuditEvent).values(
-            instance_id=instance_id, child_id=child_id, task_id=task_id, at=datetime.now(timezone.utc),
-            type="access_denied", user=user.id, details={"action": f"see {what}", "answer": "not_found"},
-        ))
+    the caller would get if it did not exist (``not_found``: that answer's exact words)."""
+    record_refusal(user, {"action": f"see {what}", "answer": "not_found"}, instance_id=instance_id,
+                   task_id=task_id, child_id=child_id)
     return NotFound(not_found)
 
 
@@ -156,5 +150,4 @@ def family_for(user: User, family_id: str) -> None:
 
 def record_read(user: User, what: str, *, instance_id: str | None = None, child_id: str | None = None) -> None:
     """Note who read what of a child's case; the request commits it with its answer."""
-    db.session.add(AuditEvent(instance_id=instance_id, child_id=child_id, at=datetime.now(timezone.utc),
-                              type="case_viewed", user=user.id, details={"what": what}))
+    audit(instance_id, "case_viewed", user.id, child_id=child_id, what=what)

@@ -60,11 +60,15 @@ def authenticated(view: Callable) -> Callable:
 
 def deny(user: User, action: str, instance_id: str | None = None, task_id: str | None = None,
          child_id: str | None = None) -> Forbidden:
-    """Record a refused attempt and return the error to raise.
+    """Record a refused attempt and return the error to raise."""
+    record_refusal(user, {"action": action}, instance_id=instance_id, task_id=task_id, child_id=child_id)
+    return Forbidden(f"you may not {action}")
 
-    The audit row is written in its own transaction so the refusal is kept even though
-    the request's transaction is rolled back.
-    """
+
+def record_refusal(user: User, details: dict, *, instance_id: str | None = None, task_id: str | None = None,
+                   child_id: str | None = None) -> None:
+    """An `access_denied` audit row, written in its own transaction so the refusal is kept
+    even though the request's transaction is rolled back."""
     with db.engine.begin() as conn:
         conn.execute(sa.insert(AuditEvent).values(
             instance_id=instance_id,
@@ -73,9 +77,8 @@ def deny(user: User, action: str, instance_id: str | None = None, task_id: str |
             at=datetime.now(timezone.utc),
             type="access_denied",
             user=user.id,
-            details={"action": action},
+            details=details,
         ))
-    return Forbidden(f"you may not {action}")
 
 
 def require_role(user: User, *roles: str, action: str, child_id: str | None = None) -> None:

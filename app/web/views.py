@@ -17,6 +17,7 @@ from ..services import forms
 from ..services.projection import audit
 from ..services.sign_in import locked_minutes
 from ..services import tasks as task_service
+from ..services.transaction import commit
 from . import bp
 from .due import due_words
 from .formfields import read, widget
@@ -193,8 +194,6 @@ def task_page(task_id: str):
                            raw=raw, due_words=words, due_colour=colour,
                            may_work=task_service.may_work(g.user, task),
                            colleagues=colleagues(task) if g.user.has_role("manager") else [])
-    from ..services.transaction import commit
-
     access.record_read(g.user, "task", instance_id=task.instance_id, child_id=task.instance.child_id)
     commit()
     return page, status
@@ -273,7 +272,6 @@ def _event_text(event) -> str:
 def case_page(instance_id: str):
     from ..models import AuditEvent, Document, Timer, TimerStatus
     from ..services import register
-    from ..services.transaction import commit
 
     instance = _visible_instance(instance_id)
     if instance is None:
@@ -356,8 +354,6 @@ def document_file(document_id: str, kind: str):
         document = None
     if document is None or kind not in ("pdf", "html"):
         return render_template("web/not_found.html"), 404
-    from ..services.transaction import commit
-
     access.record_read(g.user, f"document {kind}", instance_id=document.instance_id, child_id=document.child_id)
     commit()
     if kind == "html":
