@@ -49,7 +49,7 @@ class Held:
 def _instance_ids(child_id: str) -> set[str]:
     """Instances whose variables name the child, that opened or closed one of its episodes,
     or that produced a document about it."""
-    named = sa.select(ProcessInstance.id).where(ProcessInstance.variables["childId"].as_string() == child_id)
+    named = sa.select(ProcessInstance.id).where(ProcessInstance.child_id == child_id)
     episodes = sa.select(TeamEpisode.instance_id).where(TeamEpisode.child_id == child_id,
                                                         TeamEpisode.instance_id.is_not(None))
     produced = sa.select(Document.instance_id).where(Document.child_id == child_id, Document.instance_id.is_not(None))
