@@ -375,14 +375,16 @@ class Engine:
         if not expression:
             extra.setdefault("due", None)
             return
-        context = self._context(task, variables)
-        reads = _fingerprint({name: context[name] for name in names_read(expression) if name in context})
+        # Only the names the expression reads, looked up as _context would: every snapshot does
+        # this for every ready task, and the whole context is built only to evaluate.
+        reads = _fingerprint({name: task.data[name] if name in task.data else variables[name]
+                              for name in names_read(expression) if name in task.data or name in variables})
         if not first and "reads" not in extra:
             extra["reads"] = reads  # a task made ready before due dates were re-evaluated
             return
         if not first and extra["reads"] == reads:
             return
-        value = self._evaluate_in(task, expression, context, "due date")
+        value = self._evaluate_in(task, expression, self._context(task, variables), "due date")
         extra["due"] = to_london(value).isoformat() if value else None
         extra["reads"] = reads
 
