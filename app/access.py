@@ -50,13 +50,20 @@ def team_groups(user: User) -> set[str]:
     return groups
 
 
-def _involved_instances(user: User) -> sa.Select:
+def team_task_condition(user: User, groups: set[str] | None = None) -> sa.ColumnElement[bool]:
+    """Tasks for a group the user's team works (``groups``, default team_groups(user)), as a
+    WHERE clause over Task."""
     in_group = Task.id.in_(sa.select(TaskCandidateGroup.task_id).where(
-        TaskCandidateGroup.group.in_(sorted(team_groups(user)))))
+        TaskCandidateGroup.group.in_(sorted(team_groups(user) if groups is None else groups))))
     if user.team is not None:
         # A duty team's case goes to that team's members of each group, and to nobody else's.
         in_group = sa.and_(in_group, sa.or_(Task.team.is_(None), Task.team == user.team))
-    return sa.select(Task.instance_id).where(sa.or_(in_group, Task.assignee == user.id, Task.completed_by == user.id))
+    return in_group
+
+
+def _involved_instances(user: User) -> sa.Select:
+    return sa.select(Task.instance_id).where(
+        sa.or_(team_task_condition(user), Task.assignee == user.id, Task.completed_by == user.id))
 
 
 def _held_children(user: User) -> sa.Select:

@@ -11,7 +11,7 @@ from flask import current_app, g, render_template
 from .. import access
 from ..calendar import WorkingCalendar
 from ..extensions import db
-from ..models import AuditEvent, ProcessInstance, Task, TaskCandidateGroup, TaskStatus, User
+from ..models import AuditEvent, ProcessInstance, Task, TaskStatus, User
 from . import bp
 from .labels import group_label
 from .rows import now, task_rows
@@ -24,15 +24,11 @@ QUIET_WORKING_DAYS = 20
 NOT_ACTIVITY = ("case_viewed", "child_viewed", "access_denied")
 
 
-def team_tasks(user: User) -> list[Task]:
-    """Open tasks for any group the user's team works (their groups and their team-mates'),
-    held by their duty team or by none: the tasks whose cases app/access.py lets them see
-    for that reason."""
-    groups = sorted(access.team_groups(user))
-    query = sa.select(Task).where(Task.status == TaskStatus.ACTIVE.value, Task.id.in_(
-        sa.select(TaskCandidateGroup.task_id).where(TaskCandidateGroup.group.in_(groups))))
-    if user.team is not None:
-        query = query.where(sa.or_(Task.team.is_(None), Task.team == user.team))
+def team_tasks(user: User, groups: set[str]) -> list[Task]:
+    """Open tasks for any group the user's team works (``groups``: their groups and their
+    team-mates'), held by their duty team or by none: the tasks whose cases app/access.py
+    lets them see for that reason."""
+    query = sa.select(Task).where(Task.status == TaskStatus.ACTIVE.value, access.team_task_condition(user, groups))
     return list(db.session.execute(query.order_by(Task.due_at, Task.created_at, Task.id)).scalars())
 
 
@@ -92,10 +88,11 @@ def team_view():
     if not g.user.has_role("manager"):
         return render_template("web/not_found.html"), 404
     calendar, at = current_app.extensions["pathways.calendar"], now()
-    tasks = team_tasks(g.user)
+    team_groups = access.team_groups(g.user)
+    tasks = team_tasks(g.user, team_groups)
     rows = {r["task"].id: r for r in task_rows(tasks)}
     groups = []
-    for group in sorted(access.team_groups(g.user), key=lambda c: (c not in g.user.groups, group_label(c), c)):
+    for group in sorted(team_groups, key=lambda c: (c not in g.user.groups, group_label(c), c)):
         in_group = [t for t in tasks if group in t.candidate_groups]
         groups.append({"group": group, "label": group_label(group), "open": len(in_group),
                        "overdue": sum(1 for t in in_group if rows[t.id]["overdue"])})
