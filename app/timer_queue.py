@@ -82,8 +82,7 @@ class TimerQueue:
             answers = pipe.execute()
         fields = [(*answers[i], answers[i + 1]) for i in range(0, len(answers), 2)]
         now = datetime.now(timezone.utc)
-        # Taken off the queue by a worker that died before starting it.
-        stranded = set(self._intermediate().get_job_ids()) - set(self.queue.started_job_registry.get_job_ids())
+        stranded = self._stranded(now)
         lost = []
         for (timer_id, due_at), (status, heartbeat, started, scheduled_for) in zip(timers, fields, strict=True):
             status = status.decode() if status else None
@@ -104,11 +103,27 @@ class TimerQueue:
                     lost.append((timer_id, due_at))
         return lost
 
+    def _stranded(self, now: datetime) -> set[str]:
+        """Jobs taken off the queue by a worker that died before starting them: in RQ's
+        intermediate list, not started, and first seen there over ``stale_after`` ago. A
+        worker moves each job it takes through that list, so a job seen there once is
+        usually just being started."""
+        intermediate = self._intermediate()
+        waiting = set(intermediate.get_job_ids()) - set(self.queue.started_job_registry.get_job_ids())
+        stranded = set()
+        for job_id in waiting:
+            intermediate.set_first_seen(job_id)
+            first_seen = intermediate.get_first_seen(job_id)
+            if first_seen is not None and first_seen < now - self.stale_after:
+                stranded.add(job_id)
+        return stranded
+
     def reschedule(self, timers: list[tuple[str, datetime]]) -> int:
         """Replace whatever is left of these timers' jobs with fresh ones."""
         intermediate = self._intermediate()
         for timer_id, _ in timers:
             intermediate.remove(timer_id)
+            self.connection.delete(intermediate.get_first_seen_key(timer_id))
             try:
                 Job.fetch(timer_id, connection=self.connection).delete(remove_from_queue=True)
             except NoSuchJobError:

@@ -6,6 +6,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from datetime import datetime, timedelta, timezone
@@ -23,7 +24,8 @@ from conftest import Api, clear_tables, make_app, seed, throwaway_postgres
 
 REDIS_URL = os.environ.get("PATHWAYS_TEST_REDIS_URL", "redis://127.0.0.1:6379/14")
 PATHWAYS = str(Path(sys.executable).parent / "pathways")
-LOG = os.environ.get("PATHWAYS_TEST_WORKER_LOG", os.devnull)
+# The workers' output, shown when a test gives up waiting for them.
+LOG = os.environ.get("PATHWAYS_TEST_WORKER_LOG") or str(Path(tempfile.gettempdir()) / f"pathways-workers-{os.getpid()}.log")
 
 
 @pytest.fixture(scope="module")
@@ -57,8 +59,9 @@ def env(live):
 
 
 class Workers:
-    def __init__(self, env):
-        self.env = env
+    def __init__(self, app):
+        self.app = app
+        self.env = app.worker_env
         self.procs: list[subprocess.Popen] = []
 
     def start(self, n: int = 1) -> None:
@@ -73,6 +76,27 @@ class Workers:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
         self.procs.clear()
+
+    def describe(self) -> str:
+        """What the workers and the timers' jobs look like, for a test that gave up."""
+        from rq.job import Job
+
+        queue = self.app.extensions["pathways.timer_queue"]
+        jobs: dict[str, int] = {}
+        for timer_id in sorted(pending_ids(self.app))[:200]:
+            status = Job.fetch(timer_id, connection=queue.connection).get_status() \
+                if queue.connection.exists(Job.key_for(timer_id)) else "no job"
+            status = getattr(status, "value", status)
+            jobs[status] = jobs.get(status, 0) + 1
+        try:
+            with open(LOG, "rb") as log:
+                tail = log.read()[-3000:].decode(errors="replace")
+        except OSError:
+            tail = ""
+        return (f"\nworkers' exit codes: {[p.poll() for p in self.procs]} (None: running)"
+                f"\ntimers: {timer_statuses(self.app)}; jobs of pending timers: {jobs}"
+                f"\nscheduler lock: {queue.connection.get('rq:scheduler-lock:' + queue.queue.name)}"
+                f"\nlast of the workers' output:\n{tail}")
 
     def stop(self) -> None:
         for proc in self.procs:
@@ -92,7 +116,7 @@ class Workers:
 
 @pytest.fixture
 def workers(env):
-    w = Workers(env.worker_env)
+    w = Workers(env)
     yield w
     w.stop()
 
@@ -141,13 +165,13 @@ def timer_statuses(app) -> dict[str, int]:
         return dict(db.session.execute(sa.select(Timer.status, sa.func.count()).group_by(Timer.status)).all())
 
 
-def wait_for(condition, timeout: float, what: str) -> None:
+def wait_for(condition, timeout: float, what: str, workers: Workers | None = None) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if condition():
             return
         time.sleep(0.2)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}" + (workers.describe() if workers else ""))
 
 
 def soon(seconds: float) -> datetime:
@@ -159,7 +183,7 @@ def test_a_worker_fires_the_escalation_once_for_the_right_group(env, workers):
     (instance_id,) = start_visits(env, 1, 2)
     workers.start()
     atm = api.as_("nel.ai.atm")
-    wait_for(lambda: atm.get("/tasks").json, 90, "the ATM's escalation task")
+    wait_for(lambda: atm.get("/tasks").json, 90, "the ATM's escalation task", workers)
     assert [t["activityId"] for t in atm.get("/tasks").json] == ["chase_visit"]
     assert api.as_("nel.ai.sw1").get("/tasks").json[0]["activityId"] == "visit"
     time.sleep(1.5)  # give a duplicate delivery time to show itself
@@ -178,7 +202,8 @@ def test_a_timer_whose_task_completed_first_does_nothing(env, workers):
     workers.start()
     from rq.job import Job
     connection = env.extensions["pathways.timer_queue"].connection
-    wait_for(lambda: Job.fetch(timer_id, connection=connection).get_status() == "finished", 90, "the job to run")
+    wait_for(lambda: Job.fetch(timer_id, connection=connection).get_status() == "finished", 90, "the job to run",
+             workers)
     assert Job.fetch(timer_id, connection=connection).return_value() == "not_pending"
     assert fired_per_timer(env) == {}
     assert api.as_("nel.ai.atm").get("/tasks").json == []
@@ -194,7 +219,7 @@ def test_two_workers_racing_every_timer_fire_each_once(env, workers):
     for timer_id in ids:
         queue.queue.enqueue_at(due, "workers.jobs.fire_timer", timer_id, job_id=f"{timer_id}-again")
     workers.start(2)
-    wait_for(lambda: pending(env) == 0, 150, "every timer to fire")
+    wait_for(lambda: pending(env) == 0, 150, "every timer to fire", workers)
     time.sleep(2)
     counts = fired_per_timer(env)
     assert sorted(counts) == sorted(ids) and set(counts.values()) == {1}
@@ -203,12 +228,12 @@ def test_two_workers_racing_every_timer_fire_each_once(env, workers):
 def test_worker_killed_mid_run_then_restarted_fires_each_timer_once(env, workers):
     start_visits(env, 400, 2)
     workers.start()
-    wait_for(lambda: len(fired_per_timer(env)) >= 40, 120, "the worker to get going")
+    wait_for(lambda: len(fired_per_timer(env)) >= 40, 120, "the worker to get going", workers)
     workers.kill()
     left = pending(env)
     assert left > 0, "the worker finished before it could be killed; raise the timer count"
     workers.start()
-    wait_for(lambda: pending(env) == 0, 240, "the restarted worker to fire the rest")
+    wait_for(lambda: pending(env) == 0, 240, "the restarted worker to fire the rest", workers)
     counts = fired_per_timer(env)
     assert len(counts) == 400 and set(counts.values()) == {1}, timer_statuses(env)
 
@@ -221,7 +246,7 @@ def test_redis_flushed_with_a_thousand_timers_pending_the_sweep_fires_all_once(e
     lost = pending_ids(env)
     assert len(lost) >= 200, f"only {len(lost)} timers were still pending when Redis was flushed"
     workers.start()
-    wait_for(lambda: pending(env) == 0, 240, f"the sweep and worker to fire the {len(lost)} whose jobs were lost")
+    wait_for(lambda: pending(env) == 0, 240, f"the sweep and worker to fire the {len(lost)} whose jobs were lost", workers)
     counts = fired_per_timer(env)
     assert lost <= set(counts) and set(counts.values()) == {1}
 
@@ -231,7 +256,7 @@ def test_a_failing_timer_is_retried_then_shown_as_an_incident(env, workers):
     (instance_id,) = start_visits(env, 1, 1, escalate_from=None)
     workers.start()
     wait_for(lambda: api.get(f"/process-instances/{instance_id}").json["status"] == "incident", 180,
-             "three attempts and the incident")
+             "three attempts and the incident", workers)
     shown = api.get(f"/process-instances/{instance_id}").json
     assert "escalateFrom" in shown["incident"] and "3 times" in shown["incident"]
     with env.app_context():
@@ -272,3 +297,44 @@ def test_sweep_command_puts_back_lost_jobs(env):
     assert "5 pending timer(s); 5 put back" in result.output
     again = CliRunner(env=env.worker_env).invoke(cli, ["timers", "sweep"])
     assert "0 put back" in again.output
+
+
+def test_a_job_just_taken_by_a_worker_is_not_stranded_until_it_stays_there(env):
+    """A worker moves each job it takes through RQ's intermediate list before starting it;
+    only one still there ``stale_after`` after it was first seen belongs to a dead worker."""
+    queue = env.extensions["pathways.timer_queue"]
+    intermediate = queue._intermediate()
+    due = soon(-60)
+    queue.schedule([("taken", due), ("abandoned", due)])
+    for job_id in ("taken", "abandoned"):
+        queue.connection.lrem(queue.queue.key, 1, job_id)
+        queue.connection.rpush(intermediate.key, job_id)
+    queue.connection.set(intermediate.get_first_seen_key("abandoned"), soon(-10).timestamp())
+    assert queue.missing([("taken", due), ("abandoned", due)]) == [("abandoned", due)]
+    assert queue.reschedule([("abandoned", due)]) == 1
+    assert intermediate.get_first_seen("abandoned") is None and "abandoned" not in intermediate.get_job_ids()
+
+
+def test_the_worker_starts_a_new_rq_loop_when_one_ends_unasked(env, monkeypatch):
+    from workers import worker as rq_worker
+
+    calls = []
+
+    def work(self, **_):
+        calls.append(self.name)
+        if len(calls) == 2:
+            self.asked_to_stop = True  # as SIGTERM does
+        return False
+
+    monkeypatch.setattr(rq_worker.TimerWorker, "work", work)
+    monkeypatch.setattr(rq_worker, "RESTART_PAUSE_SECONDS", 0.01)
+    rq_worker.run(env, sweep_every=0)
+    assert len(calls) == 2 and calls[0] != calls[1]
+
+
+def test_sigterm_stops_an_idle_worker(env, workers):
+    workers.start()
+    proc = workers.procs[0]
+    time.sleep(3)  # past start-up, waiting for jobs
+    proc.terminate()
+    assert proc.wait(timeout=20) == 0
