@@ -1,6 +1,7 @@
 """REST API v1: JSON, camelCase, bearer tokens; see DESIGN.md for the contract."""
 from __future__ import annotations
 
+from functools import cache
 from typing import Any
 
 from flask import Blueprint, current_app, jsonify, request
@@ -41,6 +42,13 @@ def _no_nul_in_path() -> None:
         raise NotFound("nothing here has a name containing the NUL character")
 
 
+@cache
+def schema_for(schema: type[Schema], many: bool = False) -> Schema:
+    """One instance per schema: building one copies every declared field, and they keep no
+    state between calls, so each request need not build its own."""
+    return schema(many=many)
+
+
 def body(schema: type[Schema]) -> dict[str, Any]:
     data = request.get_json(silent=True)
     if data is None:
@@ -52,7 +60,7 @@ def body(schema: type[Schema]) -> dict[str, Any]:
         raise Invalid("the request body must be a JSON object", {"body": ["must be an object"]})
     _refuse_nul(data, "some fields are invalid")
     try:
-        return schema().load(data)
+        return schema_for(schema).load(data)
     except ValidationError as exc:
         raise Invalid("some fields are missing or invalid", _messages(exc)) from None
 
@@ -61,7 +69,7 @@ def query(schema: type[Schema]) -> dict[str, Any]:
     args = request.args.to_dict()
     _refuse_nul(args, "some query parameters are invalid")
     try:
-        return schema().load(args)
+        return schema_for(schema).load(args)
     except ValidationError as exc:
         raise Invalid("some query parameters are invalid", _messages(exc)) from None
 

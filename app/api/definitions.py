@@ -11,7 +11,7 @@ from ..errors import BadRequest, Invalid, NotFound
 from ..extensions import db
 from ..models import DecisionDefinition, ProcessDefinition
 from ..services import deployments
-from . import NUL, body, bp, schemas
+from . import NUL, body, bp, schema_for, schemas
 from .openapi import build, doc
 
 
@@ -47,7 +47,7 @@ def openapi():
 @authenticated
 @doc("The latest version of each deployed process", response=(200, [schemas.ProcessDefinition]))
 def list_definitions():
-    return jsonify(schemas.ProcessDefinition(many=True).dump(deployments.latest_versions(ProcessDefinition)))
+    return jsonify(schema_for(schemas.ProcessDefinition, many=True).dump(deployments.latest_versions(ProcessDefinition)))
 
 
 @bp.post("/deployments")
@@ -79,7 +79,7 @@ def deploy():
         return {"kind": kind, "key": row.key, "version": row.version, "file": row.source_file}
 
     dep = result.deployment
-    return jsonify(schemas.DeploymentResult().dump({
+    return jsonify(schema_for(schemas.DeploymentResult).dump({
         "id": dep.id, "deployedAt": dep.deployed_at,
         "deployed": [item(r) for r in result.created], "unchanged": [item(r) for r in result.unchanged],
     })), 201
@@ -89,7 +89,7 @@ def deploy():
 @authenticated
 @doc("The latest version of each deployed decision", response=(200, [schemas.DecisionDefinition]))
 def list_decisions():
-    return jsonify(schemas.DecisionDefinition(many=True).dump(deployments.latest_versions(DecisionDefinition)))
+    return jsonify(schema_for(schemas.DecisionDefinition, many=True).dump(deployments.latest_versions(DecisionDefinition)))
 
 
 @bp.post("/decisions/<key>/evaluate")

@@ -10,7 +10,7 @@ from ..extensions import db
 from ..models import Document
 from ..services import register
 from ..services.transaction import commit
-from . import bp, schemas
+from . import bp, schema_for, schemas
 from .openapi import doc
 
 
@@ -33,7 +33,7 @@ def _get(document_id: str, what: str) -> Document:
 @doc("The documents an instance produced", response=(200, [schemas.DocumentOut]), errors=(404,))
 def instance_documents(instance_id: str):
     access.instance_for(g.user, instance_id)
-    return jsonify(schemas.DocumentOut(many=True).dump(_listed(Document.instance_id == instance_id)))
+    return jsonify(schema_for(schemas.DocumentOut, many=True).dump(_listed(Document.instance_id == instance_id)))
 
 
 @bp.get("/children/<child_id>/documents")
@@ -42,14 +42,14 @@ def instance_documents(instance_id: str):
 def child_documents(child_id: str):
     access.child_for(g.user, child_id)
     register.get_child(child_id)
-    return jsonify(schemas.DocumentOut(many=True).dump(_listed(Document.child_id == child_id)))
+    return jsonify(schema_for(schemas.DocumentOut, many=True).dump(_listed(Document.child_id == child_id)))
 
 
 @bp.get("/documents/<document_id>")
 @authenticated
 @doc("One document's details", response=(200, schemas.DocumentOut), errors=(404,))
 def get_document(document_id: str):
-    return jsonify(schemas.DocumentOut().dump(_get(document_id, "document")))
+    return jsonify(schema_for(schemas.DocumentOut).dump(_get(document_id, "document")))
 
 
 @bp.get("/documents/<document_id>/html")

@@ -13,7 +13,7 @@ from ..extensions import db
 from ..models import AuditEvent, ProcessInstance, Task, TaskStatus, Timer, TimerStatus
 from ..services import instances as service
 from ..services.transaction import commit
-from . import body, bp, engine, query, schemas
+from . import body, bp, engine, query, schema_for, schemas
 from .openapi import doc
 
 
@@ -28,7 +28,7 @@ def instance_json(instance: Any) -> dict:
             sa.select(Timer).where(Timer.instance_id == instance.id, Timer.status == TimerStatus.PENDING.value)
             .order_by(Timer.due_at, Timer.id)
         ).scalars())
-    return schemas.InstanceOut().dump(instance)
+    return schema_for(schemas.InstanceOut).dump(instance)
 
 
 def _get(instance_id: str) -> ProcessInstance:
@@ -62,7 +62,7 @@ def list_instances():
         stmt = stmt.where(ProcessInstance.definition_key == args["definitionKey"])
     if "status" in args:
         stmt = stmt.where(ProcessInstance.status == args["status"])
-    return jsonify(schemas.InstanceSummary(many=True).dump(db.session.execute(stmt).scalars()))
+    return jsonify(schema_for(schemas.InstanceSummary, many=True).dump(db.session.execute(stmt).scalars()))
 
 
 @bp.get("/process-instances/<instance_id>")
@@ -86,7 +86,7 @@ def history(instance_id: str):
     events = db.session.execute(
         sa.select(AuditEvent).where(AuditEvent.instance_id == instance_id).order_by(AuditEvent.id)
     ).scalars()
-    result = schemas.HistoryEvent(many=True).dump(events)
+    result = schema_for(schemas.HistoryEvent, many=True).dump(events)
     access.record_read(g.user, "history", instance_id=instance.id, child_id=instance.child_id)
     commit()
     return jsonify(result)

@@ -12,7 +12,7 @@ from ..models import AuditEvent, Child
 from ..services import register as service
 from ..services.projection import audit
 from ..services.transaction import commit
-from . import body, bp, schemas
+from . import body, bp, schema_for, schemas
 from .openapi import doc
 
 WRITERS = ("integrator", "admin")
@@ -25,7 +25,7 @@ def _require_writer() -> None:
 def _child_json(child: Child) -> dict:
     history = service.episodes(child.id)
     held = service.holding(child.id)
-    return schemas.ChildOut().dump({
+    return schema_for(schemas.ChildOut).dump({
         "id": child.id, "family_id": child.family_id, "name": child.name, "date_of_birth": child.date_of_birth,
         "siblings": service.sibling_ids(child.id, child.family_id),
         "heldBy": [{"team": e.team, "status": e.status, "since": e.started_at} for e in held],
@@ -35,7 +35,7 @@ def _child_json(child: Child) -> dict:
 
 def _family_json(family) -> dict:
     children = db.session.execute(sa.select(Child.id).where(Child.family_id == family.id).order_by(Child.id))
-    return schemas.FamilyOut().dump({"id": family.id, "name": family.name, "children": list(children.scalars())})
+    return schema_for(schemas.FamilyOut).dump({"id": family.id, "name": family.name, "children": list(children.scalars())})
 
 
 @bp.post("/families")
@@ -47,7 +47,7 @@ def create_family():
     data = body(schemas.FamilyIn)
     family = service.create_family(data["id"], data.get("name"), g.user.id)
     commit()
-    return jsonify(schemas.FamilyOut().dump({"id": family.id, "name": family.name, "children": []})), 201
+    return jsonify(schema_for(schemas.FamilyOut).dump({"id": family.id, "name": family.name, "children": []})), 201
 
 
 @bp.get("/families/<family_id>")
@@ -117,7 +117,7 @@ def child_history(child_id: str):
     events = db.session.execute(
         sa.select(AuditEvent).where(AuditEvent.child_id == child_id).order_by(AuditEvent.at, AuditEvent.id)
     ).scalars()
-    return jsonify(schemas.HistoryEvent(many=True).dump(events))
+    return jsonify(schema_for(schemas.HistoryEvent, many=True).dump(events))
 
 
 @bp.post("/children/<child_id>/episodes")
@@ -130,7 +130,7 @@ def create_episode(child_id: str):
     episode = service.open_episode(service.get_child(child_id), data["team"], data["status"], data["startedAt"],
                                    g.user.id, ended_at=data.get("endedAt"))
     commit()
-    return jsonify(schemas.EpisodeOut().dump(episode)), 201
+    return jsonify(schema_for(schemas.EpisodeOut).dump(episode)), 201
 
 
 @bp.patch("/episodes/<episode_id>")
@@ -142,4 +142,4 @@ def update_episode(episode_id: str):
     data = body(schemas.EpisodeChange)
     episode = service.update_episode(service.get_episode(episode_id), data, g.user.id)
     commit()
-    return jsonify(schemas.EpisodeOut().dump(episode))
+    return jsonify(schema_for(schemas.EpisodeOut).dump(episode))

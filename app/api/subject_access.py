@@ -12,7 +12,7 @@ from ..auth import authenticated, require_role
 from ..models import Task
 from ..services import subject_access as service
 from ..services.transaction import commit
-from . import bp, schemas
+from . import bp, schema_for, schemas
 from .openapi import doc
 
 _TASK_COLUMNS = [c.key for c in Task.__table__.columns]
@@ -23,7 +23,7 @@ def _export(child_id: str) -> tuple[dict, service.Held, datetime]:
                  child_id=child_id)
     held = service.collect(child_id)
     at = datetime.now(timezone.utc)
-    export = schemas.SubjectAccessExport().dump({
+    export = schema_for(schemas.SubjectAccessExport).dump({
         "childId": child_id, "exportedAt": at, "exportedBy": g.user.id,
         "child": held.child, "episodes": held.episodes, "documents": held.documents,
         "family": {"id": held.family.id, "name": held.family.name, "siblings": held.siblings} if held.family else None,

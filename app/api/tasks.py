@@ -12,7 +12,7 @@ from ..extensions import db
 from ..models import Task, TaskCandidateGroup
 from ..services import tasks as service
 from ..services.transaction import commit
-from . import body, bp, engine, query, schemas
+from . import body, bp, engine, query, schema_for, schemas
 from .instances import instance_json
 from .openapi import doc
 
@@ -38,7 +38,7 @@ def list_tasks():
         overdue = sa.and_(Task.due_at.is_not(None), Task.due_at < now)
         stmt = stmt.where(overdue if args["overdue"] else sa.not_(overdue))
     stmt = stmt.order_by(Task.due_at.is_(None), Task.due_at, Task.created_at, Task.id).limit(1000)
-    return jsonify(schemas.TaskOut(many=True).dump(db.session.execute(stmt).scalars()))
+    return jsonify(schema_for(schemas.TaskOut, many=True).dump(db.session.execute(stmt).scalars()))
 
 
 @bp.get("/tasks/<task_id>")
@@ -46,7 +46,7 @@ def list_tasks():
 @doc("One task with its form fields", response=(200, schemas.TaskOut), errors=(403, 404))
 def get_task(task_id: str):
     task = service.get_visible(g.user, task_id)
-    result = schemas.TaskOut().dump(task)
+    result = schema_for(schemas.TaskOut).dump(task)
     access.record_read(g.user, "task", instance_id=task.instance_id, child_id=task.instance.child_id)
     commit()
     return jsonify(result)
@@ -56,14 +56,14 @@ def get_task(task_id: str):
 @authenticated
 @doc("Take a task into your own tray", response=(200, schemas.TaskOut), errors=(403, 404, 409))
 def claim(task_id: str):
-    return jsonify(schemas.TaskOut().dump(service.claim(g.user, task_id)))
+    return jsonify(schema_for(schemas.TaskOut).dump(service.claim(g.user, task_id)))
 
 
 @bp.post("/tasks/<task_id>/unclaim")
 @authenticated
 @doc("Put a claimed task back in the group's tray", response=(200, schemas.TaskOut), errors=(403, 404, 409))
 def unclaim(task_id: str):
-    return jsonify(schemas.TaskOut().dump(service.unclaim(g.user, task_id)))
+    return jsonify(schema_for(schemas.TaskOut).dump(service.unclaim(g.user, task_id)))
 
 
 @bp.post("/tasks/<task_id>/assign")
@@ -72,7 +72,7 @@ def unclaim(task_id: str):
      response=(200, schemas.TaskOut), errors=(403, 404, 409))
 def assign(task_id: str):
     data = body(schemas.AssignRequest)
-    return jsonify(schemas.TaskOut().dump(service.assign(g.user, task_id, data["userId"])))
+    return jsonify(schema_for(schemas.TaskOut).dump(service.assign(g.user, task_id, data["userId"])))
 
 
 @bp.post("/tasks/<task_id>/complete")

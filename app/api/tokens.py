@@ -7,7 +7,7 @@ from ..auth import authenticated, require_role
 from ..errors import NotFound
 from ..services import tokens as service
 from ..services.transaction import commit
-from . import bp, schemas
+from . import bp, schema_for, schemas
 from .openapi import doc
 
 
@@ -16,7 +16,7 @@ def _require_admin() -> None:
 
 
 def _token_json(row) -> dict:
-    return schemas.TokenOut().dump({**{c: getattr(row, c) for c in ("id", "user_id", "role", "created_at",
+    return schema_for(schemas.TokenOut).dump({**{c: getattr(row, c) for c in ("id", "user_id", "role", "created_at",
                                                                     "expires_at", "revoked_at", "revoked_by")},
                                     "status": service.status(row)})
 
