@@ -23,7 +23,7 @@ from .due import due_words
 from .formfields import read, widget
 from .labels import group_label, teams_label
 from .oidc import enabled as oidc_enabled
-from .rows import now, task_rows
+from .rows import display_names, now, task_rows
 from .sessions import begin_session, safe_next
 
 
@@ -295,8 +295,11 @@ def case_page(instance_id: str):
         {"key": d.key, "title": d.name} for d in _called_definitions(instance)]
     audit(instance.id, "case_viewed", g.user.id, child_id=str(child_id) if child_id else None)
     commit()
+    shown = [e for e in events if e.type not in _QUIET]
+    # People by the name staff know them by; an id no longer in the user table as it was.
+    people = display_names(e.user for e in shown)
     timeline = [{"at": e.at, "what": _EVENT_WORDS.get(e.type, e.type.replace("_", " ").capitalize()),
-                 "detail": _event_text(e), "who": e.user or "Pathways"} for e in events if e.type not in _QUIET]
+                 "detail": _event_text(e), "who": people.get(e.user) or e.user or "Pathways"} for e in shown]
     from ..models import Child
 
     registered = db.session.get(Child, str(child_id)) if child_id else None
