@@ -72,11 +72,19 @@ def _operator_errors(command):
 
 
 @cli.command("init-db", help="Create or upgrade the database schema (Alembic migrations).")
-def init_db() -> None:
+@click.option("--app-role", default=None, metavar="ROLE",
+              help="PostgreSQL: grant ROLE what the web and workers need and no more (the audit append-only).")
+def init_db(app_role: str | None) -> None:
     app = _app()
     with _context(app):
         db_migrate.upgrade()
         click.echo(f"database ready: {db.engine.url.render_as_string(hide_password=True)}")
+        if app_role:
+            try:
+                db_migrate.grant_app_role(app_role)
+            except (ValueError, db_migrate.NoSuchRole) as exc:
+                raise click.ClickException(str(exc)) from None
+            click.echo(f"role {app_role} may read and write the tables and only append to the audit")
 
 
 @cli.command(help="Deploy .bpmn and .dmn files (default: bpmn/ and dmn/). All or nothing.")
