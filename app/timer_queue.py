@@ -107,9 +107,9 @@ class TimerQueue:
         """Jobs taken off the queue by a worker that died before starting them: in RQ's
         intermediate list, not started, and first seen there over ``stale_after`` ago. A
         worker moves each job it takes through that list, so a job seen there once is
-        usually just being started."""
+        usually just being started. Only reads: RQ's registry clean-up is left to RQ."""
         intermediate = self._intermediate()
-        waiting = set(intermediate.get_job_ids()) - set(self.queue.started_job_registry.get_job_ids())
+        waiting = set(intermediate.get_job_ids()) - set(self.queue.started_job_registry.get_job_ids(cleanup=False))
         stranded = set()
         for job_id in waiting:
             intermediate.set_first_seen(job_id)
