@@ -216,7 +216,8 @@ def test_ifst_initial_steps_and_their_deadlines(api):
     assert active(instance, "allocate_family_worker")["due"] == "2026-12-04" + END_OF
     assert active(instance, "allocate_family_worker")["candidateGroups"] == ["durham-ifst-tm"]
     instance = initial_steps(api, instance)
-    assert activities(instance) == ["allocate_family_worker", "assessment", "family_network_meeting", "see_child"]
+    assert activities(instance) == [
+        "allocate_family_worker", "assessment", "family_contact", "family_network_meeting", "see_child"]
     # 28 working days from consent on Wed 2 Dec, over Christmas and New Year.
     assert active(instance, "assessment")["due"] == "2027-01-14" + END_OF
     assert active(instance, "family_network_meeting")["due"] == "2027-01-14" + END_OF
@@ -230,18 +231,18 @@ def test_ifst_initial_steps_and_their_deadlines(api):
     instance = initial_work(api, instance)
     review = active(instance, "taf_review")
     assert review["due"] == "2027-01-26" + END_OF  # 30 working days after the initial TAF on 10 Dec
-    assert activities(instance) == ["see_child", "taf_review"]
+    assert activities(instance) == ["family_contact", "see_child", "taf_review"]
 
 
 def test_an_ops_manager_attends_every_third_taf(api):
     instance = initial_work(api, ifst_case(api))  # the initial TAF is the first
     instance = taf_review(api, instance)  # the second: no manager needed
-    assert activities(instance) == ["see_child", "taf_review"]
+    assert activities(instance) == ["family_contact", "see_child", "taf_review"]
     instance = work(api, instance, "taf_review", KW, tafHeldOn="2027-02-17", scalingReview="7/10",
                     caseDecision="continue")  # the third
     # The manager records attending it before the plan is updated.
     task = active(instance, "manager_at_taf")
-    assert activities(instance) == ["manager_at_taf", "see_child"]
+    assert activities(instance) == ["family_contact", "manager_at_taf", "see_child"]
     assert task["candidateGroups"] == ["durham-ifst-tm"] and task["due"] == "2027-02-18" + END_OF
     response = complete(api, instance, "manager_at_taf", IFST_TM, managerAttended=False, tafManagementOversight="-")
     assert response.json["error"]["details"] == {
@@ -263,10 +264,10 @@ def test_an_ops_manager_attends_every_third_taf(api):
 def test_no_manager_needed_at_a_third_taf_that_closes_the_case(api):
     instance = taf_review(api, initial_work(api, ifst_case(api)))
     instance = work(api, instance, "taf_review", KW, tafHeldOn="2027-02-17", scalingReview="9/10", caseDecision="close")
-    assert activities(instance) == ["see_child", "taf_plan_update"]
+    assert activities(instance) == ["family_contact", "see_child", "taf_plan_update"]
     instance = work(api, instance, "taf_plan_update", KW, planUpdatedOn="2027-02-18")
     instance = work(api, instance, "taf_plan_circulated", KW, planCirculatedOn="2027-02-19")
-    assert activities(instance) == ["agree_closure", "see_child"]
+    assert activities(instance) == ["agree_closure", "family_contact", "see_child"]
 
 
 def test_initial_taf_plan_updated_within_5_and_circulated_within_10_working_days(api):
@@ -279,6 +280,37 @@ def test_initial_taf_plan_updated_within_5_and_circulated_within_10_working_days
     assert active(instance, "initial_plan_update")["due"] == "2026-12-17" + END_OF
     instance = work(api, instance, "initial_plan_update", KW, planUpdatedOn="2026-12-11")
     assert active(instance, "initial_plan_circulated")["due"] == "2026-12-24" + END_OF
+
+
+def test_the_key_worker_has_contact_with_the_family_every_10_working_days(api, timers_run_due):
+    instance = ifst_case(api)  # the first home visit on Thu 3 Dec is the first contact
+    contact = active(instance, "family_contact")
+    assert contact["assignee"] == KW and contact["candidateGroups"] == ["durham-ifst-kw"]
+    assert contact["due"] == "2026-12-17" + END_OF
+    response = complete(api, instance, "family_contact", KW, familyContactOn="2026-12-10")
+    assert response.json["error"]["details"] == {"familyContactType": ["Select type of contact"]}
+    instance = work(api, instance, "family_contact", KW, familyContactOn="2026-12-10", familyContactType="group")
+    assert active(instance, "family_contact")["due"] == "2026-12-24" + END_OF  # from the contact, not the visit
+    # Missed: the manager follows it up, and the key worker's task stays.
+    assert "nothing due" in timers_run_due("2026-12-24T23:59:58+00:00")
+    assert "1 fired" in timers_run_due("2026-12-25T00:00:00+00:00")
+    instance = api.get(f"/process-instances/{instance['id']}").json
+    assert active(instance, "no_contact_in_time")["candidateGroups"] == ["durham-ifst-tm"]
+    active(instance, "family_contact")
+    # The contact, when it happens, starts the next 10 days and closes the follow-up.
+    instance = work(api, instance, "family_contact", KW, familyContactOn="2027-01-04",
+                    familyContactType="face_to_face")
+    assert "no_contact_in_time" not in activities(instance)
+    assert active(instance, "family_contact")["due"] == "2027-01-18" + END_OF
+
+
+def test_the_manager_records_the_follow_up_of_a_missed_contact(api, timers_run_due):
+    instance = ifst_case(api)
+    assert "1 fired" in timers_run_due("2026-12-18T00:00:00+00:00")
+    instance = api.get(f"/process-instances/{instance['id']}").json
+    instance = work(api, instance, "no_contact_in_time", IFST_TM, noContactAction="Visit booked for Monday")
+    assert "no_contact_in_time" not in activities(instance)
+    assert active(instance, "family_contact")["due"] == "2026-12-17" + END_OF  # still owed
 
 
 def test_a_child_under_one_is_seen_every_10_working_days(api):
@@ -338,7 +370,8 @@ def test_the_45_day_escalation_goes_to_the_operations_manager(api, timers_run_du
 
 def test_child_not_seen_in_time_escalates_to_the_manager(api, timers_run_due):
     instance = ifst_case(api)
-    assert "nothing due" in timers_run_due("2027-01-05T23:59:58+00:00")
+    assert "1 fired" in timers_run_due("2027-01-05T23:59:58+00:00")  # the 10-day family contact, not this
+    assert "child_not_seen" not in activities(api.get(f"/process-instances/{instance['id']}").json)
     assert "1 fired" in timers_run_due("2027-01-06T00:00:00+00:00")
     instance = api.get(f"/process-instances/{instance['id']}").json
     assert active(instance, "child_not_seen")["candidateGroups"] == ["durham-ifst-tm", "durham-fh-tm"]
@@ -525,7 +558,7 @@ def test_two_hundred_taf_review_cycles(api, app):
     # The engine state after the 200th review holds the same tasks as after the first.
     assert sizes[200][0] == sizes[1][0]
     assert sizes[200][1] < sizes[1][1] + 200 * 60
-    assert activities(instance) == ["see_child", "taf_review"]
+    assert activities(instance) == ["family_contact", "see_child", "taf_review"]
     instance = close_case(api, taf_review(api, instance, decision="close"))
     assert instance["variables"]["outcome"] == "closed"
     history = api.get(f"/process-instances/{instance['id']}/history").json
