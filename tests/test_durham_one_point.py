@@ -231,18 +231,41 @@ def test_ifst_initial_steps_and_their_deadlines(api):
     instance = initial_work(api, instance)
     review = active(instance, "taf_review")
     assert review["due"] == "2027-01-26" + END_OF  # 30 working days after the initial TAF on 10 Dec
-    assert activities(instance) == ["family_contact", "see_child", "taf_review"]
+    assert activities(instance) == ["family_contact", "request_family_worker", "see_child", "taf_review"]
+
+
+def test_the_key_worker_asks_for_a_family_worker_later_in_the_case(api):
+    instance = initial_work(api, ifst_case(api))  # none asked for at allocation
+    ask = active(instance, "request_family_worker")
+    assert ask["assignee"] == KW and ask["candidateGroups"] == ["durham-ifst-kw"] and ask["due"] is None
+    response = complete(api, instance, "request_family_worker", KW)
+    assert response.json["error"]["details"] == {
+        "familyWorkerRequest": ["Enter support you are asking the Family Worker to give"]}
+    instance = work(api, instance, "request_family_worker", KW, familyWorkerRequest="Bedtime routines")
+    # The same timescales as a request made at allocation, from this request.
+    allocate = active(instance, "allocate_family_worker")
+    assert allocate["candidateGroups"] == ["durham-ifst-tm"] and allocate["due"] == "2026-12-04" + END_OF
+    assert "request_family_worker" not in activities(instance)
+    instance = work(api, instance, "allocate_family_worker", IFST_TM, familyWorker="Sam (FW)",
+                    familyWorkerFocus="Bedtime routines, review at the next TAF")
+    assert active(instance, "meet_family_worker")["due"] == "2026-12-03" + END_OF
+    instance = work(api, instance, "meet_family_worker", KW, familyWorkerPlan="Three evening visits a week")
+    assert active(instance, "family_worker_joint_visit")["due"] == "2026-12-08" + END_OF
+    instance = work(api, instance, "family_worker_joint_visit", KW, familyWorkerVisitOn="2026-12-07")
+    # The key worker can ask again; the TAF reviews carried on throughout.
+    assert activities(instance) == ["family_contact", "request_family_worker", "see_child", "taf_review"]
+    assert instance["variables"]["familyWorkerNeeded"] is False
 
 
 def test_an_ops_manager_attends_every_third_taf(api):
     instance = initial_work(api, ifst_case(api))  # the initial TAF is the first
     instance = taf_review(api, instance)  # the second: no manager needed
-    assert activities(instance) == ["family_contact", "see_child", "taf_review"]
+    assert activities(instance) == ["family_contact", "request_family_worker", "see_child", "taf_review"]
     instance = work(api, instance, "taf_review", KW, tafHeldOn="2027-02-17", scalingReview="7/10",
                     caseDecision="continue")  # the third
     # The manager records attending it before the plan is updated.
     task = active(instance, "manager_at_taf")
-    assert activities(instance) == ["family_contact", "manager_at_taf", "see_child"]
+    assert activities(instance) == ["family_contact", "manager_at_taf", "request_family_worker", "see_child"]
     assert task["candidateGroups"] == ["durham-ifst-tm"] and task["due"] == "2027-02-18" + END_OF
     response = complete(api, instance, "manager_at_taf", IFST_TM, managerAttended=False, tafManagementOversight="-")
     assert response.json["error"]["details"] == {
@@ -264,10 +287,10 @@ def test_an_ops_manager_attends_every_third_taf(api):
 def test_no_manager_needed_at_a_third_taf_that_closes_the_case(api):
     instance = taf_review(api, initial_work(api, ifst_case(api)))
     instance = work(api, instance, "taf_review", KW, tafHeldOn="2027-02-17", scalingReview="9/10", caseDecision="close")
-    assert activities(instance) == ["family_contact", "see_child", "taf_plan_update"]
+    assert activities(instance) == ["family_contact", "request_family_worker", "see_child", "taf_plan_update"]
     instance = work(api, instance, "taf_plan_update", KW, planUpdatedOn="2027-02-18")
     instance = work(api, instance, "taf_plan_circulated", KW, planCirculatedOn="2027-02-19")
-    assert activities(instance) == ["agree_closure", "family_contact", "see_child"]
+    assert activities(instance) == ["agree_closure", "family_contact", "request_family_worker", "see_child"]
 
 
 def test_initial_taf_plan_updated_within_5_and_circulated_within_10_working_days(api):
@@ -398,7 +421,7 @@ def test_consent_refused_goes_to_closure(api):
     instance = allocate_ifst(api, triage(api, start(api)))
     instance = work(api, instance, "contact_family", KW, familyContactedOn="2026-12-01", referrerSpokenTo=True,
                     pvpRegisterChecked=True, consent="refused")
-    assert activities(instance) == ["agree_closure"]
+    assert activities(instance) == ["agree_closure", "request_family_worker"]
     assert close_case(api, instance)["variables"]["outcome"] == "closed"
 
 
@@ -558,7 +581,7 @@ def test_two_hundred_taf_review_cycles(api, app):
     # The engine state after the 200th review holds the same tasks as after the first.
     assert sizes[200][0] == sizes[1][0]
     assert sizes[200][1] < sizes[1][1] + 200 * 60
-    assert activities(instance) == ["family_contact", "see_child", "taf_review"]
+    assert activities(instance) == ["family_contact", "request_family_worker", "see_child", "taf_review"]
     instance = close_case(api, taf_review(api, instance, decision="close"))
     assert instance["variables"]["outcome"] == "closed"
     history = api.get(f"/process-instances/{instance['id']}/history").json
