@@ -336,6 +336,50 @@ def test_the_manager_records_the_follow_up_of_a_missed_contact(api, timers_run_d
     assert active(instance, "family_contact")["due"] == "2026-12-17" + END_OF  # still owed
 
 
+ALONE_REASON = {"notSeenAloneReason": ["Enter why the child was not seen alone, as they are 5 or over"]}
+
+
+@pytest.mark.parametrize("born,needs_reason", [
+    ("2021-12-10", True),  # five on the day of the visit
+    ("2019-03-01", True),
+    ("2021-12-11", False),  # five the day after
+    (None, False),  # age unknown: nothing to check it against
+])
+def test_a_child_5_or_over_is_seen_alone_or_the_reason_recorded(api, born, needs_reason):
+    instance = ifst_case(api, **({"childDateOfBirth": born} if born else {}))
+    response = complete(api, instance, "see_child", KW, visitOutcome="seen", childSeenOn="2026-12-10")
+    assert response.json["error"]["details"] == {"seenAlone": ["Select whether the child was seen alone"]}
+    response = complete(api, instance, "see_child", KW, visitOutcome="seen", childSeenOn="2026-12-10",
+                        seenAlone=False)
+    if needs_reason:
+        assert response.status_code == 422 and response.json["error"]["details"] == ALONE_REASON
+        response = complete(api, instance, "see_child", KW, visitOutcome="seen", childSeenOn="2026-12-10",
+                            seenAlone=False, notSeenAloneReason="Asleep; seen alone at school on Friday")
+    assert response.status_code == 200, response.json
+    instance = response.json
+    # Seen alone needs no reason; nor does a missed appointment, whatever was said last time.
+    instance = work(api, instance, "see_child", KW, visitOutcome="seen", childSeenOn="2026-12-17", seenAlone=True)
+    work(api, instance, "see_child", KW, visitOutcome="missed", missedInARow=1)
+
+
+def test_the_first_home_visits_check_seen_alone_too(api):
+    ifst = allocate_ifst(api, triage(api, start(api, childDateOfBirth="2019-03-01")))
+    ifst = work(api, ifst, "contact_family", KW, familyContactedOn="2026-12-01", referrerSpokenTo=True,
+                pvpRegisterChecked=True, consent="given", consentDate="2026-12-02")
+    ifst = work(api, ifst, "risk_assessment", KW, rapidCompletedOn="2026-12-02", visitRisks="None known")
+    visit = {"homeVisitOn": "2026-12-03", "introductoryPackConfirmed": True, "childSeenOn": "2026-12-03",
+             "seenAlone": False}
+    assert complete(api, ifst, "first_home_visit", KW, **visit).json["error"]["details"] == ALONE_REASON
+    work(api, ifst, "first_home_visit", KW, **visit, notSeenAloneReason="Parent refused; manager told")
+    hub = triage(api, start(api, business_key="EH-2", childDateOfBirth="2019-03-01"), needs="multiple", headline=3)
+    hub = work(api, hub, "fh_allocation", FH_TM, allocationDecision="allocate", leadProfessional=EHP,
+               allocationSummary="Parenting support")
+    hub = work(api, hub, "gain_consent", EHP, pvpRegisterChecked=True, consent="given", consentDate="2026-12-02")
+    hub = work(api, hub, "risk_assessment", EHP, rapidCompletedOn="2026-12-02", visitRisks="None")
+    visit.update(familyNetworkMeetingOffered=True, response="group")
+    assert complete(api, hub, "home_visit", EHP, **visit).json["error"]["details"] == ALONE_REASON
+
+
 def test_a_child_under_one_is_seen_every_10_working_days(api):
     instance = ifst_case(api, childDateOfBirth="2026-06-01")
     assert active(instance, "see_child")["due"] == "2026-12-17" + END_OF
@@ -493,7 +537,7 @@ def family_hub_initial(api, instance):
                     consentDate="2026-12-02")
     instance = work(api, instance, "risk_assessment", EHP, rapidCompletedOn="2026-12-02", visitRisks="None")
     return work(api, instance, "home_visit", EHP, homeVisitOn="2026-12-03", introductoryPackConfirmed=True,
-                childSeenOn="2026-12-03", familyNetworkMeetingOffered=True, response="assessment")
+                childSeenOn="2026-12-03", seenAlone=True, familyNetworkMeetingOffered=True, response="assessment")
 
 
 def family_hub_assessed(api, instance):
@@ -541,7 +585,7 @@ def test_a_group_response_needs_no_further_assessment(api):
                     consentDate="2026-12-02")
     instance = work(api, instance, "risk_assessment", EHP, rapidCompletedOn="2026-12-02", visitRisks="None")
     instance = work(api, instance, "home_visit", EHP, homeVisitOn="2026-12-03", introductoryPackConfirmed=True,
-                    childSeenOn="2026-12-03", familyNetworkMeetingOffered=True, response="group")
+                    childSeenOn="2026-12-03", seenAlone=True, familyNetworkMeetingOffered=True, response="group")
     assert activities(instance) == ["family_plan", "see_child"]
 
 
