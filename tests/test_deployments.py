@@ -199,6 +199,9 @@ SEEN = b'<camunda:formField id="seen" label="Child seen" type="boolean" />'
     (b'<camunda:formField id="seen" label="Child seen" type="boolean"><camunda:properties>'
      b'<camunda:property id="requiredWhen" value="nosuchfield=true" /></camunda:properties></camunda:formField>',
      "requiredWhen must be 'field=value' naming a field of the same form"),
+    (b'<camunda:formField id="seen" label="Child seen" type="boolean"><camunda:properties>'
+     b'<camunda:property id="requiredWhen" value="${seen ==}" /></camunda:properties></camunda:formField>',
+     "requiredWhen expression:"),
     (b'<camunda:formField id="seen" label="Child seen" type="date"><camunda:properties>'
      b'<camunda:property id="noticeBefore" value="seen:ten" /></camunda:properties></camunda:formField>',
      "noticeBefore must be 'field:N' (working days) or 'field:Nw' (weeks)"),

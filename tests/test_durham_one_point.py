@@ -216,7 +216,8 @@ def test_ifst_initial_steps_and_their_deadlines(api):
     assert active(instance, "allocate_family_worker")["due"] == "2026-12-04" + END_OF
     assert active(instance, "allocate_family_worker")["candidateGroups"] == ["durham-ifst-tm"]
     instance = initial_steps(api, instance)
-    assert activities(instance) == ["allocate_family_worker", "assessment", "family_network_meeting", "see_child"]
+    assert activities(instance) == [
+        "allocate_family_worker", "assessment", "family_contact", "family_network_meeting", "see_child"]
     # 28 working days from consent on Wed 2 Dec, over Christmas and New Year.
     assert active(instance, "assessment")["due"] == "2027-01-14" + END_OF
     assert active(instance, "family_network_meeting")["due"] == "2027-01-14" + END_OF
@@ -230,18 +231,41 @@ def test_ifst_initial_steps_and_their_deadlines(api):
     instance = initial_work(api, instance)
     review = active(instance, "taf_review")
     assert review["due"] == "2027-01-26" + END_OF  # 30 working days after the initial TAF on 10 Dec
-    assert activities(instance) == ["see_child", "taf_review"]
+    assert activities(instance) == ["family_contact", "request_family_worker", "see_child", "taf_review"]
+
+
+def test_the_key_worker_asks_for_a_family_worker_later_in_the_case(api):
+    instance = initial_work(api, ifst_case(api))  # none asked for at allocation
+    ask = active(instance, "request_family_worker")
+    assert ask["assignee"] == KW and ask["candidateGroups"] == ["durham-ifst-kw"] and ask["due"] is None
+    response = complete(api, instance, "request_family_worker", KW)
+    assert response.json["error"]["details"] == {
+        "familyWorkerRequest": ["Enter support you are asking the Family Worker to give"]}
+    instance = work(api, instance, "request_family_worker", KW, familyWorkerRequest="Bedtime routines")
+    # The same timescales as a request made at allocation, from this request.
+    allocate = active(instance, "allocate_family_worker")
+    assert allocate["candidateGroups"] == ["durham-ifst-tm"] and allocate["due"] == "2026-12-04" + END_OF
+    assert "request_family_worker" not in activities(instance)
+    instance = work(api, instance, "allocate_family_worker", IFST_TM, familyWorker="Sam (FW)",
+                    familyWorkerFocus="Bedtime routines, review at the next TAF")
+    assert active(instance, "meet_family_worker")["due"] == "2026-12-03" + END_OF
+    instance = work(api, instance, "meet_family_worker", KW, familyWorkerPlan="Three evening visits a week")
+    assert active(instance, "family_worker_joint_visit")["due"] == "2026-12-08" + END_OF
+    instance = work(api, instance, "family_worker_joint_visit", KW, familyWorkerVisitOn="2026-12-07")
+    # The key worker can ask again; the TAF reviews carried on throughout.
+    assert activities(instance) == ["family_contact", "request_family_worker", "see_child", "taf_review"]
+    assert instance["variables"]["familyWorkerNeeded"] is False
 
 
 def test_an_ops_manager_attends_every_third_taf(api):
     instance = initial_work(api, ifst_case(api))  # the initial TAF is the first
     instance = taf_review(api, instance)  # the second: no manager needed
-    assert activities(instance) == ["see_child", "taf_review"]
+    assert activities(instance) == ["family_contact", "request_family_worker", "see_child", "taf_review"]
     instance = work(api, instance, "taf_review", KW, tafHeldOn="2027-02-17", scalingReview="7/10",
                     caseDecision="continue")  # the third
     # The manager records attending it before the plan is updated.
     task = active(instance, "manager_at_taf")
-    assert activities(instance) == ["manager_at_taf", "see_child"]
+    assert activities(instance) == ["family_contact", "manager_at_taf", "request_family_worker", "see_child"]
     assert task["candidateGroups"] == ["durham-ifst-tm"] and task["due"] == "2027-02-18" + END_OF
     response = complete(api, instance, "manager_at_taf", IFST_TM, managerAttended=False, tafManagementOversight="-")
     assert response.json["error"]["details"] == {
@@ -263,10 +287,10 @@ def test_an_ops_manager_attends_every_third_taf(api):
 def test_no_manager_needed_at_a_third_taf_that_closes_the_case(api):
     instance = taf_review(api, initial_work(api, ifst_case(api)))
     instance = work(api, instance, "taf_review", KW, tafHeldOn="2027-02-17", scalingReview="9/10", caseDecision="close")
-    assert activities(instance) == ["see_child", "taf_plan_update"]
+    assert activities(instance) == ["family_contact", "request_family_worker", "see_child", "taf_plan_update"]
     instance = work(api, instance, "taf_plan_update", KW, planUpdatedOn="2027-02-18")
     instance = work(api, instance, "taf_plan_circulated", KW, planCirculatedOn="2027-02-19")
-    assert activities(instance) == ["agree_closure", "see_child"]
+    assert activities(instance) == ["agree_closure", "family_contact", "request_family_worker", "see_child"]
 
 
 def test_initial_taf_plan_updated_within_5_and_circulated_within_10_working_days(api):
@@ -279,6 +303,81 @@ def test_initial_taf_plan_updated_within_5_and_circulated_within_10_working_days
     assert active(instance, "initial_plan_update")["due"] == "2026-12-17" + END_OF
     instance = work(api, instance, "initial_plan_update", KW, planUpdatedOn="2026-12-11")
     assert active(instance, "initial_plan_circulated")["due"] == "2026-12-24" + END_OF
+
+
+def test_the_key_worker_has_contact_with_the_family_every_10_working_days(api, timers_run_due):
+    instance = ifst_case(api)  # the first home visit on Thu 3 Dec is the first contact
+    contact = active(instance, "family_contact")
+    assert contact["assignee"] == KW and contact["candidateGroups"] == ["durham-ifst-kw"]
+    assert contact["due"] == "2026-12-17" + END_OF
+    response = complete(api, instance, "family_contact", KW, familyContactOn="2026-12-10")
+    assert response.json["error"]["details"] == {"familyContactType": ["Select type of contact"]}
+    instance = work(api, instance, "family_contact", KW, familyContactOn="2026-12-10", familyContactType="group")
+    assert active(instance, "family_contact")["due"] == "2026-12-24" + END_OF  # from the contact, not the visit
+    # Missed: the manager follows it up, and the key worker's task stays.
+    assert "nothing due" in timers_run_due("2026-12-24T23:59:58+00:00")
+    assert "1 fired" in timers_run_due("2026-12-25T00:00:00+00:00")
+    instance = api.get(f"/process-instances/{instance['id']}").json
+    assert active(instance, "no_contact_in_time")["candidateGroups"] == ["durham-ifst-tm"]
+    active(instance, "family_contact")
+    # The contact, when it happens, starts the next 10 days and closes the follow-up.
+    instance = work(api, instance, "family_contact", KW, familyContactOn="2027-01-04",
+                    familyContactType="face_to_face")
+    assert "no_contact_in_time" not in activities(instance)
+    assert active(instance, "family_contact")["due"] == "2027-01-18" + END_OF
+
+
+def test_the_manager_records_the_follow_up_of_a_missed_contact(api, timers_run_due):
+    instance = ifst_case(api)
+    assert "1 fired" in timers_run_due("2026-12-18T00:00:00+00:00")
+    instance = api.get(f"/process-instances/{instance['id']}").json
+    instance = work(api, instance, "no_contact_in_time", IFST_TM, noContactAction="Visit booked for Monday")
+    assert "no_contact_in_time" not in activities(instance)
+    assert active(instance, "family_contact")["due"] == "2026-12-17" + END_OF  # still owed
+
+
+ALONE_REASON = {"notSeenAloneReason": ["Enter why the child was not seen alone, as they are 5 or over"]}
+
+
+@pytest.mark.parametrize("born,needs_reason", [
+    ("2021-12-10", True),  # five on the day of the visit
+    ("2019-03-01", True),
+    ("2021-12-11", False),  # five the day after
+    (None, False),  # age unknown: nothing to check it against
+])
+def test_a_child_5_or_over_is_seen_alone_or_the_reason_recorded(api, born, needs_reason):
+    instance = ifst_case(api, **({"childDateOfBirth": born} if born else {}))
+    response = complete(api, instance, "see_child", KW, visitOutcome="seen", childSeenOn="2026-12-10")
+    assert response.json["error"]["details"] == {"seenAlone": ["Select whether the child was seen alone"]}
+    response = complete(api, instance, "see_child", KW, visitOutcome="seen", childSeenOn="2026-12-10",
+                        seenAlone=False)
+    if needs_reason:
+        assert response.status_code == 422 and response.json["error"]["details"] == ALONE_REASON
+        response = complete(api, instance, "see_child", KW, visitOutcome="seen", childSeenOn="2026-12-10",
+                            seenAlone=False, notSeenAloneReason="Asleep; seen alone at school on Friday")
+    assert response.status_code == 200, response.json
+    instance = response.json
+    # Seen alone needs no reason; nor does a missed appointment, whatever was said last time.
+    instance = work(api, instance, "see_child", KW, visitOutcome="seen", childSeenOn="2026-12-17", seenAlone=True)
+    work(api, instance, "see_child", KW, visitOutcome="missed", missedInARow=1)
+
+
+def test_the_first_home_visits_check_seen_alone_too(api):
+    ifst = allocate_ifst(api, triage(api, start(api, childDateOfBirth="2019-03-01")))
+    ifst = work(api, ifst, "contact_family", KW, familyContactedOn="2026-12-01", referrerSpokenTo=True,
+                pvpRegisterChecked=True, consent="given", consentDate="2026-12-02")
+    ifst = work(api, ifst, "risk_assessment", KW, rapidCompletedOn="2026-12-02", visitRisks="None known")
+    visit = {"homeVisitOn": "2026-12-03", "introductoryPackConfirmed": True, "childSeenOn": "2026-12-03",
+             "seenAlone": False}
+    assert complete(api, ifst, "first_home_visit", KW, **visit).json["error"]["details"] == ALONE_REASON
+    work(api, ifst, "first_home_visit", KW, **visit, notSeenAloneReason="Parent refused; manager told")
+    hub = triage(api, start(api, business_key="EH-2", childDateOfBirth="2019-03-01"), needs="multiple", headline=3)
+    hub = work(api, hub, "fh_allocation", FH_TM, allocationDecision="allocate", leadProfessional=EHP,
+               allocationSummary="Parenting support")
+    hub = work(api, hub, "gain_consent", EHP, pvpRegisterChecked=True, consent="given", consentDate="2026-12-02")
+    hub = work(api, hub, "risk_assessment", EHP, rapidCompletedOn="2026-12-02", visitRisks="None")
+    visit.update(familyNetworkMeetingOffered=True, response="group")
+    assert complete(api, hub, "home_visit", EHP, **visit).json["error"]["details"] == ALONE_REASON
 
 
 def test_a_child_under_one_is_seen_every_10_working_days(api):
@@ -338,7 +437,8 @@ def test_the_45_day_escalation_goes_to_the_operations_manager(api, timers_run_du
 
 def test_child_not_seen_in_time_escalates_to_the_manager(api, timers_run_due):
     instance = ifst_case(api)
-    assert "nothing due" in timers_run_due("2027-01-05T23:59:58+00:00")
+    assert "1 fired" in timers_run_due("2027-01-05T23:59:58+00:00")  # the 10-day family contact, not this
+    assert "child_not_seen" not in activities(api.get(f"/process-instances/{instance['id']}").json)
     assert "1 fired" in timers_run_due("2027-01-06T00:00:00+00:00")
     instance = api.get(f"/process-instances/{instance['id']}").json
     assert active(instance, "child_not_seen")["candidateGroups"] == ["durham-ifst-tm", "durham-fh-tm"]
@@ -365,7 +465,7 @@ def test_consent_refused_goes_to_closure(api):
     instance = allocate_ifst(api, triage(api, start(api)))
     instance = work(api, instance, "contact_family", KW, familyContactedOn="2026-12-01", referrerSpokenTo=True,
                     pvpRegisterChecked=True, consent="refused")
-    assert activities(instance) == ["agree_closure"]
+    assert activities(instance) == ["agree_closure", "request_family_worker"]
     assert close_case(api, instance)["variables"]["outcome"] == "closed"
 
 
@@ -437,7 +537,7 @@ def family_hub_initial(api, instance):
                     consentDate="2026-12-02")
     instance = work(api, instance, "risk_assessment", EHP, rapidCompletedOn="2026-12-02", visitRisks="None")
     return work(api, instance, "home_visit", EHP, homeVisitOn="2026-12-03", introductoryPackConfirmed=True,
-                childSeenOn="2026-12-03", familyNetworkMeetingOffered=True, response="assessment")
+                childSeenOn="2026-12-03", seenAlone=True, familyNetworkMeetingOffered=True, response="assessment")
 
 
 def family_hub_assessed(api, instance):
@@ -485,7 +585,7 @@ def test_a_group_response_needs_no_further_assessment(api):
                     consentDate="2026-12-02")
     instance = work(api, instance, "risk_assessment", EHP, rapidCompletedOn="2026-12-02", visitRisks="None")
     instance = work(api, instance, "home_visit", EHP, homeVisitOn="2026-12-03", introductoryPackConfirmed=True,
-                    childSeenOn="2026-12-03", familyNetworkMeetingOffered=True, response="group")
+                    childSeenOn="2026-12-03", seenAlone=True, familyNetworkMeetingOffered=True, response="group")
     assert activities(instance) == ["family_plan", "see_child"]
 
 
@@ -525,7 +625,7 @@ def test_two_hundred_taf_review_cycles(api, app):
     # The engine state after the 200th review holds the same tasks as after the first.
     assert sizes[200][0] == sizes[1][0]
     assert sizes[200][1] < sizes[1][1] + 200 * 60
-    assert activities(instance) == ["see_child", "taf_review"]
+    assert activities(instance) == ["family_contact", "request_family_worker", "see_child", "taf_review"]
     instance = close_case(api, taf_review(api, instance, decision="close"))
     assert instance["variables"]["outcome"] == "closed"
     history = api.get(f"/process-instances/{instance['id']}/history").json

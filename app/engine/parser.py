@@ -339,7 +339,10 @@ def _check_form(label: str, fields: list[dict[str, Any]]) -> list[str]:
         if f["type"] == "enum" and not f["options"]:
             problems.append(f"{label}: enum form field {f['id']!r} has no values")
         condition = f["properties"].get("requiredWhen")
-        if condition is not None:
+        if condition is not None and _JUEL.match(condition):
+            if msg := check_syntax(unwrap(condition)):
+                problems.append(f"{label}: form field {f['id']!r}: requiredWhen expression: {msg}")
+        elif condition is not None:
             other = condition.partition("=")[0].strip()
             if "=" not in condition or other not in {g["id"] for g in fields}:
                 problems.append(f"{label}: form field {f['id']!r}: requiredWhen must be 'field=value' naming a "

@@ -137,6 +137,14 @@ class Engine:
     def start_form(self, definition_id: int, stored: StoredSpec) -> list[dict[str, Any]]:
         return self._spec(definition_id, stored)[3]
 
+    def evaluate(self, expression: str, context: dict[str, Any], what: str) -> Any:
+        """A diagram expression over ``context`` outside any task (a form's `requiredWhen`,
+        worked out as the form is submitted)."""
+        try:
+            return self.script_engine.environment.evaluate(expression, context)
+        except Exception as exc:  # the script engine wraps everything a diagram can raise
+            raise EngineError(f"{what} ({expression!r}) could not be evaluated: {_describe(exc)}") from exc
+
     def _restore(self, definition_id: int, stored: StoredSpec, state: dict[str, Any]) -> BpmnWorkflow:
         spec, subprocess_specs, *_ = self._spec(definition_id, stored)
         workflow = _STATE.restore_with_spec(state, spec, subprocess_specs)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 from datetime import date, timedelta
-from typing import Any
+from typing import Any, Callable
 
 from flask import current_app, has_app_context
 
@@ -19,6 +19,9 @@ RESERVED = {"completedAt", "completedBy", "outcome"}
 MAX_TEXT = 20_000
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,119}$")
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_EXPRESSION = re.compile(r"^\s*\$\{(.*)\}\s*$", re.DOTALL)
+# Works out a `${...}` requiredWhen: (expression, context) → its value.
+Evaluate = Callable[[str, dict[str, Any]], Any]
 
 
 def _coerce(field: dict[str, Any], value: Any) -> Any:
@@ -100,14 +103,26 @@ def _check_bounds(field: dict[str, Any], value: str) -> None:
             raise ValueError(f"{field['label']} must be {words} {limit.day} {limit:%B %Y}")
 
 
-def _required_now(field: dict[str, Any], values: dict[str, Any]) -> bool:
-    """A `requiredWhen` property ("otherField=value") makes a field required by another's answer."""
+def _required_now(field: dict[str, Any], values: dict[str, Any], context: dict[str, Any],
+                  evaluate: Evaluate | None) -> bool:
+    """A `requiredWhen` property makes a field required by another's answer ("otherField=value"),
+    or by an expression ("${...}") over the case's variables and this form's answers, e.g.
+    a reason the child was not seen alone, once the child is 5 or over."""
     condition = field.get("properties", {}).get("requiredWhen")
     if not condition:
         return False
+    if match := _EXPRESSION.match(condition):
+        # Without an evaluator (a page collecting errors before the service checks the form
+        # in full) it is left to the service.
+        return evaluate is not None and bool(evaluate(match.group(1).strip(), context))
     other, _, wanted = condition.partition("=")
     value = values.get(other.strip())
     return value is not None and str(value).lower() == wanted.strip().lower()
+
+
+def reads_case_variables(fields: list[dict[str, Any]]) -> bool:
+    """Whether a field's `requiredWhen` is an expression, which may read the case's variables."""
+    return any(_EXPRESSION.match(f.get("properties", {}).get("requiredWhen") or "") for f in fields)
 
 
 def _notice(field: dict[str, Any]) -> tuple[str, int, str] | None:
@@ -140,11 +155,14 @@ def _notice_problem(field: dict[str, Any], values: dict[str, Any], by_id: dict[s
         f"{by_id[other]['label'][0].lower()}{by_id[other]['label'][1:]}")
 
 
-def validate(fields: list[dict[str, Any]], variables: Any) -> dict[str, Any]:
+def validate(fields: list[dict[str, Any]], variables: Any, known: dict[str, Any] | None = None,
+             evaluate: Evaluate | None = None) -> dict[str, Any]:
     """Return the variables with values normalised; raise Invalid naming each bad field.
 
     With no form fields any JSON variables are accepted (a step without a form); with a
     form, names it does not declare are refused so a typo is not silently ignored.
+    ``known`` are the case's variables and ``evaluate`` works out expressions over them, for
+    a `${...}` requiredWhen.
     """
     if variables is None:
         variables = {}
@@ -173,8 +191,12 @@ def validate(fields: list[dict[str, Any]], variables: Any) -> dict[str, Any]:
                     else f"{by_id[name]['label']} {message}")
         elif name not in by_id:
             result[name] = value
+    # The form's own fields are this submission's answers (null when left empty), never an
+    # answer kept from an earlier time round a loop.
+    context = {**(known or {}), **{f["id"]: None for f in fields}, **result}
     for f in fields:
-        if (f.get("required") or _required_now(f, result)) and result.get(f["id"]) is None and f["id"] not in errors:
+        if (f.get("required") or _required_now(f, result, context, evaluate)) and result.get(f["id"]) is None \
+                and f["id"] not in errors:
             errors.setdefault(f["id"], []).append(_missing(f))
         elif _notice(f) and f["id"] not in errors and (problem := _notice_problem(f, result, by_id)):
             errors.setdefault(f["id"], []).append(problem)

@@ -10,7 +10,7 @@ from ..auth import deny
 from ..engine import DecisionFailed, Engine, EngineError, TaskNotActive
 from ..errors import Conflict, Invalid, NotFound
 from ..extensions import db
-from ..models import Task, TaskCandidateGroup, TaskStatus, User
+from ..models import ProcessInstance, Task, TaskCandidateGroup, TaskStatus, User
 from . import forms
 from .incidents import decision_failed
 from .projection import apply_snapshot, audit, lock_instance, require_active, stored_spec
@@ -116,7 +116,15 @@ def complete(engine: Engine, user: User, task_id: str, variables: Any) -> Any:
     task = get_workable(user, task_id, "complete")
     if task.assignee and task.assignee != user.id and not user.has_role("manager"):
         raise deny(user, f"complete a task assigned to {task.assignee}", task.instance_id, task.id)
-    values = forms.validate(task.form, variables)
+    # The case's variables only for a form that reads them: they are read before the lock,
+    # as the form itself is, and without the engine state.
+    known = db.session.scalar(sa.select(ProcessInstance.variables).where(ProcessInstance.id == task.instance_id)) \
+        if forms.reads_case_variables(task.form) else {}
+    try:
+        values = forms.validate(task.form, variables, known,
+                                lambda expression, context: engine.evaluate(expression, context, "requiredWhen"))
+    except EngineError as exc:
+        raise engine_error(exc) from None
     _require_active(task)
     # Under the instance's lock the engine state is current: a task another request
     # completed while we waited is no longer ready there, which the engine reports.
