@@ -195,7 +195,8 @@ def fired(app, instance_ids: list[str]) -> dict[str, int]:
         db.session.remove()
     counts: dict[str, int] = {}
     for details in rows:
-        counts[details["timerId"]] = counts.get(details["timerId"], 0) + 1
+        if "timerId" in details:  # not a timer that fired as it was reached (it had no row)
+            counts[details["timerId"]] = counts.get(details["timerId"], 0) + 1
     return counts
 
 

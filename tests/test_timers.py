@@ -58,6 +58,18 @@ def test_overdue_visit_raises_the_atm_escalation_once(api, app):
             == timers.NOT_PENDING
 
 
+def test_a_deadline_already_past_when_reached_is_in_the_history_with_its_lateness(api, app):
+    # The visit was due before the referral even reached the pathway (TEST_NOW is 1 Dec 09:00).
+    instance = start_quick(api, "2026-11-30T09:00:00+00:00")
+    assert instance["timers"] == []
+    assert any(t["activityId"] == "chase_visit" for t in instance["activeTasks"])
+    history = api.get(f"/process-instances/{instance['id']}/history").json
+    (fired,) = [e for e in history if e["type"] == "timer_fired"]
+    assert fired["activityId"] == "visit_overdue"
+    assert fired["details"] == {"dueAt": "2026-11-30T09:00:00+00:00", "latenessSeconds": 86400.0, "onArrival": True}
+    assert run_due(app, at("2026-12-05T00:00:00+00:00")) == {} and fired_count(app, instance["id"]) == 1
+
+
 def test_timer_of_a_completed_task_does_nothing(api, app):
     instance = start_quick(api, "2026-12-04T23:59:59+00:00")
     timer_id = instance["timers"][0]["id"]

@@ -145,7 +145,8 @@ def fired_per_timer(app) -> dict[str, int]:
             sa.select(AuditEvent.details).where(AuditEvent.type == "timer_fired")).scalars().all()
         counts: dict[str, int] = {}
         for details in rows:
-            counts[details["timerId"]] = counts.get(details["timerId"], 0) + 1
+            if "timerId" in details:  # not a timer that fired as it was reached (it had no row)
+                counts[details["timerId"]] = counts.get(details["timerId"], 0) + 1
         return counts
 
 

@@ -275,6 +275,9 @@ class Engine:
                     "type": spec.__class__.__name__,
                     "at": _iso_now(at),
                 }
+                due = _timer_due(task)
+                if due is not None:
+                    entry["timerDue"] = due
                 extensions = getattr(spec, "extensions", None) or {}
                 if "decisionRef" in extensions:
                     entry["decision"] = task.internal_data.get("decisionOutputs", {})
@@ -520,6 +523,17 @@ def _compact(workflow: BpmnWorkflow, tasks: list) -> BpmnWorkflow:
                     workflow.delete_subprocess(child)
                 child.workflow._remove_task(child.id)
     return workflow
+
+
+def _timer_due(task) -> str | None:
+    """When a timer event that has just fired was due (ISO), or None for any other task or a
+    cycle. The projection records one that fired the moment it was reached, with no timer row."""
+    definition = getattr(task.task_spec, "event_definition", None)
+    value = task.internal_data.get("event_value")
+    if not isinstance(definition, TimerEventDefinition) or isinstance(definition, CycleTimerEventDefinition) \
+            or not isinstance(value, str):
+        return None
+    return TimerEventDefinition.get_datetime(value).isoformat()
 
 
 def _drop_orphans(workflow: BpmnWorkflow) -> None:

@@ -223,6 +223,15 @@ def _sync_timers(instance, snapshot, at) -> list[Timer]:
         details = {"latenessSeconds": round((at - row.due_at).total_seconds(), 3)} if fired else {}
         audit(instance.id, f"timer_{row.status}", activity_id=row.activity_id, at=at, timerId=row.id,
               dueAt=row.due_at.isoformat(), **details)
+    # A timer already due when the engine reached it fired at once and never had a row:
+    # the history still says the deadline was reached, and how late.
+    had_rows = {row.engine_task_id for row in pending}
+    for step in snapshot.trail:
+        if "timerDue" in step and step["taskId"] not in had_rows:
+            due = _dt(step["timerDue"])
+            reached = datetime.fromisoformat(step["at"]) if step.get("at") else at
+            audit(instance.id, "timer_fired", activity_id=step["activityId"], at=at, dueAt=due.isoformat(),
+                  latenessSeconds=round((reached - due).total_seconds(), 3), onArrival=True)
     for key, data in waiting.items():
         if key in known:
             continue
