@@ -22,11 +22,13 @@ from SpiffWorkflow.camunda.parser.CamundaParser import CamundaParser
 from SpiffWorkflow.bpmn.specs.defaults import ScriptTask
 from SpiffWorkflow.camunda.parser.task_spec import CamundaTaskParser, UserTaskParser
 from SpiffWorkflow.camunda.serializer.config import CAMUNDA_CONFIG
+from SpiffWorkflow.bpmn.serializer.default.task_spec import MultiInstanceTaskConverter
 from SpiffWorkflow.camunda.serializer.event_definition import MessageEventDefinitionConverter
 from SpiffWorkflow.camunda.specs.user_task import UserTask
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 
 from . import messages
+from .multiinstance import PathwaysCallActivityParser, ScopedParallelMultiInstanceTask
 from .decision_tables import TableError, parse_tables
 from .expressions import check_syntax
 from .xmlsafe import XmlRejected, parse_xml
@@ -40,11 +42,13 @@ DMN_NAMESPACES = {
     "https://www.omg.org/spec/DMN/20230324/MODEL/",
 }
 NS = {"bpmn": BPMN_NS, "camunda": CAMUNDA_NS}
-FIELD_TYPES = {"string", "long", "boolean", "date", "enum"}
+# "children": the family's children, a list of {childId, dateOfBirth, name} (forms.py checks it).
+FIELD_TYPES = {"string", "long", "boolean", "date", "enum", "children"}
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _JUEL = re.compile(r"^\s*\$\{(.*)\}\s*$", re.DOTALL)
 
-CONFIG = {**CAMUNDA_CONFIG, messages.MessageEvent: MessageEventDefinitionConverter}
+CONFIG = {**CAMUNDA_CONFIG, messages.MessageEvent: MessageEventDefinitionConverter,
+          ScopedParallelMultiInstanceTask: MultiInstanceTaskConverter}
 REGISTRY = BpmnWorkflowSerializer.configure(CONFIG)
 
 
@@ -253,6 +257,7 @@ class PathwaysParser(CamundaParser):
         full_tag("boundaryEvent"): _replace_parser("boundaryEvent", messages.BOUNDARY),
         # Decisions run through our own evaluator (see runtime.Engine), not SpiffWorkflow's.
         full_tag("businessRuleTask"): (DecisionTaskParser, ScriptTask),
+        full_tag("callActivity"): _replace_parser("callActivity", PathwaysCallActivityParser),
     }
 
 
