@@ -46,6 +46,8 @@ NS = {"bpmn": BPMN_NS, "camunda": CAMUNDA_NS}
 FIELD_TYPES = {"string", "long", "boolean", "date", "enum", "children"}
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _JUEL = re.compile(r"^\s*\$\{(.*)\}\s*$", re.DOTALL)
+# `${...}` parts of a task's name or documentation (runtime.Engine works them out).
+_TEMPLATE = re.compile(r"\$\{(.*?)\}")
 
 CONFIG = {**CAMUNDA_CONFIG, messages.MessageEvent: MessageEventDefinitionConverter,
           ScopedParallelMultiInstanceTask: MultiInstanceTaskConverter}
@@ -293,6 +295,9 @@ def _check_bpmn(root: etree._Element) -> list[str]:
                 problems.append(f"{label}: {msg}")
             problems += _check_form(label, form_fields(node))
             problems += _check_outputs(label, node)
+            for what, text in (("name", node.get("name")), ("documentation", node.findtext("bpmn:documentation", None, NS))):
+                problems += [f"{label}: {what} expression: {msg}" for part in _TEMPLATE.findall(text or "")
+                             if (msg := check_syntax(part))]
         for node in process.iter(f"{{{BPMN_NS}}}startEvent"):
             fields = form_fields(node)
             problems += _check_form(f"start event {node.get('id')}", fields)
@@ -303,6 +308,10 @@ def _check_bpmn(root: etree._Element) -> list[str]:
             condition = flow.find("bpmn:conditionExpression", NS)
             if condition is not None and (msg := check_syntax(unwrap(condition.text) or "")):
                 problems.append(f"sequence flow {flow.get('id')}: condition: {msg}")
+        for condition in process.iter(f"{{{BPMN_NS}}}completionCondition"):
+            owner = condition.getparent().getparent()
+            if msg := check_syntax(unwrap(condition.text) or ""):
+                problems.append(f"completion condition of {owner.get('id')}: {msg}")
         for timer in process.iter(f"{{{BPMN_NS}}}timerEventDefinition"):
             owner = timer.getparent()
             for expr in timer:
@@ -394,7 +403,7 @@ def _constraint_problem(kind: str, name: str, config: str | None) -> str | None:
 
 def _unwrap_expressions(root: etree._Element) -> None:
     """Accept `${...}` around conditions and timers, as Camunda Modeler users write them."""
-    tags = ("conditionExpression", "timeDate", "timeDuration", "timeCycle")
+    tags = ("conditionExpression", "completionCondition", "timeDate", "timeDuration", "timeCycle")
     for tag in tags:
         for el in root.iter(f"{{{BPMN_NS}}}{tag}"):
             if el.text:
