@@ -823,3 +823,16 @@ def test_keep_engaging_with_one_child_leaves_the_others_as_they_were(api):
                     engagementDecision="continue")
     assert due_dates(instance) == {"See Amy (C-1)": "2026-12-17" + END_OF, "See Ben (C-2)": "2027-01-05" + END_OF,
                                    "See Cara (C-3)": "2027-01-05" + END_OF}
+
+
+def test_seeing_a_family_of_three_many_times_keeps_the_state_flat(api, app):
+    instance = ifst_case(api, children=FAMILY)
+    sizes = {}
+    for visit in range(1, 41):
+        for child in ("C-1", "C-2", "C-3"):
+            instance = see(api, instance, child, visitOutcome="seen", childSeenOn="2026-12-10", seenAlone=True).json
+        if visit in (1, 40):
+            state = _state(app, instance["id"])
+            sizes[visit] = (_tasks_in(state), len(json.dumps(state)))
+    assert sizes[40][0] == sizes[1][0]
+    assert sizes[40][1] < sizes[1][1] + 40 * 3 * 60

@@ -551,6 +551,9 @@ def _compact(workflow: BpmnWorkflow, tasks: list) -> BpmnWorkflow:
     the snapshot's one walk of the task tree (walking it again would double the cost).
     """
     _drop_orphans(workflow)
+    # Events nothing in the instance caught (every visit's terminate end event), kept by
+    # SpiffWorkflow for a caller's get_events(); Pathways never reads them, so they only grow.
+    workflow.bpmn_events = []
     attached = {id(workflow)} | {id(sp) for sp in workflow.subprocesses.values()}
     for task in tasks:
         if not isinstance(task.task_spec, StandardLoopTask) or id(task.workflow) not in attached:
