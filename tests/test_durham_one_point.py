@@ -836,3 +836,19 @@ def test_seeing_a_family_of_three_many_times_keeps_the_state_flat(api, app):
             sizes[visit] = (_tasks_in(state), len(json.dumps(state)))
     assert sizes[40][0] == sizes[1][0]
     assert sizes[40][1] < sizes[1][1] + 40 * 3 * 60
+
+
+def test_a_family_hub_family_non_engagement_on_one_child_closes_them_all(api):
+    instance = triage(api, start(api, children=FAMILY), needs="multiple", headline=3)
+    instance = work(api, instance, "fh_allocation", FH_TM, allocationDecision="allocate", leadProfessional=EHP,
+                    allocationSummary="Parenting support")
+    instance = family_hub_initial(api, instance)
+    assert sorted(due_dates(instance)) == ["See Amy (C-1)", "See Ben (C-2)", "See Cara (C-3)"]
+    instance = api.as_(EHP).post(f"/tasks/{child_task(instance, 'see_child', 'C-3')['id']}/complete",
+                                 {"variables": {"visitOutcome": "access_denied"}}).json
+    instance = work(api, instance, "non_engagement_review", FH_TM, harmMatrixAnalysis="Repeated refusals",
+                    engagementDecision="close")
+    assert "see_child" not in activities(instance) and "agree_closure" in activities(instance)
+    instance = close_case(api, instance, manager=FH_TM, worker=EHP)
+    assert instance["variables"]["outcome"] == "closed"
+    assert instance["activeTasks"] == [] and instance["timers"] == []
