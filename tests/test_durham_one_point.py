@@ -701,3 +701,154 @@ def test_family_hub_step_up_to_ifst_not_agreed_carries_on(api):
     instance = work(api, instance, "step_up_ifst_meeting", FH_TM, assessmentFinalised=True,
                     meetingHeldOn="2027-01-20", stepUpDecision="not_agreed")
     assert "case_discussion" in activities(instance)
+
+
+# -- every child of the family, each on their own cadence --------------------------------
+
+FAMILY = [{"childId": "C-1", "name": "Amy", "dateOfBirth": "2026-06-01"},  # under one
+          {"childId": "C-2", "name": "Ben", "dateOfBirth": "2023-05-01"},  # 3
+          {"childId": "C-3", "name": "Cara", "dateOfBirth": "2019-03-01"}]  # 7
+
+
+def child_task(instance, activity_id, child_id):
+    """The active task of ``activity_id`` for one child, found by the child named in it."""
+    matches = [t for t in instance["activeTasks"] if t["activityId"] == activity_id and f"({child_id})" in t["name"]]
+    assert len(matches) == 1, f"{activity_id} for {child_id}: {[t['name'] for t in instance['activeTasks']]}"
+    return matches[0]
+
+
+def see(api, instance, child_id, **variables):
+    return api.as_(KW).post(f"/tasks/{child_task(instance, 'see_child', child_id)['id']}/complete",
+                            {"variables": variables})
+
+
+def due_dates(instance, activity_id="see_child"):
+    return {t["name"]: t["due"] for t in instance["activeTasks"] if t["activityId"] == activity_id}
+
+
+def test_each_child_of_the_family_is_seen_on_their_own_cadence(api):
+    instance = ifst_case(api, children=FAMILY)  # first home visit: 2026-12-03
+    assert due_dates(instance) == {"See Amy (C-1)": "2026-12-17" + END_OF, "See Ben (C-2)": "2027-01-05" + END_OF,
+                                   "See Cara (C-3)": "2027-01-05" + END_OF}
+    assert child_task(instance, "see_child", "C-1")["documentation"].startswith("See Amy (child C-1 of the family)")
+    # Seen alone if 5 or over: Cara is 7, Ben 3.
+    not_alone = {"visitOutcome": "seen", "childSeenOn": "2026-12-10", "seenAlone": False}
+    response = see(api, instance, "C-3", **not_alone)
+    assert response.status_code == 422 and response.json["error"]["details"] == ALONE_REASON
+    response = see(api, instance, "C-2", **not_alone)
+    assert response.status_code == 200, response.json
+    instance = response.json
+    # Seeing Ben starts his next 20 working days from the visit; the others' stay.
+    assert due_dates(instance) == {"See Amy (C-1)": "2026-12-17" + END_OF, "See Ben (C-2)": "2027-01-12" + END_OF,
+                                   "See Cara (C-3)": "2027-01-05" + END_OF}
+    instance = see(api, instance, "C-3", **not_alone, notSeenAloneReason="Asleep; seen alone at school").json
+    assert due_dates(instance)["See Cara (C-3)"] == "2027-01-12" + END_OF
+    assert due_dates(instance)["See Amy (C-1)"] == "2026-12-17" + END_OF
+
+
+def test_each_child_not_seen_in_time_escalates_on_their_own(api, timers_run_due):
+    instance = ifst_case(api, children=FAMILY)
+    instance = see(api, instance, "C-2", visitOutcome="seen", childSeenOn="2026-12-10", seenAlone=True).json
+    timers_run_due("2026-12-18T00:00:00+00:00")
+    instance = api.get(f"/process-instances/{instance['id']}").json
+    assert [t["name"] for t in instance["activeTasks"] if t["activityId"] == "child_not_seen"] == [
+        "Amy (C-1) not seen in time: follow up"]
+    assert child_task(instance, "child_not_seen", "C-1")["candidateGroups"] == ["durham-ifst-tm", "durham-fh-tm"]
+    timers_run_due("2027-01-06T00:00:00+00:00")  # Cara's 20 days; Ben was seen later
+    instance = api.get(f"/process-instances/{instance['id']}").json
+    assert sorted(t["name"] for t in instance["activeTasks"] if t["activityId"] == "child_not_seen") == [
+        "Amy (C-1) not seen in time: follow up", "Cara (C-3) not seen in time: follow up"]
+    timers_run_due("2027-01-13T00:00:00+00:00")
+    instance = api.get(f"/process-instances/{instance['id']}").json
+    assert len([t for t in instance["activeTasks"] if t["activityId"] == "child_not_seen"]) == 3
+    # Seeing Amy closes her follow-up only.
+    instance = see(api, instance, "C-1", visitOutcome="seen", childSeenOn="2027-01-11", seenAlone=True).json
+    assert sorted(t["name"] for t in instance["activeTasks"] if t["activityId"] == "child_not_seen") == [
+        "Ben (C-2) not seen in time: follow up", "Cara (C-3) not seen in time: follow up"]
+
+
+def test_a_malformed_family_is_refused_at_the_start(api):
+    variables = {"childId": "C-50", "familyId": "F-50", "requestReceivedAt": "2026-11-30T10:00:00Z",
+                 "requester": "parent"}
+    response = api.post("/process-definitions/durham_one_point/start", {"variables": {
+        **variables, "children": [{"childId": "C-1", "dateOfBirth": "2026-02-30"}, {"name": "Ben"},
+                                  {"childId": "C-1"}, "C-4", {"childId": "C-5", "born": "2020-01-01"}]}})
+    assert response.status_code == 422
+    assert response.json["error"]["details"] == {"children": [
+        "Child 1: dateOfBirth must be a real date as YYYY-MM-DD",
+        "Child 2 has no childId",
+        "Child 3 has the same childId as child 1 (C-1)",
+        "Child 4 must be an object with a childId",
+        "Child 5: 'born' is not one of childId, dateOfBirth, name",
+    ]}
+    response = api.post("/process-definitions/durham_one_point/start",
+                        {"variables": {**variables, "children": {"childId": "C-1"}}})
+    assert response.status_code == 422
+    assert response.json["error"]["details"] == {
+        "children": ["Enter the family's children as a list of objects with a childId"]}
+
+
+def test_without_children_the_family_is_the_one_child(api):
+    instance = ifst_case(api, childDateOfBirth="2019-03-01")
+    assert due_dates(instance) == {"See C-50": "2027-01-05" + END_OF}
+    assert instance["variables"]["familyChildren"] == [{"childId": "C-50", "dateOfBirth": "2019-03-01"}]
+
+
+def test_one_childs_non_engagement_ends_every_cadence(api):
+    instance = ifst_case(api, children=FAMILY)
+    instance = see(api, instance, "C-2", visitOutcome="access_denied").json
+    instance = work(api, instance, "non_engagement_review", IFST_TM, harmMatrixAnalysis="Refusals",
+                    engagementDecision="step_up")
+    assert "see_child" not in activities(instance) and "child_not_seen" not in activities(instance)
+    assert not [t for t in instance["timers"] if t["activityId"] == "visit_overdue"]
+    active(instance, "decide_step_up")
+
+
+def test_the_case_closing_ends_all_three_cadences(api, timers_run_due):
+    instance = initial_work(api, ifst_case(api, children=FAMILY))
+    timers_run_due("2026-12-18T00:00:00+00:00")  # Amy's follow-up open too
+    instance = api.get(f"/process-instances/{instance['id']}").json
+    assert len(due_dates(instance)) == 3 and "child_not_seen" in activities(instance)
+    # Amy's timer has fired; Ben's and Cara's wait.
+    assert len([t for t in instance["timers"] if t["activityId"] == "visit_overdue"]) == 2
+    instance = close_case(api, taf_review(api, instance, decision="close"))
+    assert instance["status"] == "completed" and instance["variables"]["outcome"] == "closed"
+    assert instance["activeTasks"] == [] and instance["timers"] == []
+
+
+def test_keep_engaging_with_one_child_leaves_the_others_as_they_were(api):
+    instance = ifst_case(api, children=FAMILY)
+    instance = see(api, instance, "C-2", visitOutcome="access_denied").json
+    instance = work(api, instance, "non_engagement_review", IFST_TM, harmMatrixAnalysis="First refusal",
+                    engagementDecision="continue")
+    assert due_dates(instance) == {"See Amy (C-1)": "2026-12-17" + END_OF, "See Ben (C-2)": "2027-01-05" + END_OF,
+                                   "See Cara (C-3)": "2027-01-05" + END_OF}
+
+
+def test_seeing_a_family_of_three_many_times_keeps_the_state_flat(api, app):
+    instance = ifst_case(api, children=FAMILY)
+    sizes = {}
+    for visit in range(1, 41):
+        for child in ("C-1", "C-2", "C-3"):
+            instance = see(api, instance, child, visitOutcome="seen", childSeenOn="2026-12-10", seenAlone=True).json
+        if visit in (1, 40):
+            state = _state(app, instance["id"])
+            sizes[visit] = (_tasks_in(state), len(json.dumps(state)))
+    assert sizes[40][0] == sizes[1][0]
+    assert sizes[40][1] < sizes[1][1] + 40 * 3 * 60
+
+
+def test_a_family_hub_family_non_engagement_on_one_child_closes_them_all(api):
+    instance = triage(api, start(api, children=FAMILY), needs="multiple", headline=3)
+    instance = work(api, instance, "fh_allocation", FH_TM, allocationDecision="allocate", leadProfessional=EHP,
+                    allocationSummary="Parenting support")
+    instance = family_hub_initial(api, instance)
+    assert sorted(due_dates(instance)) == ["See Amy (C-1)", "See Ben (C-2)", "See Cara (C-3)"]
+    instance = api.as_(EHP).post(f"/tasks/{child_task(instance, 'see_child', 'C-3')['id']}/complete",
+                                 {"variables": {"visitOutcome": "access_denied"}}).json
+    instance = work(api, instance, "non_engagement_review", FH_TM, harmMatrixAnalysis="Repeated refusals",
+                    engagementDecision="close")
+    assert "see_child" not in activities(instance) and "agree_closure" in activities(instance)
+    instance = close_case(api, instance, manager=FH_TM, worker=EHP)
+    assert instance["variables"]["outcome"] == "closed"
+    assert instance["activeTasks"] == [] and instance["timers"] == []

@@ -22,11 +22,13 @@ from SpiffWorkflow.camunda.parser.CamundaParser import CamundaParser
 from SpiffWorkflow.bpmn.specs.defaults import ScriptTask
 from SpiffWorkflow.camunda.parser.task_spec import CamundaTaskParser, UserTaskParser
 from SpiffWorkflow.camunda.serializer.config import CAMUNDA_CONFIG
+from SpiffWorkflow.bpmn.serializer.default.task_spec import MultiInstanceTaskConverter
 from SpiffWorkflow.camunda.serializer.event_definition import MessageEventDefinitionConverter
 from SpiffWorkflow.camunda.specs.user_task import UserTask
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 
 from . import messages
+from .multiinstance import PathwaysCallActivityParser, ScopedParallelMultiInstanceTask
 from .decision_tables import TableError, parse_tables
 from .expressions import check_syntax
 from .xmlsafe import XmlRejected, parse_xml
@@ -40,11 +42,15 @@ DMN_NAMESPACES = {
     "https://www.omg.org/spec/DMN/20230324/MODEL/",
 }
 NS = {"bpmn": BPMN_NS, "camunda": CAMUNDA_NS}
-FIELD_TYPES = {"string", "long", "boolean", "date", "enum"}
+# "children": the family's children, a list of {childId, dateOfBirth, name} (forms.py checks it).
+FIELD_TYPES = {"string", "long", "boolean", "date", "enum", "children"}
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _JUEL = re.compile(r"^\s*\$\{(.*)\}\s*$", re.DOTALL)
+# `${...}` parts of a task's name or documentation (runtime.Engine works them out).
+_TEMPLATE = re.compile(r"\$\{(.*?)\}")
 
-CONFIG = {**CAMUNDA_CONFIG, messages.MessageEvent: MessageEventDefinitionConverter}
+CONFIG = {**CAMUNDA_CONFIG, messages.MessageEvent: MessageEventDefinitionConverter,
+          ScopedParallelMultiInstanceTask: MultiInstanceTaskConverter}
 REGISTRY = BpmnWorkflowSerializer.configure(CONFIG)
 
 
@@ -253,6 +259,7 @@ class PathwaysParser(CamundaParser):
         full_tag("boundaryEvent"): _replace_parser("boundaryEvent", messages.BOUNDARY),
         # Decisions run through our own evaluator (see runtime.Engine), not SpiffWorkflow's.
         full_tag("businessRuleTask"): (DecisionTaskParser, ScriptTask),
+        full_tag("callActivity"): _replace_parser("callActivity", PathwaysCallActivityParser),
     }
 
 
@@ -288,6 +295,9 @@ def _check_bpmn(root: etree._Element) -> list[str]:
                 problems.append(f"{label}: {msg}")
             problems += _check_form(label, form_fields(node))
             problems += _check_outputs(label, node)
+            for what, text in (("name", node.get("name")), ("documentation", node.findtext("bpmn:documentation", None, NS))):
+                problems += [f"{label}: {what} expression: {msg}" for part in _TEMPLATE.findall(text or "")
+                             if (msg := check_syntax(part))]
         for node in process.iter(f"{{{BPMN_NS}}}startEvent"):
             fields = form_fields(node)
             problems += _check_form(f"start event {node.get('id')}", fields)
@@ -298,6 +308,10 @@ def _check_bpmn(root: etree._Element) -> list[str]:
             condition = flow.find("bpmn:conditionExpression", NS)
             if condition is not None and (msg := check_syntax(unwrap(condition.text) or "")):
                 problems.append(f"sequence flow {flow.get('id')}: condition: {msg}")
+        for condition in process.iter(f"{{{BPMN_NS}}}completionCondition"):
+            owner = condition.getparent().getparent()
+            if msg := check_syntax(unwrap(condition.text) or ""):
+                problems.append(f"completion condition of {owner.get('id')}: {msg}")
         for timer in process.iter(f"{{{BPMN_NS}}}timerEventDefinition"):
             owner = timer.getparent()
             for expr in timer:
@@ -389,7 +403,7 @@ def _constraint_problem(kind: str, name: str, config: str | None) -> str | None:
 
 def _unwrap_expressions(root: etree._Element) -> None:
     """Accept `${...}` around conditions and timers, as Camunda Modeler users write them."""
-    tags = ("conditionExpression", "timeDate", "timeDuration", "timeCycle")
+    tags = ("conditionExpression", "completionCondition", "timeDate", "timeDuration", "timeCycle")
     for tag in tags:
         for el in root.iter(f"{{{BPMN_NS}}}{tag}"):
             if el.text:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import threading
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
@@ -22,7 +23,7 @@ from SpiffWorkflow.bpmn.specs.event_definitions.timer import (
     TimerEventDefinition,
 )
 from SpiffWorkflow.bpmn.specs.mixins.events.event_types import CatchingEvent
-from SpiffWorkflow.bpmn.specs.mixins.multiinstance_task import StandardLoopTask
+from SpiffWorkflow.bpmn.specs.mixins.multiinstance_task import MultiInstanceTask, StandardLoopTask
 from SpiffWorkflow.bpmn.util import BpmnEvent
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.task import TaskState
@@ -339,6 +340,9 @@ class Engine:
                 groups = [str(g) for g in value] if isinstance(value, (list, tuple)) else \
                     [g.strip() for g in str(value or "").split(",") if g.strip()]
             task.internal_data["pathways"] = {
+                "name": self._interpolate(task, task.task_spec.bpmn_name, "name"),
+                "documentation": self._interpolate(task, task.task_spec.documentation, "documentation"),
+                "scope": _instance_scope(task),
                 "assignee": str(assignee) if assignee else None,
                 "groups": groups,
                 "readyAt": _iso_now(operation_now()),
@@ -352,17 +356,25 @@ class Engine:
         return {
             "id": str(task.id),
             "activityId": task.task_spec.bpmn_id,
-            "name": task.task_spec.bpmn_name or task.task_spec.bpmn_id,
-            "documentation": task.task_spec.documentation,
+            "name": extra.get("name") or task.task_spec.bpmn_name or task.task_spec.bpmn_id,
+            "documentation": extra.get("documentation", task.task_spec.documentation),
             "lane": task.task_spec.lane,
             "candidateGroups": extra.get("groups", list(ext.get("candidateGroups") or [])),
             "candidateUsers": list(ext.get("candidateUsers") or []),
             "assignee": extra["assignee"],
             "due": extra["due"],
             "readyAt": extra["readyAt"],
-            "formFields": _with_bounds(ext.get("formFields") or [], extra.get("bounds") or {}),
+            "formFields": _with_scope(_with_bounds(ext.get("formFields") or [], extra.get("bounds") or {}),
+                                      extra.get("scope")),
             "assessmentDays": extra.get("assessmentDays"),
         }
+
+    def _interpolate(self, task, text: str | None, what: str) -> str | None:
+        """A name or documentation with `${...}` parts (Camunda's name expressions), worked
+        out when the task is ready: "See ${...}" names the child of a per-child cadence."""
+        if not text or "${" not in text:
+            return text
+        return _TEMPLATE.sub(lambda m: str(self._evaluate(task, m.group(1).strip(), what)), text)
 
     def _assessment_days(self, task, timescale: str | None) -> int | None:
         """An assessment step's timescale in working days, fixed when the step is ready."""
@@ -497,6 +509,36 @@ def _fingerprint(values: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(values, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
+_TEMPLATE = re.compile(r"\$\{(.*?)\}")
+
+
+def _instance_scope(task) -> dict[str, Any]:
+    """The element variables of the multi-instance activities the task runs inside (the
+    child of a per-child cadence), which are the task's own and not the case's: a form's
+    `requiredWhen` reads them rather than whichever instance recorded one last."""
+    scope: dict[str, Any] = {}
+    current = task
+    while current is not None:
+        parent = current.parent
+        spec = getattr(parent, "task_spec", None)
+        if isinstance(spec, MultiInstanceTask) and spec.input_item is not None:
+            scope.setdefault(spec.input_item.bpmn_id, current.data.get(spec.input_item.bpmn_id))
+        if parent is None:
+            # Out of a sub-process to the task that called it.
+            parent_id = getattr(current.workflow, "parent_task_id", None)
+            parent = current.workflow.top_workflow.get_task_from_id(parent_id) if parent_id else None
+        current = parent
+    return scope
+
+
+def _with_scope(fields: list[dict[str, Any]], scope: dict[str, Any] | None) -> list[dict[str, Any]]:
+    """Fields with a `${...}` requiredWhen carry the task's instance scope for forms.validate."""
+    if not scope:
+        return fields
+    return [{**f, "scope": scope} if "${" in (f.get("properties", {}).get("requiredWhen") or "") else f
+            for f in fields]
+
+
 def _with_bounds(fields: list[dict[str, Any]], bounds: dict[str, Any]) -> list[dict[str, Any]]:
     """The form fields, each date field carrying its bounds as dates for the form to check."""
     return [{**f, **bounds[f["id"]]} if f["id"] in bounds else f for f in fields]
@@ -512,6 +554,9 @@ def _compact(workflow: BpmnWorkflow, tasks: list) -> BpmnWorkflow:
     the snapshot's one walk of the task tree (walking it again would double the cost).
     """
     _drop_orphans(workflow)
+    # Events nothing in the instance caught (every visit's terminate end event), kept by
+    # SpiffWorkflow for a caller's get_events(); Pathways never reads them, so they only grow.
+    workflow.bpmn_events = []
     attached = {id(workflow)} | {id(sp) for sp in workflow.subprocesses.values()}
     for task in tasks:
         if not isinstance(task.task_spec, StandardLoopTask) or id(task.workflow) not in attached:

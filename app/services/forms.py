@@ -24,8 +24,64 @@ _EXPRESSION = re.compile(r"^\s*\$\{(.*)\}\s*$", re.DOTALL)
 Evaluate = Callable[[str, dict[str, Any]], Any]
 
 
+class Problems(ValueError):
+    """Several things wrong with one value (entries of a list), each reported."""
+
+    def __init__(self, problems: list[str]):
+        super().__init__("; ".join(problems))
+        self.problems = problems
+
+
+_CHILD_KEYS = ("childId", "dateOfBirth", "name")
+
+
+def _children(value: Any) -> list[dict[str, Any]]:
+    """The family's children: `[{"childId", "dateOfBirth" (optional), "name" (optional)}]`,
+    each problem named by the child's place in the list (1 for the first)."""
+    if not isinstance(value, list) or not value:
+        raise Problems(["Enter the family's children as a list of objects with a childId"])
+    problems: list[str] = []
+    result, seen = [], {}
+    for number, entry in enumerate(value, start=1):
+        if not isinstance(entry, dict):
+            problems.append(f"Child {number} must be an object with a childId")
+            continue
+        child: dict[str, Any] = {}
+        for key in entry:
+            if key not in _CHILD_KEYS:
+                problems.append(f"Child {number}: {key!r} is not one of {', '.join(_CHILD_KEYS)}")
+        child_id = entry.get("childId")
+        if not isinstance(child_id, str) or not child_id.strip():
+            problems.append(f"Child {number} has no childId")
+        elif child_id.strip() in seen:
+            problems.append(f"Child {number} has the same childId as child {seen[child_id.strip()]} ({child_id.strip()})")
+        else:
+            seen[child_id.strip()] = number
+            child["childId"] = child_id.strip()
+        born = entry.get("dateOfBirth")
+        if born is not None:
+            try:
+                if not isinstance(born, str) or not _DATE.match(born.strip()):
+                    raise ValueError
+                child["dateOfBirth"] = date.fromisoformat(born.strip()).isoformat()
+            except ValueError:
+                problems.append(f"Child {number}: dateOfBirth must be a real date as YYYY-MM-DD")
+        name = entry.get("name")
+        if name is not None:
+            if not isinstance(name, str) or len(name) > 200:
+                problems.append(f"Child {number}: name must be text of at most 200 characters")
+            elif name.strip():
+                child["name"] = name.strip()
+        result.append(child)
+    if problems:
+        raise Problems(problems)
+    return result
+
+
 def _coerce(field: dict[str, Any], value: Any) -> Any:
     kind = field["type"]
+    if kind == "children":
+        return _children(value)
     if kind == "boolean":
         if not isinstance(value, bool):
             raise ValueError("must be true or false")
@@ -184,6 +240,8 @@ def validate(fields: list[dict[str, Any]], variables: Any, known: dict[str, Any]
                 _check_constraints(by_id[name], result[name])
                 if by_id[name]["type"] == "date":
                     _check_bounds(by_id[name], result[name])
+            except Problems as exc:
+                errors.setdefault(name, []).extend(exc.problems)
             except ValueError as exc:
                 message = str(exc)
                 errors.setdefault(name, []).append(
@@ -193,8 +251,10 @@ def validate(fields: list[dict[str, Any]], variables: Any, known: dict[str, Any]
             result[name] = value
     # The form's own fields are this submission's answers (null when left empty), never an
     # answer kept from an earlier time round a loop.
-    context = {**(known or {}), **{f["id"]: None for f in fields}, **result}
+    answers = {**{f["id"]: None for f in fields}, **result}
     for f in fields:
+        # A field's scope: the task's own variables (the child of a per-child cadence).
+        context = {**(known or {}), **(f.get("scope") or {}), **answers}
         if (f.get("required") or _required_now(f, result, context, evaluate)) and result.get(f["id"]) is None \
                 and f["id"] not in errors:
             errors.setdefault(f["id"], []).append(_missing(f))
