@@ -193,6 +193,10 @@ def test_start_a_pathway_from_the_inbox(browser, api):
     assert started.status_code == 302 and "/cases/" in started.headers["Location"]
     case = browser.get(started.headers["Location"]).get_data(as_text=True)
     assert "Case REF-20" in case and "Review referral in awaiting allocation tray" in case
+    # The family's children are a list only the API can give: no input for them here.
+    durham = browser.get("/start/durham_one_point")
+    assert durham.status_code == 200 and 'name="requestReceivedAt-day"' in durham.get_data(as_text=True)
+    assert 'name="children"' not in durham.get_data(as_text=True)
     sign_in(browser, "nel.ai.sw1")
     assert browser.get("/start").status_code == 404  # social workers do not start pathways
 

@@ -399,7 +399,9 @@ def start_pathway(key: str):
     if definition is None or not _may_start(g.user):
         return render_template("web/not_found.html"), 404
     engine = current_app.extensions["pathways.engine"]
-    form_spec = engine.start_form(definition.id, stored_spec(definition.id))
+    # A list of the family's children (type "children") has no GOV.UK input: it is given by
+    # the API, and the pathway starts without it (the case's one child) when started here.
+    form_spec = [f for f in engine.start_form(definition.id, stored_spec(definition.id)) if f["type"] != "children"]
     fields = [{**f, "widget": widget(f)} for f in form_spec]
     errors: dict[str, str] = {}
     raw: dict[str, Any] = {}
