@@ -109,10 +109,32 @@ def episodes(child_id: str) -> list[TeamEpisode]:
     ).scalars())
 
 
+def _is_open(episode: TeamEpisode, at: datetime) -> bool:
+    return episode.started_at <= at and (episode.ended_at is None or episode.ended_at > at)
+
+
+def _open_at(at: datetime) -> sa.ColumnElement[bool]:
+    """_is_open as a WHERE clause over TeamEpisode."""
+    return sa.and_(TeamEpisode.started_at <= at, sa.or_(TeamEpisode.ended_at.is_(None), TeamEpisode.ended_at > at))
+
+
 def holding(child_id: str, at: datetime | None = None) -> list[TeamEpisode]:
     """The episodes open at ``at`` (default now): the teams holding the child."""
     at = at or now()
-    return [e for e in episodes(child_id) if e.started_at <= at and (e.ended_at is None or e.ended_at > at)]
+    return [e for e in episodes(child_id) if _is_open(e, at)]
+
+
+def teams_holding(child_ids: set[str], at: datetime) -> dict[str, list[str]]:
+    """Child id → the teams holding the child at ``at``, for many children in one query."""
+    if not child_ids:
+        return {}
+    held: dict[str, list[str]] = {}
+    for child_id, team in db.session.execute(
+            sa.select(TeamEpisode.child_id, TeamEpisode.team)
+            .where(TeamEpisode.child_id.in_(sorted(child_ids)), _open_at(at))
+            .order_by(TeamEpisode.started_at, TeamEpisode.id)).all():
+        held.setdefault(child_id, []).append(team)
+    return held
 
 
 def _check_episode(child_id: str, team: str, status: str, started_at: datetime, ended_at: datetime | None,
@@ -192,14 +214,13 @@ def decision_facts(child_id: str | None, at: datetime | None = None, family_id: 
     known = db.session.get(Child, str(child_id))
     family = known.family_id if known is not None and known.family_id else family_id
     history = episodes(str(child_id))
-    open_now = [e for e in history if e.started_at <= at and (e.ended_at is None or e.ended_at > at)]
+    open_now = [e for e in history if _is_open(e, at)]
     closed = sorted((e for e in history if e.ended_at is not None and e.ended_at <= at), key=lambda e: e.ended_at)
     cin_closed = [e for e in closed if e.team == "cin"]
     siblings = sibling_ids(str(child_id), family)
     sibling_open_to_cin = bool(siblings) and db.session.execute(
         sa.select(sa.func.count()).select_from(TeamEpisode).where(
-            TeamEpisode.child_id.in_(siblings), TeamEpisode.team == "cin", TeamEpisode.started_at <= at,
-            sa.or_(TeamEpisode.ended_at.is_(None), TeamEpisode.ended_at > at))
+            TeamEpisode.child_id.in_(siblings), TeamEpisode.team == "cin", _open_at(at))
     ).scalar_one() > 0
     return {
         "openToTeam": open_now[-1].team if open_now else None,
@@ -244,9 +265,11 @@ def apply_actions(instance_id: str, variables: dict[str, Any], step: dict[str, A
             db.session.flush()
         child = create_child(str(child_id), str(family_id) if family_id else None, None, None, user or "pathways")
         db.session.flush()
+    # One read of the child's episodes: closing one below changes the same rows in memory.
+    history = episodes(child.id)
     close = actions.get("close")
     if close:
-        for episode in episodes(child.id):
+        for episode in history:
             if close not in ("*", episode.team) or episode.team == actions.get("open"):
                 continue
             if episode.started_at > at and (episode.ended_at is None or episode.ended_at > at):
@@ -255,13 +278,13 @@ def apply_actions(instance_id: str, variables: dict[str, Any], step: dict[str, A
                               f"started on {episode.started_at.isoformat()}",
                               {"episode.at": [f"must not be before {episode.started_at.isoformat()}, when team "
                                               f"{episode.team} started holding the child"]})
-        for episode in holding(child.id, at):
+        for episode in [e for e in history if _is_open(e, at)]:
             if close in ("*", episode.team) and episode.team != actions.get("open"):
                 update_episode(episode, {"endedAt": at, "endReason": f"pathway step {where}"}, user, instance_id)
     team = actions.get("open")
     if team:
         status = actions.get("status") or EpisodeStatus.SUPPORT.value
-        current = [e for e in holding(child.id, at) if e.team == team]
+        current = [e for e in history if _is_open(e, at) and e.team == team]
         if current:
             if current[0].status != status:
                 update_episode(current[0], {"status": status}, user, instance_id)

@@ -9,7 +9,8 @@ import sqlalchemy as sa
 from flask import current_app
 
 from ..extensions import db
-from ..models import Child, ProcessDefinition, ProcessInstance, Task, TeamEpisode, User
+from ..models import Child, ProcessDefinition, ProcessInstance, Task, User
+from ..services import register
 from .due import due_words
 
 
@@ -36,27 +37,13 @@ def _children(instance_ids: set[str]) -> dict[str, tuple[str | None, str | None]
     return {instance_id: (child_id, name) for instance_id, child_id, name in found}
 
 
-def _holding(child_ids: set[str], at: datetime) -> dict[str, list[str]]:
-    """Child id → the register teams holding the child at ``at``."""
-    if not child_ids:
-        return {}
-    held: dict[str, list[str]] = {}
-    for child_id, team in db.session.execute(
-            sa.select(TeamEpisode.child_id, TeamEpisode.team)
-            .where(TeamEpisode.child_id.in_(sorted(child_ids)), TeamEpisode.started_at <= at,
-                   sa.or_(TeamEpisode.ended_at.is_(None), TeamEpisode.ended_at > at))
-            .order_by(TeamEpisode.started_at, TeamEpisode.id)).all():
-        held.setdefault(child_id, []).append(team)
-    return held
-
-
 def task_rows(tasks: list[Task]) -> list[dict[str, Any]]:
     """One row per task, in the order given. ``teams`` hold the case: the duty team the
     task went to, else the teams holding the child in the register."""
     calendar, at = current_app.extensions["pathways.calendar"], now()
     names = dict(db.session.execute(sa.select(ProcessDefinition.key, ProcessDefinition.name)).all())
     children = _children({t.instance_id for t in tasks})
-    held = _holding({c for c, _ in children.values() if c}, at)
+    held = register.teams_holding({c for c, _ in children.values() if c}, at)
     people = display_names(t.assignee for t in tasks)
     rows = []
     for task in tasks:
