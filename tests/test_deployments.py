@@ -232,3 +232,28 @@ def test_a_document_template_that_does_not_exist_is_refused(api):
     assert response.status_code == 400
     assert "no document template 'leter'" in str(response.json["error"]["details"])
 
+
+
+def test_a_requiredwhen_that_cannot_be_worked_out_is_a_clear_422_and_nothing_changes(api):
+    # Deploy-time checks catch syntax, not a name the case never has.
+    start_field = (b'<camunda:formField id="childId" label="Child" type="string"><camunda:validation>'
+                   b'<camunda:constraint name="required" /></camunda:validation></camunda:formField>')
+    guarded = b'<camunda:formField id="childId" label="Child" type="string"><camunda:properties>' \
+              b'<camunda:property id="requiredWhen" value="${noSuchVariable > 1}" /></camunda:properties></camunda:formField>'
+    seen = b'<camunda:formField id="seen" label="Child seen" type="boolean"><camunda:properties>' \
+           b'<camunda:property id="requiredWhen" value="${noSuchVariable > 1}" /></camunda:properties></camunda:formField>'
+    bad_start = renamed("unworkable_start").replace(start_field, guarded)
+    bad_task = renamed("unworkable_task").replace(SEEN, seen)
+    assert deploy(api, ("s.bpmn", bad_start), ("t.bpmn", bad_task)).status_code == 201
+    variables = {"childId": "C", "referralReceivedAt": "2026-12-02"}
+
+    refused = api.post("/process-definitions/unworkable_start/start", {"variables": variables})
+    assert refused.status_code == 422 and "requiredWhen" in refused.json["error"]["message"]
+    assert [i for i in api.get("/process-instances").json if i["definitionKey"] == "unworkable_start"] == []
+
+    started = api.post("/process-definitions/unworkable_task/start", {"variables": variables}).json
+    visit = started["activeTasks"][0]
+    refused = api.as_("nel.ai.sw1").post(f"/tasks/{visit['id']}/complete",
+                                         {"variables": {"visitDate": "2026-12-03", "seen": True}})
+    assert refused.status_code == 422 and "requiredWhen" in refused.json["error"]["message"]
+    assert api.get(f"/tasks/{visit['id']}").json["status"] == "active"

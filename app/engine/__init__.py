@@ -4,7 +4,7 @@ The rest of Pathways hands it plain dicts (stored specs and states, variables) a
 plain dicts back.
 """
 from .decisions import DecisionEvaluator
-from .parser import DeploymentRejected, ParsedDecision, ParsedDeployment, ParsedProcess, parse_deployment
+from .parser import DeploymentRejected, ParsedDecision, ParsedDeployment, ParsedProcess, expression_in, parse_deployment
 from .runtime import DecisionFailed, Engine, EngineError, NothingWaiting, Snapshot, TaskNotActive
 from .xmlsafe import XmlRejected, parse_xml
 
@@ -21,6 +21,7 @@ __all__ = [
     "Snapshot",
     "TaskNotActive",
     "XmlRejected",
+    "expression_in",
     "parse_deployment",
     "parse_xml",
 ]

@@ -47,7 +47,7 @@ FIELD_TYPES = {"string", "long", "boolean", "date", "enum", "children"}
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _JUEL = re.compile(r"^\s*\$\{(.*)\}\s*$", re.DOTALL)
 # `${...}` parts of a task's name or documentation (runtime.Engine works them out).
-_TEMPLATE = re.compile(r"\$\{(.*?)\}")
+NAME_EXPRESSION = re.compile(r"\$\{(.*?)\}")
 
 CONFIG = {**CAMUNDA_CONFIG, messages.MessageEvent: MessageEventDefinitionConverter,
           ScopedParallelMultiInstanceTask: MultiInstanceTaskConverter}
@@ -86,6 +86,12 @@ class ParsedDecision:
 class ParsedDeployment:
     processes: list[ParsedProcess] = field(default_factory=list)
     decisions: list[ParsedDecision] = field(default_factory=list)
+
+
+def expression_in(text: str | None) -> str | None:
+    """The expression of a value written as `${expr}`, or None for a plain value."""
+    match = _JUEL.match(text or "")
+    return match.group(1).strip() if match else None
 
 
 def unwrap(expression: str | None) -> str | None:
@@ -296,7 +302,7 @@ def _check_bpmn(root: etree._Element) -> list[str]:
             problems += _check_form(label, form_fields(node))
             problems += _check_outputs(label, node)
             for what, text in (("name", node.get("name")), ("documentation", node.findtext("bpmn:documentation", None, NS))):
-                problems += [f"{label}: {what} expression: {msg}" for part in _TEMPLATE.findall(text or "")
+                problems += [f"{label}: {what} expression: {msg}" for part in NAME_EXPRESSION.findall(text or "")
                              if (msg := check_syntax(part))]
         for node in process.iter(f"{{{BPMN_NS}}}startEvent"):
             fields = form_fields(node)

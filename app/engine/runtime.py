@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 import threading
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
@@ -32,7 +31,7 @@ from ..calendar import WorkingCalendar, to_london
 from .clock import frozen_at, operation_now
 from .expressions import create_script_engine, names_read
 from .messages import MessageEvent
-from .parser import CONFIG, REGISTRY, unwrap
+from .parser import CONFIG, NAME_EXPRESSION, REGISTRY, expression_in, unwrap
 
 # Engine-internal task specs (the implicit start/end and boundary splits) have no BPMN id.
 _SILENT_SPECS = {"ExclusiveGateway", "InclusiveGateway", "ParallelGateway", "EventBasedGateway"}
@@ -138,7 +137,7 @@ class Engine:
     def start_form(self, definition_id: int, stored: StoredSpec) -> list[dict[str, Any]]:
         return self._spec(definition_id, stored)[3]
 
-    def evaluate(self, expression: str, context: dict[str, Any], what: str) -> Any:
+    def evaluate(self, expression: str, context: dict[str, Any], what: str = "requiredWhen") -> Any:
         """A diagram expression over ``context`` outside any task (a form's `requiredWhen`,
         worked out as the form is submitted)."""
         try:
@@ -374,7 +373,7 @@ class Engine:
         out when the task is ready: "See ${...}" names the child of a per-child cadence."""
         if not text or "${" not in text:
             return text
-        return _TEMPLATE.sub(lambda m: str(self._evaluate(task, m.group(1).strip(), what)), text)
+        return NAME_EXPRESSION.sub(lambda m: str(self._evaluate(task, m.group(1).strip(), what)), text)
 
     def _assessment_days(self, task, timescale: str | None) -> int | None:
         """An assessment step's timescale in working days, fixed when the step is ready."""
@@ -509,9 +508,6 @@ def _fingerprint(values: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(values, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
-_TEMPLATE = re.compile(r"\$\{(.*?)\}")
-
-
 def _instance_scope(task) -> dict[str, Any]:
     """The element variables of the multi-instance activities the task runs inside (the
     child of a per-child cadence), which are the task's own and not the case's: a form's
@@ -535,7 +531,7 @@ def _with_scope(fields: list[dict[str, Any]], scope: dict[str, Any] | None) -> l
     """Fields with a `${...}` requiredWhen carry the task's instance scope for forms.validate."""
     if not scope:
         return fields
-    return [{**f, "scope": scope} if "${" in (f.get("properties", {}).get("requiredWhen") or "") else f
+    return [{**f, "scope": scope} if expression_in(f.get("properties", {}).get("requiredWhen")) else f
             for f in fields]
 
 

@@ -12,6 +12,7 @@ from typing import Any, Callable
 from flask import current_app, has_app_context
 
 from ..calendar import WorkingCalendar, to_london
+from ..engine import expression_in
 from ..errors import Invalid
 
 # Set by the engine on completion; a caller writing them would falsify the record.
@@ -19,7 +20,6 @@ RESERVED = {"completedAt", "completedBy", "outcome"}
 MAX_TEXT = 20_000
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,119}$")
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-_EXPRESSION = re.compile(r"^\s*\$\{(.*)\}\s*$", re.DOTALL)
 # Works out a `${...}` requiredWhen: (expression, context) → its value.
 Evaluate = Callable[[str, dict[str, Any]], Any]
 
@@ -167,10 +167,10 @@ def _required_now(field: dict[str, Any], values: dict[str, Any], context: dict[s
     condition = field.get("properties", {}).get("requiredWhen")
     if not condition:
         return False
-    if match := _EXPRESSION.match(condition):
+    if expression := expression_in(condition):
         # Without an evaluator (a page collecting errors before the service checks the form
         # in full) it is left to the service.
-        return evaluate is not None and bool(evaluate(match.group(1).strip(), context))
+        return evaluate is not None and bool(evaluate(expression, context))
     other, _, wanted = condition.partition("=")
     value = values.get(other.strip())
     return value is not None and str(value).lower() == wanted.strip().lower()
@@ -178,7 +178,7 @@ def _required_now(field: dict[str, Any], values: dict[str, Any], context: dict[s
 
 def reads_case_variables(fields: list[dict[str, Any]]) -> bool:
     """Whether a field's `requiredWhen` is an expression, which may read the case's variables."""
-    return any(_EXPRESSION.match(f.get("properties", {}).get("requiredWhen") or "") for f in fields)
+    return any(expression_in(f.get("properties", {}).get("requiredWhen")) for f in fields)
 
 
 def _notice(field: dict[str, Any]) -> tuple[str, int, str] | None:

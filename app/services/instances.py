@@ -30,8 +30,11 @@ def start(engine: Engine, user: User, key: str, business_key: str | None, variab
     on duty the day it arrived unless the caller names a `dutyTeam`. Returns the instance as
     written (see transaction.commit)."""
     definition = latest_definition(key)
-    values = forms.validate(engine.start_form(definition.id, stored_spec(definition.id)), variables, {},
-                            lambda expression, context: engine.evaluate(expression, context, "requiredWhen"))
+    try:
+        values = forms.validate(engine.start_form(definition.id, stored_spec(definition.id)), variables, {},
+                                engine.evaluate)
+    except EngineError as exc:  # a requiredWhen expression that cannot be worked out
+        raise engine_error(exc) from None
     team = values.get("dutyTeam") or (rota.team_for(values) if rota else None)
     if business_key is not None and (not isinstance(business_key, str) or len(business_key) > 200):
         raise Invalid("businessKey must be text of at most 200 characters", {"businessKey": ["too long"]})

@@ -121,8 +121,7 @@ def complete(engine: Engine, user: User, task_id: str, variables: Any) -> Any:
     known = db.session.scalar(sa.select(ProcessInstance.variables).where(ProcessInstance.id == task.instance_id)) \
         if forms.reads_case_variables(task.form) else {}
     try:
-        values = forms.validate(task.form, variables, known,
-                                lambda expression, context: engine.evaluate(expression, context, "requiredWhen"))
+        values = forms.validate(task.form, variables, known, engine.evaluate)
     except EngineError as exc:
         raise engine_error(exc) from None
     _require_active(task)
