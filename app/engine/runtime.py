@@ -432,10 +432,8 @@ class Engine:
             definition = getattr(spec, "event_definition", None)
             if not isinstance(definition, TimerEventDefinition) or not isinstance(spec, CatchingEvent):
                 continue
-            value = task.internal_data.get("event_value")
-            if isinstance(definition, CycleTimerEventDefinition) and isinstance(value, dict):
-                value = value.get("next") if value.get("cycles") != 0 else None
-            if not value:
+            due = _due_of(task)
+            if not due:
                 continue
             kind = spec.__class__.__name__
             if kind == "BoundaryEvent":
@@ -450,8 +448,7 @@ class Engine:
                 "activityId": spec.bpmn_id,
                 "name": spec.bpmn_name or definition.name,
                 "kind": kind,
-                "dueAt": TimerEventDefinition.get_datetime(value).isoformat()
-                if isinstance(value, str) else value,
+                "dueAt": due,
                 "attachedTo": attached,
             })
         return timers
@@ -566,15 +563,25 @@ def _compact(workflow: BpmnWorkflow, tasks: list) -> BpmnWorkflow:
     return workflow
 
 
+def _due_of(task) -> Any:
+    """A timer event task's due time from its event value (ISO when it is text): a cycle's
+    next one, none once a cycle has run out."""
+    value = task.internal_data.get("event_value")
+    if isinstance(task.task_spec.event_definition, CycleTimerEventDefinition) and isinstance(value, dict):
+        value = value.get("next") if value.get("cycles") != 0 else None
+    if not value:
+        return None
+    return TimerEventDefinition.get_datetime(value).isoformat() if isinstance(value, str) else value
+
+
 def _timer_due(task) -> str | None:
     """When a timer event that has just fired was due (ISO), or None for any other task or a
     cycle. The projection records one that fired the moment it was reached, with no timer row."""
     definition = getattr(task.task_spec, "event_definition", None)
-    value = task.internal_data.get("event_value")
-    if not isinstance(definition, TimerEventDefinition) or isinstance(definition, CycleTimerEventDefinition) \
-            or not isinstance(value, str):
+    if not isinstance(definition, TimerEventDefinition) or isinstance(definition, CycleTimerEventDefinition):
         return None
-    return TimerEventDefinition.get_datetime(value).isoformat()
+    due = _due_of(task)
+    return due if isinstance(due, str) else None
 
 
 def _drop_orphans(workflow: BpmnWorkflow) -> None:
