@@ -112,7 +112,8 @@ def check(page, name: str) -> None:
 def error_then(page, name: str) -> None:
     """After a refused form: the error summary, focused by govuk-frontend, titled "Error:"."""
     summary = page.locator(".govuk-error-summary")
-    assert summary.is_visible()
+    # Waits for the answer page: a click returns once the form is sent, not once it loads.
+    summary.wait_for(state="visible", timeout=10_000)
     page.wait_for_function("document.activeElement && document.activeElement.matches('.govuk-error-summary')")
     assert page.title().startswith("Error: ")
     check(page, name)
