@@ -130,11 +130,30 @@ def test_a_task_of_a_case_outside_the_users_teams_is_404_like_a_missing_one_and_
                                      "message": missing.json["error"]["message"].replace(unknown, task_id)}}
     response = outsider.post(f"/tasks/{task_id}/complete", {"variables": {"visitDate": "2026-12-24"}})
     assert response.status_code == 404
+    assert response.json == outsider.post(f"/tasks/{unknown}/complete", {"variables": {}}).json | {
+        "error": {**missing.json["error"], "message": missing.json["error"]["message"].replace(unknown, task_id)}}
     assert outsider.get("/tasks").json == []
     history = api.get(f"/process-instances/{instance['id']}/history").json
     denied = [e for e in history if e["type"] == "access_denied"]
     assert len(denied) == 2 and {e["user"] for e in denied} == {"nel.ifd.atm"}
     assert all(e["details"]["answer"] == "not_found" for e in denied)
+
+
+def test_a_refused_completion_is_audited_and_leaves_the_case_to_be_worked(api):
+    instance = start_smoke(api)
+    task_id = instance["activeTasks"][0]["id"]
+    sam, priya = api.as_("nel.ai.sw1"), api.as_("nel.ai.sw2")
+    assert sam.post(f"/tasks/{task_id}/claim").status_code == 200
+    refused = priya.post(f"/tasks/{task_id}/complete", {"variables": {"visitDate": "2026-12-24"}})
+    assert refused.status_code == 403 and "assigned to nel.ai.sw1" in refused.json["error"]["message"]
+    bad = sam.post(f"/tasks/{task_id}/complete", {"variables": {"visitDate": "not a date"}})
+    assert bad.status_code == 422 and "visitDate" in bad.json["error"]["details"]
+    done = sam.post(f"/tasks/{task_id}/complete", {"variables": {"visitDate": "2026-12-24"}})
+    assert done.status_code == 200, done.json
+    history = api.get(f"/process-instances/{instance['id']}/history").json
+    denied = [e for e in history if e["type"] == "access_denied"]
+    assert [(e["user"], e["taskId"]) for e in denied] == [("nel.ai.sw2", task_id)]
+    assert [e["type"] for e in history].count("task_completed") == 1
 
 
 def test_unknown_task_is_404(api):
@@ -236,10 +255,14 @@ def test_start_and_complete_answer_what_was_stored_without_reading_it_back(api):
     assert done.status_code == 200, done.json
     assert done.json["activeTasks"] and done.json["timers"]
     assert done.json == api.get(f"/process-instances/{started.json['id']}").json
-    # The instance is read once, under its lock; its tasks and timers once each.
-    reads = [s for s in statements if s.lstrip().upper().startswith("SELECT")]
-    assert sum("FROM process_instance" in s for s in reads) == 1, reads
-    assert sum("FROM timer" in s for s in reads) == 1, reads
+    # The instance is read once, under its lock and with the task being completed; its open
+    # tasks and its timers once each.
+    selects = [" ".join(s.split()) for s in statements if s.lstrip().upper().startswith("SELECT")]
+    reads = [s.split(" FROM ", 1)[1] for s in selects if " FROM " in s]
+    assert sum("process_instance" in s for s in reads) == 1, reads
+    assert sum(s.startswith("task JOIN process_instance") for s in reads) == 1, reads
+    assert sum(s.startswith("task WHERE") for s in reads) == 1, reads
+    assert sum(s.startswith("timer") for s in reads) == 1, reads
 
 
 @pytest.mark.parametrize("path", ["/tasks/a%00b", "/process-instances/a%00b/history", "/children/C%00",

@@ -7,7 +7,7 @@ from typing import Any, Callable
 
 import sqlalchemy as sa
 from flask import current_app
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, contains_eager
 
 from ..calendar import to_london
 from ..engine import Snapshot
@@ -81,6 +81,26 @@ def lock_instance(instance_id: str) -> ProcessInstance:
     if instance is None:
         raise NotFound(f"process instance {instance_id} not found")
     return instance
+
+
+def lock_instance_of_task(task_id: str) -> Task | None:
+    """The task, with its instance (``task.instance``) loaded for change as lock_instance
+    does, in one statement; None if there is no such task."""
+    sqlite = db.session.get_bind().dialect.name == "sqlite"
+    if sqlite:
+        db.session.execute(
+            sa.update(ProcessInstance)
+            .where(ProcessInstance.id == sa.select(Task.instance_id).where(Task.id == task_id).scalar_subquery())
+            .values(lock_version=ProcessInstance.lock_version)
+            .execution_options(synchronize_session=False)
+        )
+    stmt = (sa.select(Task).join(Task.instance).options(contains_eager(Task.instance))
+            .where(Task.id == task_id))
+    if not sqlite:
+        # The instance's row only: the task row may be stale after waiting for the lock, but
+        # the engine state under it is current, and the engine says whether the task is ready.
+        stmt = stmt.with_for_update(of=ProcessInstance)
+    return db.session.execute(stmt.execution_options(populate_existing=True)).scalar_one_or_none()
 
 
 def stored_spec(definition_id: int) -> Callable[[], dict[str, Any]]:

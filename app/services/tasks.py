@@ -1,7 +1,7 @@
 """Working a human task: claim, release, assign, complete."""
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 import sqlalchemy as sa
 
@@ -13,7 +13,7 @@ from ..extensions import db
 from ..models import ProcessInstance, Task, TaskCandidateGroup, TaskStatus, User
 from . import forms
 from .incidents import decision_failed
-from .projection import apply_snapshot, audit, lock_instance, require_active, stored_spec
+from .projection import apply_snapshot, audit, lock_instance_of_task, require_active, stored_spec
 from .transaction import commit, engine_error
 
 
@@ -44,13 +44,11 @@ def visible_tasks_query(user: User) -> sa.Select:
 
 def get_visible(user: User, task_id: str) -> Task:
     """A task of the user's groups, or any task of a case they may see; else 404."""
-    missing = f"task {task_id} not found"
     task = db.session.get(Task, task_id)
     if task is None:
-        raise NotFound(missing)
+        raise NotFound(_missing(task_id))
     if not may_work(user, task) and not access.may_see_instance(user, task.instance_id):
-        raise access.hidden(user, "a task of a case outside the user's teams", missing,
-                            instance_id=task.instance_id, task_id=task.id)
+        raise _hidden(user, task)
     return task
 
 
@@ -58,8 +56,21 @@ def get_workable(user: User, task_id: str, action: str) -> Task:
     """A task the user may see and work; one they may only see answers 403."""
     task = get_visible(user, task_id)
     if not may_work(user, task):
-        raise deny(user, f"{action} a task of another group", task.instance_id, task.id)
+        raise _refused(user, task, action)
     return task
+
+
+def _missing(task_id: str) -> str:
+    return f"task {task_id} not found"
+
+
+def _hidden(user: User, task: Task) -> NotFound:
+    return access.hidden(user, "a task of a case outside the user's teams", _missing(task.id),
+                         instance_id=task.instance_id, task_id=task.id)
+
+
+def _refused(user: User, task: Task, action: str) -> Exception:
+    return deny(user, f"{action} a task of another group", task.instance_id, task.id)
 
 
 def _require_active(task: Task) -> None:
@@ -113,22 +124,28 @@ def assign(user: User, task_id: str, assignee_id: Any) -> Task:
 
 def complete(engine: Engine, user: User, task_id: str, variables: Any) -> Any:
     """Complete the task; returns its instance as written (see transaction.commit)."""
-    task = get_workable(user, task_id, "complete")
-    if task.assignee and task.assignee != user.id and not user.has_role("manager"):
-        raise deny(user, f"complete a task assigned to {task.assignee}", task.instance_id, task.id)
-    # The case's variables only for a form that reads them: they are read before the lock,
-    # as the form itself is, and without the engine state.
-    known = db.session.scalar(sa.select(ProcessInstance.variables).where(ProcessInstance.id == task.instance_id)) \
-        if forms.reads_case_variables(task.form) else {}
+    # The task and its instance, locked, in one statement: every statement is a round trip.
+    task = lock_instance_of_task(task_id)
+    refusal = _completion_refused(user, task, task_id)
+    if refusal is not None:
+        # Released first: on SQLite the refusal's own audit row would wait for this lock.
+        db.session.rollback()
+        raise refusal()
+    instance = task.instance
     try:
+        known = instance.variables if forms.reads_case_variables(task.form) else {}
         values = forms.validate(task.form, variables, known, engine.evaluate)
     except EngineError as exc:
         raise engine_error(exc) from None
-    _require_active(task)
+    except Invalid:
+        db.session.rollback()
+        raise
+    if task.status != TaskStatus.ACTIVE.value:
+        db.session.rollback()
+        raise Conflict(f"task {task_id} is {task.status}, not active")
+    require_active(instance)
     # Under the instance's lock the engine state is current: a task another request
     # completed while we waited is no longer ready there, which the engine reports.
-    instance = lock_instance(task.instance_id)
-    require_active(instance)
     try:
         snapshot = engine.complete_task(instance.definition_id, stored_spec(instance.definition_id), instance.state,
                                         task.id, values, user.id)
@@ -143,3 +160,20 @@ def complete(engine: Engine, user: User, task_id: str, variables: Any) -> Any:
           name=task.name, variables=values)
     apply_snapshot(instance, snapshot, user.id, completed_task_id=task.id)
     return commit(answer=instance)
+
+
+def _completion_refused(user: User, task: Task | None, task_id: str) -> Callable[[], Exception] | None:
+    """Why ``user`` may not complete ``task``, as the error to raise once the lock is
+    released (it records the refusal), or None: get_workable's rules, and a task assigned
+    to someone else is a manager's to complete."""
+    if task is None:
+        return lambda: NotFound(_missing(task_id))
+    # Taken now: the rollback before the error is made expires the row.
+    shown = Task(id=task.id, instance_id=task.instance_id)
+    if not may_work(user, task):
+        visible = access.may_see_instance(user, task.instance_id)
+        return lambda: _refused(user, shown, "complete") if visible else _hidden(user, shown)
+    if task.assignee and task.assignee != user.id and not user.has_role("manager"):
+        action = f"complete a task assigned to {task.assignee}"
+        return lambda: deny(user, action, shown.instance_id, shown.id)
+    return None
