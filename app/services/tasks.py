@@ -10,7 +10,7 @@ from ..auth import deny
 from ..engine import DecisionFailed, Engine, EngineError, TaskNotActive
 from ..errors import Conflict, Invalid, NotFound
 from ..extensions import db
-from ..models import ProcessInstance, Task, TaskCandidateGroup, TaskStatus, User
+from ..models import Task, TaskCandidateGroup, TaskStatus, User
 from . import forms
 from .incidents import decision_failed
 from .projection import apply_snapshot, audit, lock_instance_of_task, require_active, stored_spec
@@ -48,7 +48,7 @@ def get_visible(user: User, task_id: str) -> Task:
     if task is None:
         raise NotFound(_missing(task_id))
     if not may_work(user, task) and not access.may_see_instance(user, task.instance_id):
-        raise _hidden(user, task)
+        raise _hidden(user, task.instance_id, task.id)
     return task
 
 
@@ -56,7 +56,7 @@ def get_workable(user: User, task_id: str, action: str) -> Task:
     """A task the user may see and work; one they may only see answers 403."""
     task = get_visible(user, task_id)
     if not may_work(user, task):
-        raise _refused(user, task, action)
+        raise _refused(user, task.instance_id, task.id, action)
     return task
 
 
@@ -64,13 +64,13 @@ def _missing(task_id: str) -> str:
     return f"task {task_id} not found"
 
 
-def _hidden(user: User, task: Task) -> NotFound:
-    return access.hidden(user, "a task of a case outside the user's teams", _missing(task.id),
-                         instance_id=task.instance_id, task_id=task.id)
+def _hidden(user: User, instance_id: str, task_id: str) -> NotFound:
+    return access.hidden(user, "a task of a case outside the user's teams", _missing(task_id),
+                         instance_id=instance_id, task_id=task_id)
 
 
-def _refused(user: User, task: Task, action: str) -> Exception:
-    return deny(user, f"{action} a task of another group", task.instance_id, task.id)
+def _refused(user: User, instance_id: str, task_id: str, action: str) -> Exception:
+    return deny(user, f"{action} a task of another group", instance_id, task_id)
 
 
 def _require_active(task: Task) -> None:
@@ -135,15 +135,13 @@ def complete(engine: Engine, user: User, task_id: str, variables: Any) -> Any:
     try:
         known = instance.variables if forms.reads_case_variables(task.form) else {}
         values = forms.validate(task.form, variables, known, engine.evaluate)
+        _require_active(task)
+        require_active(instance)
     except EngineError as exc:
         raise engine_error(exc) from None
-    except Invalid:
+    except (Invalid, Conflict):
         db.session.rollback()
         raise
-    if task.status != TaskStatus.ACTIVE.value:
-        db.session.rollback()
-        raise Conflict(f"task {task_id} is {task.status}, not active")
-    require_active(instance)
     # Under the instance's lock the engine state is current: a task another request
     # completed while we waited is no longer ready there, which the engine reports.
     try:
@@ -169,11 +167,12 @@ def _completion_refused(user: User, task: Task | None, task_id: str) -> Callable
     if task is None:
         return lambda: NotFound(_missing(task_id))
     # Taken now: the rollback before the error is made expires the row.
-    shown = Task(id=task.id, instance_id=task.instance_id)
+    instance_id = task.instance_id
     if not may_work(user, task):
-        visible = access.may_see_instance(user, task.instance_id)
-        return lambda: _refused(user, shown, "complete") if visible else _hidden(user, shown)
+        visible = access.may_see_instance(user, instance_id)
+        return lambda: _refused(user, instance_id, task_id, "complete") if visible \
+            else _hidden(user, instance_id, task_id)
     if task.assignee and task.assignee != user.id and not user.has_role("manager"):
         action = f"complete a task assigned to {task.assignee}"
-        return lambda: deny(user, action, shown.instance_id, shown.id)
+        return lambda: deny(user, action, instance_id, task_id)
     return None
