@@ -228,6 +228,7 @@ class Timer(db.Model):
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     fired_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_error: Mapped[str | None] = mapped_column(sa.Text)
+    instance: Mapped[ProcessInstance] = relationship()
 
 
 class AuditEvent(db.Model):

@@ -57,7 +57,7 @@ def start(engine: Engine, user: User, key: str, business_key: str | None, variab
     db.session.flush()
     audit(instance.id, "instance_started", user.id, definitionKey=key, version=definition.version,
           businessKey=business_key, team=team, variables=values)
-    apply_snapshot(instance, snapshot, user.id)
+    apply_snapshot(instance, snapshot, user.id, started=True)
     return commit(answer=instance)
 
 

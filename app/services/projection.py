@@ -83,22 +83,24 @@ def lock_instance(instance_id: str) -> ProcessInstance:
     return instance
 
 
-def lock_instance_of_task(task_id: str) -> Task | None:
-    """The task, with its instance (``task.instance``) loaded for change as lock_instance
-    does, in one statement; None if there is no such task."""
+def lock_instance_of(model: type[Task] | type[Timer], row_id: str) -> Task | Timer | None:
+    """A task or timer row with its instance (``row.instance``) loaded for change as
+    lock_instance does, in one statement; None if there is no such row.
+
+    Only the instance's row is locked: a writer locking the task or timer too could hold it
+    while waiting for the instance, against the writer it waits for, which changes that
+    row. So the row itself may be stale if the lock had to be waited for.
+    """
     sqlite = db.session.get_bind().dialect.name == "sqlite"
     if sqlite:
         db.session.execute(
             sa.update(ProcessInstance)
-            .where(ProcessInstance.id == sa.select(Task.instance_id).where(Task.id == task_id).scalar_subquery())
+            .where(ProcessInstance.id == sa.select(model.instance_id).where(model.id == row_id).scalar_subquery())
             .values(lock_version=ProcessInstance.lock_version)
             .execution_options(synchronize_session=False)
         )
-    stmt = (sa.select(Task).join(Task.instance).options(contains_eager(Task.instance))
-            .where(Task.id == task_id))
+    stmt = sa.select(model).join(model.instance).options(contains_eager(model.instance)).where(model.id == row_id)
     if not sqlite:
-        # The instance's row only: the task row may be stale after waiting for the lock, but
-        # the engine state under it is current, and the engine says whether the task is ready.
         stmt = stmt.with_for_update(of=ProcessInstance)
     return db.session.execute(stmt.execution_options(populate_existing=True)).scalar_one_or_none()
 
@@ -120,13 +122,16 @@ def apply_snapshot(
     *,
     completed_task_id: str | None = None,
     ended_status: InstanceStatus | None = None,
+    started: bool = False,
 ) -> None:
+    """``started``: the instance was started by this action, so it has no task or timer rows
+    to read yet."""
     with db.session.no_autoflush:
         # One flush at the end: the inserts below go to the database as a few batches.
-        _apply(instance, snapshot, user, completed_task_id, ended_status)
+        _apply(instance, snapshot, user, completed_task_id, ended_status, started)
 
 
-def _apply(instance, snapshot, user, completed_task_id, ended_status) -> None:
+def _apply(instance, snapshot, user, completed_task_id, ended_status, started) -> None:
     at = now()
     instance.state = snapshot.state
     instance.variables = snapshot.variables
@@ -147,9 +152,9 @@ def _apply(instance, snapshot, user, completed_task_id, ended_status) -> None:
             produced_at = datetime.fromisoformat(step["at"]) if step.get("at") else at
             documents.produce(kind, instance.id, snapshot.variables, step["activityId"], user, produced_at)
     # Kept on the instance for this request's response, so it need not query them again.
-    instance.active_tasks = sorted(_sync_tasks(instance, snapshot, user, completed_task_id, at),
+    instance.active_tasks = sorted(_sync_tasks(instance, snapshot, user, completed_task_id, at, started),
                                    key=lambda t: (t.created_at, t.id))
-    instance.timer_list = sorted(_sync_timers(instance, snapshot, at), key=lambda t: (t.due_at, t.id))
+    instance.timer_list = sorted(_sync_timers(instance, snapshot, at, started), key=lambda t: (t.due_at, t.id))
     if ended_status is not None or snapshot.completed:
         instance.status = (ended_status or InstanceStatus.COMPLETED).value
         instance.ended_at = at
@@ -157,9 +162,9 @@ def _apply(instance, snapshot, user, completed_task_id, ended_status) -> None:
             audit(instance.id, "instance_completed", user, at=at, outcome=snapshot.outcome)
 
 
-def _sync_tasks(instance, snapshot, user, completed_task_id, at) -> list[Task]:
+def _sync_tasks(instance, snapshot, user, completed_task_id, at, started) -> list[Task]:
     """Bring the task rows in line with the engine's ready user tasks; return the active ones."""
-    open_rows = {
+    open_rows = {} if started else {
         t.id: t for t in db.session.execute(
             sa.select(Task).where(Task.instance_id == instance.id, Task.status == TaskStatus.ACTIVE.value)
         ).scalars()
@@ -214,14 +219,14 @@ def _sync_tasks(instance, snapshot, user, completed_task_id, at) -> list[Task]:
     return active
 
 
-def _sync_timers(instance, snapshot, at) -> list[Timer]:
+def _sync_timers(instance, snapshot, at, started) -> list[Timer]:
     """Match the engine's waiting timers to timer rows by (engine task, due time); return
     the pending ones.
 
     A pending row the engine no longer waits on has fired (its event ran, or a cycle moved
     on to its next due time) or was cancelled (its task completed, the instance ended).
     """
-    pending = list(db.session.execute(
+    pending = [] if started else list(db.session.execute(
         sa.select(Timer).where(Timer.instance_id == instance.id, Timer.status == TimerStatus.PENDING.value)
     ).scalars())
     waiting = {(t["id"], _dt(t["dueAt"])): t for t in snapshot.timers}

@@ -13,7 +13,7 @@ from ..extensions import db
 from ..models import Task, TaskCandidateGroup, TaskStatus, User
 from . import forms
 from .incidents import decision_failed
-from .projection import apply_snapshot, audit, lock_instance_of_task, require_active, stored_spec
+from .projection import apply_snapshot, audit, lock_instance_of, require_active, stored_spec
 from .transaction import commit, engine_error
 
 
@@ -125,7 +125,9 @@ def assign(user: User, task_id: str, assignee_id: Any) -> Task:
 def complete(engine: Engine, user: User, task_id: str, variables: Any) -> Any:
     """Complete the task; returns its instance as written (see transaction.commit)."""
     # The task and its instance, locked, in one statement: every statement is a round trip.
-    task = lock_instance_of_task(task_id)
+    # The task row may be older than the lock (see lock_instance_of), but the engine state is
+    # current: a task another request completed while we waited is not ready there.
+    task = lock_instance_of(Task, task_id)
     refusal = _completion_refused(user, task, task_id)
     if refusal is not None:
         # Released first: on SQLite the refusal's own audit row would wait for this lock.
@@ -142,8 +144,6 @@ def complete(engine: Engine, user: User, task_id: str, variables: Any) -> Any:
     except (Invalid, Conflict):
         db.session.rollback()
         raise
-    # Under the instance's lock the engine state is current: a task another request
-    # completed while we waited is no longer ready there, which the engine reports.
     try:
         snapshot = engine.complete_task(instance.definition_id, stored_spec(instance.definition_id), instance.state,
                                         task.id, values, user.id)

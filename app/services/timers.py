@@ -13,7 +13,7 @@ from ..errors import Conflict
 from ..extensions import db
 from ..models import InstanceStatus, ProcessInstance, Timer, TimerStatus, User
 from ..timer_queue import TimerQueue
-from .projection import apply_snapshot, audit, lock_instance, stored_spec
+from .projection import apply_snapshot, audit, lock_instance, lock_instance_of, stored_spec
 from .transaction import commit
 
 log = logging.getLogger(__name__)
@@ -23,14 +23,13 @@ FIRED, NOT_DUE, NOT_PENDING, MISSING, HELD = "fired", "not_due", "not_pending", 
 
 def fire(engine: Engine, timer_id: str, as_of: datetime) -> str:
     """Fire ``timer_id`` if it is still pending and due at ``as_of``; say what happened."""
-    instance_id = db.session.execute(sa.select(Timer.instance_id).where(Timer.id == timer_id)).scalar()
-    if instance_id is None:
+    timer = lock_instance_of(Timer, timer_id)
+    if timer is None:
+        db.session.rollback()
         return MISSING
-    instance = lock_instance(instance_id)
-    # Read under the instance's lock: a firing that got there first is visible now.
-    timer = db.session.execute(
-        sa.select(Timer).where(Timer.id == timer_id).execution_options(populate_existing=True)
-    ).scalar_one()
+    instance = timer.instance
+    # Read again under the instance's lock: a firing that got there first is visible now.
+    db.session.refresh(timer)
     if timer.status != TimerStatus.PENDING.value:
         db.session.rollback()
         return NOT_PENDING
