@@ -66,18 +66,7 @@ def lock_instance(instance_id: str) -> ProcessInstance:
     no row locks; a no-op UPDATE takes the database write lock before we read, which is
     the same guarantee for an embedded, single-node install.
     """
-    if db.session.get_bind().dialect.name == "sqlite":
-        db.session.execute(
-            sa.update(ProcessInstance)
-            .where(ProcessInstance.id == instance_id)
-            .values(lock_version=ProcessInstance.lock_version)
-            .execution_options(synchronize_session=False)
-        )
-    stmt = sa.select(ProcessInstance).where(ProcessInstance.id == instance_id)
-    if db.session.get_bind().dialect.name == "postgresql":
-        # Only the instance's row: its definition (joined in) is shared by every instance.
-        stmt = stmt.with_for_update(of=ProcessInstance)
-    instance = db.session.execute(stmt.execution_options(populate_existing=True)).scalar_one_or_none()
+    instance = _for_change(sa.select(ProcessInstance).where(ProcessInstance.id == instance_id), instance_id)
     if instance is None:
         raise NotFound(f"process instance {instance_id} not found")
     return instance
@@ -91,16 +80,22 @@ def lock_instance_of(model: type[Task] | type[Timer], row_id: str) -> Task | Tim
     while waiting for the instance, against the writer it waits for, which changes that
     row. So the row itself may be stale if the lock had to be waited for.
     """
-    sqlite = db.session.get_bind().dialect.name == "sqlite"
-    if sqlite:
+    stmt = sa.select(model).join(model.instance).options(contains_eager(model.instance)).where(model.id == row_id)
+    return _for_change(stmt, sa.select(model.instance_id).where(model.id == row_id).scalar_subquery())
+
+
+def _for_change(stmt: sa.Select, instance_id: Any) -> Any:
+    """Run ``stmt`` (a select of the instance, or of a row joined to it) holding the lock of
+    the instance ``instance_id`` (an id, or a scalar subquery giving one) until commit."""
+    if db.session.get_bind().dialect.name == "sqlite":
         db.session.execute(
             sa.update(ProcessInstance)
-            .where(ProcessInstance.id == sa.select(model.instance_id).where(model.id == row_id).scalar_subquery())
+            .where(ProcessInstance.id == instance_id)
             .values(lock_version=ProcessInstance.lock_version)
             .execution_options(synchronize_session=False)
         )
-    stmt = sa.select(model).join(model.instance).options(contains_eager(model.instance)).where(model.id == row_id)
-    if not sqlite:
+    else:
+        # Only the instance's row: its definition (joined in) is shared by every instance.
         stmt = stmt.with_for_update(of=ProcessInstance)
     return db.session.execute(stmt.execution_options(populate_existing=True)).scalar_one_or_none()
 

@@ -54,10 +54,25 @@ def get_visible(user: User, task_id: str) -> Task:
 
 def get_workable(user: User, task_id: str, action: str) -> Task:
     """A task the user may see and work; one they may only see answers 403."""
-    task = get_visible(user, task_id)
-    if not may_work(user, task):
-        raise _refused(user, task.instance_id, task.id, action)
+    task = db.session.get(Task, task_id)
+    refusal = _refusal(user, task, task_id, action)
+    if refusal is not None:
+        raise refusal()
     return task
+
+
+def _refusal(user: User, task: Task | None, task_id: str, action: str) -> Callable[[], Exception] | None:
+    """Why ``user`` may not ``action`` ``task`` (missing, outside their teams, another
+    group's), as a function making the error to raise (which records the refusal), or None."""
+    if task is None:
+        return lambda: NotFound(_missing(task_id))
+    if may_work(user, task):
+        return None
+    # Taken now: a caller that rolls back before raising has the row expired.
+    instance_id = task.instance_id
+    if access.may_see_instance(user, instance_id):
+        return lambda: _refused(user, instance_id, task_id, action)
+    return lambda: _hidden(user, instance_id, task_id)
 
 
 def _missing(task_id: str) -> str:
@@ -161,18 +176,9 @@ def complete(engine: Engine, user: User, task_id: str, variables: Any) -> Any:
 
 
 def _completion_refused(user: User, task: Task | None, task_id: str) -> Callable[[], Exception] | None:
-    """Why ``user`` may not complete ``task``, as the error to raise once the lock is
-    released (it records the refusal), or None: get_workable's rules, and a task assigned
-    to someone else is a manager's to complete."""
-    if task is None:
-        return lambda: NotFound(_missing(task_id))
-    # Taken now: the rollback before the error is made expires the row.
-    instance_id = task.instance_id
-    if not may_work(user, task):
-        visible = access.may_see_instance(user, instance_id)
-        return lambda: _refused(user, instance_id, task_id, "complete") if visible \
-            else _hidden(user, instance_id, task_id)
-    if task.assignee and task.assignee != user.id and not user.has_role("manager"):
-        action = f"complete a task assigned to {task.assignee}"
+    """get_workable's refusal, or a task assigned to someone else (a manager's to complete)."""
+    refusal = _refusal(user, task, task_id, "complete")
+    if refusal is None and task.assignee and task.assignee != user.id and not user.has_role("manager"):
+        action, instance_id = f"complete a task assigned to {task.assignee}", task.instance_id
         return lambda: deny(user, action, instance_id, task_id)
-    return None
+    return refusal
