@@ -58,6 +58,34 @@ def test_overdue_visit_raises_the_atm_escalation_once(api, app):
             == timers.NOT_PENDING
 
 
+def test_a_firing_reads_its_timer_with_the_instance_lock_and_an_unknown_timer_is_missing(api, app):
+    instance = start_quick(api, "2026-12-04T23:59:59+00:00")
+    (timer,) = instance["timers"]
+    engine = app.extensions["pathways.engine"]
+    statements = []
+
+    def record(conn, cursor, statement, *args):
+        statements.append(" ".join(statement.split()))
+
+    with app.app_context():
+        assert timers.fire(engine, "no-such-timer", at("2026-12-05T00:00:00+00:00")) == timers.MISSING
+        # Nothing held: on SQLite a lock left over would keep every other writer waiting.
+        with db.engine.begin() as conn:
+            conn.execute(sa.update(Timer).where(Timer.id == timer["id"]).values(attempts=0))
+        sa.event.listen(db.engine, "before_cursor_execute", record)
+        try:
+            assert timers.fire(engine, timer["id"], at("2026-12-05T00:00:00+00:00")) == timers.FIRED
+        finally:
+            sa.event.remove(db.engine, "before_cursor_execute", record)
+    reads = [s.split(" FROM ", 1)[1] for s in statements if s.upper().startswith("SELECT") and " FROM " in s]
+    # The timer with its instance locked, the timer again under the lock, then the projection's
+    # open tasks and pending timers.
+    assert sum(r.startswith("timer JOIN process_instance") for r in reads) == 1, reads
+    assert sum("process_instance" in r for r in reads) == 1, reads
+    assert sum(r.startswith("timer") for r in reads) == 3, reads
+    assert fired_count(app, instance["id"]) == 1
+
+
 def test_a_deadline_already_past_when_reached_is_in_the_history_with_its_lateness(api, app):
     # The visit was due before the referral even reached the pathway (TEST_NOW is 1 Dec 09:00).
     instance = start_quick(api, "2026-11-30T09:00:00+00:00")
