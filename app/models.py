@@ -124,7 +124,9 @@ class ProcessDefinition(db.Model):
     name: Mapped[str] = mapped_column(sa.String(255))
     content_hash: Mapped[str] = mapped_column(sa.String(64))
     source_file: Mapped[str] = mapped_column(sa.String(255))
-    source_xml: Mapped[str] = mapped_column(sa.Text)
+    # Deferred like the spec: an instance loads its definition (for its version) on every
+    # read and every change, and the diagram is tens of kilobytes that only its view needs.
+    source_xml: Mapped[str] = mapped_column(sa.Text, deferred=True)
     # The parsed spec, stored once per version: instance state never repeats it.
     spec: Mapped[dict[str, Any]] = mapped_column(sa.JSON, deferred=True)
     deployment_id: Mapped[int] = mapped_column(sa.ForeignKey("deployment.id"))
@@ -155,7 +157,9 @@ class ProcessInstance(db.Model):
     child_id: Mapped[str | None] = mapped_column(sa.String(80), index=True)
     status: Mapped[str] = mapped_column(sa.String(20), index=True)
     # The engine's serialized state without its spec, and the variables projected from it.
-    state: Mapped[dict[str, Any]] = mapped_column(sa.JSON)
+    # The state (tens of kilobytes) is deferred: only a change reads it, and loads it with
+    # the lock (projection.lock_instance); a list of cases or a task's page never needs it.
+    state: Mapped[dict[str, Any]] = mapped_column(sa.JSON, deferred=True)
     variables: Mapped[dict[str, Any]] = mapped_column(sa.JSON)
     # Bumped on every change: a writer holding an older value has lost the race.
     lock_version: Mapped[int] = mapped_column(default=0)

@@ -276,6 +276,40 @@ def test_start_and_complete_answer_what_was_stored_without_reading_it_back(api):
     assert sum(s.startswith("timer") for s in found) == 1, found
 
 
+def test_reads_leave_the_engine_state_and_the_diagram_in_the_database(api):
+    """A list of cases, a case and a task answer without the engine state (tens of KB per
+    case) or the diagram's XML (tens of KB per version): only a change reads the state."""
+    import sqlalchemy as sa
+
+    from app.extensions import db
+
+    from steps import active
+
+    started = start_smoke(api)
+    task = active(started, started["activeTasks"][0]["activityId"])
+    statements = []
+
+    def record(conn, cursor, statement, *args):
+        statements.append(" ".join(statement.split()))
+
+    with api.app.app_context():
+        sa.event.listen(db.engine, "before_cursor_execute", record)
+        try:
+            assert api.get("/process-instances").status_code == 200
+            assert api.get(f"/process-instances/{started['id']}").status_code == 200
+            assert api.get(f"/tasks/{task['id']}").status_code == 200
+            assert api.get("/tasks").status_code == 200
+            reads = list(statements)
+            statements.clear()
+            api.post(f"/tasks/{task['id']}/complete", {"variables": {}})
+        finally:
+            sa.event.remove(db.engine, "before_cursor_execute", record)
+    selects = [s for s in reads if s.upper().startswith("SELECT")]
+    assert selects and not [s for s in selects if "process_instance.state" in s or ".source_xml" in s], selects
+    # The completion reads the state once, with the lock.
+    assert sum("process_instance.state" in s for s in statements if s.upper().startswith("SELECT")) == 1
+
+
 @pytest.mark.parametrize("path", ["/tasks/a%00b", "/process-instances/a%00b/history", "/children/C%00",
                                   "/families/F%00", "/documents/d%00/pdf"])
 def test_an_id_with_a_nul_character_is_404(api, path):

@@ -7,7 +7,7 @@ from typing import Any, Callable
 
 import sqlalchemy as sa
 from flask import current_app
-from sqlalchemy.orm import Session, contains_eager
+from sqlalchemy.orm import Session, contains_eager, undefer
 
 from ..calendar import to_london
 from ..engine import Snapshot
@@ -66,7 +66,8 @@ def lock_instance(instance_id: str) -> ProcessInstance:
     no row locks; a no-op UPDATE takes the database write lock before we read, which is
     the same guarantee for an embedded, single-node install.
     """
-    instance = _for_change(sa.select(ProcessInstance).where(ProcessInstance.id == instance_id), instance_id)
+    instance = _for_change(sa.select(ProcessInstance).options(undefer(ProcessInstance.state))
+                           .where(ProcessInstance.id == instance_id), instance_id)
     if instance is None:
         raise NotFound(f"process instance {instance_id} not found")
     return instance
@@ -80,7 +81,8 @@ def lock_instance_of(model: type[Task] | type[Timer], row_id: str) -> Task | Tim
     while waiting for the instance, against the writer it waits for, which changes that
     row. So the row itself may be stale if the lock had to be waited for.
     """
-    stmt = sa.select(model).join(model.instance).options(contains_eager(model.instance)).where(model.id == row_id)
+    stmt = (sa.select(model).join(model.instance)
+            .options(contains_eager(model.instance).undefer(ProcessInstance.state)).where(model.id == row_id))
     return _for_change(stmt, sa.select(model.instance_id).where(model.id == row_id).scalar_subquery())
 
 
