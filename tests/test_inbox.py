@@ -266,6 +266,33 @@ def test_the_manager_view(browser, api, clock):
     assert browser.get("/team").status_code == 404
 
 
+def test_the_manager_view_reads_its_quiet_cases_in_one_query(browser, api, clock):
+    started = [start_referral(api, ref=f"REF-Q{n}", child=f"C-Q{n}") for n in range(3)]
+    clock(days=35)
+    sign_in(browser, "nel.ai.atm")
+
+    def quiet_page():
+        statements = []
+
+        def record(conn, cursor, statement, *args):
+            statements.append(statement)
+
+        with browser.application.app_context():
+            sa.event.listen(db.engine, "before_cursor_execute", record)
+            try:
+                page = browser.get("/team").get_data(as_text=True)
+            finally:
+                sa.event.remove(db.engine, "before_cursor_execute", record)
+        (entry,) = re.findall(r'<ul class="govuk-list" id="quiet">(.*?)</ul>', page, re.S)
+        return entry.count("<li>"), len(statements)
+
+    quiet, statements = quiet_page()
+    assert quiet == 3
+    work(api, started[0], "duty_atm_review", "nel.ai.atm", reviewDecision="accept")
+    # One case fewer is quiet, and the page sends as many statements: not one per case.
+    assert quiet_page() == (2, statements)
+
+
 def test_caseloads_against_the_ifst_guidance(browser, api):
     """IFST aims at about 25 children per key worker: the 26th child is over it."""
     def allocate(n):

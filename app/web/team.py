@@ -73,12 +73,16 @@ def _quiet(calendar: WorkingCalendar, tasks: list[Task], at: datetime) -> list[d
         sa.select(AuditEvent.instance_id, sa.func.max(AuditEvent.at))
         .where(AuditEvent.instance_id.in_(instance_ids), AuditEvent.type.notin_(NOT_ACTIVITY))
         .group_by(AuditEvent.instance_id)).all()
-    quiet = []
+    idle = {}
     for instance_id, last_at in last:
-        idle = calendar.working_days_between(last_at, at)
-        if idle >= QUIET_WORKING_DAYS:
-            instance = db.session.get(ProcessInstance, instance_id)
-            quiet.append({"instance": instance, "idle": idle, "last": last_at})
+        days = calendar.working_days_between(last_at, at)
+        if days >= QUIET_WORKING_DAYS:
+            idle[instance_id] = (days, last_at)
+    if not idle:
+        return []
+    # The quiet cases in one query, not one each: a team can have hundreds.
+    instances = db.session.execute(sa.select(ProcessInstance).where(ProcessInstance.id.in_(sorted(idle)))).scalars()
+    quiet = [{"instance": i, "idle": idle[i.id][0], "last": idle[i.id][1]} for i in instances]
     return sorted(quiet, key=lambda q: (-q["idle"], q["instance"].business_key or ""))
 
 
