@@ -10,13 +10,15 @@ and, for reference, Pathways' engine adapter with no database: the state round t
 the service layer (without its spec, which SpiffWorkflow's own serializer writes into every
 copy of way 2) and nothing else, so that the service layer's gap to it is the database's.
 
-Prints task completions per second, p50/p95 latency per completion, each way's ratio to
+The ways take turns (ROUNDS rounds, after an uncounted warm-up), so that the machine's
+speed drifting during the run changes each way alike. Prints task completions per second, p50/p95 latency per completion, each way's ratio to
 the round-trip floor and the bytes of stored state per finished instance. Checks ratios and
 sizes measured in this run (not absolute times): the service layer on PostgreSQL within 4x
 of the floor, at most 32 KB of state per finished instance. Run with `make bench`.
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import secrets
@@ -26,7 +28,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, ContextManager, Generator
 
 import pytest
 import requests
@@ -35,6 +37,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from conftest import ROOT, make_app, seed, throwaway_postgres  # noqa: E402
 
 INSTANCES = {"memory": 200, "roundtrip": 200, "adapter": 200, "sqlite": 100, "postgres": 100, "http": 50}
+# The ways take turns this many times (each running its count / ROUNDS instances a turn).
+ROUNDS = 5
 START = {"childId": "C-1", "referralId": "R-1", "referralReceivedAt": "2027-06-01T10:00:00Z",
          "strategyDiscussionRecommended": False}
 # (activity, user, variables) in the order the happy path reaches them.
@@ -65,6 +69,9 @@ class Result:
         ordered = sorted(self.latencies)
         return ordered[min(len(ordered) - 1, int(p * len(ordered)))] * 1000
 
+    def reset(self) -> None:
+        self.latencies, self.elapsed, self.state_bytes = [], 0.0, []
+
 
 def timed(result: Result, action: Callable[[], Any]) -> Any:
     began = time.perf_counter()
@@ -73,9 +80,47 @@ def timed(result: Result, action: Callable[[], Any]) -> Any:
     return value
 
 
+# Each way is a generator: it sets itself up, yields its Result, then runs as many
+# instances as it is sent, round after round, and tears itself down when closed. The ways
+# take turns (see interleaved), so that a machine getting quicker or slower during the run
+# (this one does, by 2-3x within an hour) changes every way alike and the ratios hold.
+Way = Generator[Result, int, None]
+
+
+def interleaved(ways: list[Way], counts: list[int], rounds: int, warmup: int = 2) -> list[Result]:
+    """Run the ways in turns: ``rounds`` rounds, each way running its count / rounds
+    instances a round, after a warm-up round of ``warmup`` instances each that is not counted."""
+    try:
+        results = [next(way) for way in ways]
+        for way, result in zip(ways, results):
+            way.send(warmup)
+            result.reset()
+        for _ in range(rounds):
+            for way, count in zip(ways, counts):
+                way.send(count // rounds)
+    finally:
+        for way in ways:
+            way.close()
+    return results
+
+
+def _rounds(result: Result, run_one: Callable[[], None],
+            each_round: Callable[[], ContextManager[Any]] = contextlib.nullcontext) -> Way:
+    """Run ``run_one`` (one instance) as many times as sent, inside ``each_round()``, adding
+    each round's time."""
+    count = yield result
+    while True:
+        began = time.perf_counter()
+        with each_round():
+            for _ in range(count):
+                run_one()
+        result.elapsed += time.perf_counter() - began
+        count = yield result
+
+
 # -- 1 and 2: SpiffWorkflow on its own ----------------------------------------------------
 
-def spiff_runs(name: str, count: int, roundtrip: bool) -> Result:
+def spiff_way(name: str, roundtrip: bool) -> Way:
     from SpiffWorkflow.bpmn import BpmnWorkflow
     from SpiffWorkflow.bpmn.serializer.workflow import BpmnWorkflowSerializer
     from SpiffWorkflow.task import TaskState
@@ -97,8 +142,8 @@ def spiff_runs(name: str, count: int, roundtrip: bool) -> Result:
     engine = create_script_engine(WorkingCalendar())
     serializer = BpmnWorkflowSerializer(BpmnWorkflowSerializer.configure(CAMUNDA_CONFIG))
     result = Result(name)
-    began = time.perf_counter()
-    for _ in range(count):
+
+    def run_one():
         workflow = BpmnWorkflow(spec, subprocesses, script_engine=engine)
         workflow.get_next_task(state=TaskState.READY).set_data(**START)
         workflow.do_engine_steps()
@@ -122,11 +167,11 @@ def spiff_runs(name: str, count: int, roundtrip: bool) -> Result:
         assert workflow.is_completed(), "the happy path did not reach its end"
         if roundtrip:
             result.state_bytes.append(len(state))
-    result.elapsed = time.perf_counter() - began
-    return result
+
+    yield from _rounds(result, run_one)
 
 
-def adapter_runs(name: str, database_url: str, count: int) -> Result:
+def adapter_way(name: str, database_url: str) -> Way:
     """Pathways' engine adapter without the database: each completion restores the state
     from JSON and serializes it back, without its spec, as the service layer does. The gap
     between this and the service layer is the database's share."""
@@ -141,36 +186,38 @@ def adapter_runs(name: str, database_url: str, count: int) -> Result:
     seed(app)
     engine = app.extensions["pathways.engine"]
     result = Result(name)
-    try:
-        with app.app_context():
-            definition_id = db.session.execute(sa.select(ProcessDefinition.id).where(
-                ProcessDefinition.key == "nel_section17")).scalar_one()
-            spec = stored_spec(definition_id)
-            began = time.perf_counter()
-            for _ in range(count):
-                snapshot = engine.start(definition_id, spec, dict(START))
-                stored = orjson.dumps(snapshot.state)
-                for activity, user, variables in STEPS:
-                    task_id = next(t["id"] for t in snapshot.user_tasks if t["activityId"] == activity)
+    with app.app_context():
+        definition_id = db.session.execute(sa.select(ProcessDefinition.id).where(
+            ProcessDefinition.key == "nel_section17")).scalar_one()
+        # Loaded once: the engine keeps a version's restored spec.
+        spec = stored_spec(definition_id)()
 
-                    def complete():
-                        nonlocal snapshot, stored
-                        snapshot = engine.complete_task(definition_id, spec, orjson.loads(stored), task_id,
-                                                        dict(variables), user)
-                        stored = orjson.dumps(snapshot.state)
-                    timed(result, complete)
-                assert snapshot.completed and snapshot.variables["outcome"] == "close"
-                result.state_bytes.append(len(stored) + len(orjson.dumps(snapshot.variables)))
-            result.elapsed = time.perf_counter() - began
+    def run_one():
+        snapshot = engine.start(definition_id, spec, dict(START))
+        stored = orjson.dumps(snapshot.state)
+        for activity, user, variables in STEPS:
+            task_id = next(t["id"] for t in snapshot.user_tasks if t["activityId"] == activity)
+
+            def complete():
+                nonlocal snapshot, stored
+                snapshot = engine.complete_task(definition_id, spec, orjson.loads(stored), task_id,
+                                                dict(variables), user)
+                stored = orjson.dumps(snapshot.state)
+            timed(result, complete)
+        assert snapshot.completed and snapshot.variables["outcome"] == "close"
+        result.state_bytes.append(len(stored) + len(orjson.dumps(snapshot.variables)))
+
+    try:
+        # In an app context: the decisions a diagram evaluates are read from the database.
+        yield from _rounds(result, run_one, app.app_context)
     finally:
         with app.app_context():
             db.engine.dispose()
-    return result
 
 
 # -- 3: the service layer -----------------------------------------------------------------
 
-def service_runs(name: str, database_url: str, count: int) -> Result:
+def service_way(name: str, database_url: str) -> Way:
     from datetime import datetime, timezone
 
     import sqlalchemy as sa
@@ -184,30 +231,37 @@ def service_runs(name: str, database_url: str, count: int) -> Result:
     seed(app)
     engine = app.extensions["pathways.engine"]
     result = Result(name)
-    try:
+    started = iter(range(10 ** 9))
+    users: dict[str, User] = {}
+
+    @contextlib.contextmanager
+    def each_round():
+        # Each turn has an app context (and so a session) of its own, and its users in it.
         with app.app_context():
-            users = {u.id: u for u in db.session.execute(sa.select(User)).scalars()}
-            began = time.perf_counter()
-            for i in range(count):
-                instance_id = instances.start(engine, users["front.door"], "nel_section17", f"B-{i}", START).id
-                for activity, user, variables in STEPS:
-                    task_id = db.session.execute(sa.select(Task.id).where(
-                        Task.instance_id == instance_id, Task.activity_id == activity,
-                        Task.status == "active")).scalar_one()
-                    timed(result, lambda: tasks.complete(engine, users[user], task_id, variables))
-                instance = db.session.get(ProcessInstance, instance_id)
-                assert instance.status == "completed" and instance.variables["outcome"] == "close"
-                result.state_bytes.append(len(json.dumps(instance.state)) + len(json.dumps(instance.variables)))
-            result.elapsed = time.perf_counter() - began
+            users.update((u.id, u) for u in db.session.execute(sa.select(User)).scalars())
+            yield
+
+    def run_one():
+        instance_id = instances.start(engine, users["front.door"], "nel_section17", f"B-{next(started)}", START).id
+        for activity, user, variables in STEPS:
+            task_id = db.session.execute(sa.select(Task.id).where(
+                Task.instance_id == instance_id, Task.activity_id == activity,
+                Task.status == "active")).scalar_one()
+            timed(result, lambda: tasks.complete(engine, users[user], task_id, variables))
+        instance = db.session.get(ProcessInstance, instance_id)
+        assert instance.status == "completed" and instance.variables["outcome"] == "close"
+        result.state_bytes.append(len(json.dumps(instance.state)) + len(json.dumps(instance.variables)))
+
+    try:
+        yield from _rounds(result, run_one, each_round)
     finally:
         with app.app_context():
             db.engine.dispose()
-    return result
 
 
 # -- 4: over HTTP --------------------------------------------------------------------------
 
-def http_runs(name: str, database_url: str, count: int) -> Result:
+def http_way(name: str, database_url: str) -> Way:
     from app.extensions import db
 
     app = make_app(database_url)
@@ -228,6 +282,19 @@ def http_runs(name: str, database_url: str, count: int) -> Result:
     sessions = {user: requests.Session() for user in ("front.door", "nel.ai.atm", "nel.ai.sw1")}
     for user, session in sessions.items():
         session.headers["Authorization"] = f"Bearer {app.tokens[user]}"
+    started = iter(range(10 ** 9))
+
+    def run_one():
+        instance = sessions["front.door"].post(f"{base}/process-definitions/nel_section17/start",
+                                               json={"businessKey": f"H-{next(started)}", "variables": START}).json()
+        for activity, user, variables in STEPS:
+            task = next(t for t in instance["activeTasks"] if t["activityId"] == activity)
+            response = timed(result, lambda: sessions[user].post(f"{base}/tasks/{task['id']}/complete",
+                                                                 json={"variables": variables}))
+            assert response.status_code == 200, response.text
+            instance = response.json()
+        assert instance["status"] == "completed"
+
     try:
         for _ in range(300):
             try:
@@ -236,37 +303,25 @@ def http_runs(name: str, database_url: str, count: int) -> Result:
             except requests.ConnectionError:
                 assert server.poll() is None, "pathways serve exited"
                 time.sleep(0.1)
-        began = time.perf_counter()
-        for i in range(count):
-            instance = sessions["front.door"].post(f"{base}/process-definitions/nel_section17/start",
-                                                   json={"businessKey": f"H-{i}", "variables": START}).json()
-            for activity, user, variables in STEPS:
-                task = next(t for t in instance["activeTasks"] if t["activityId"] == activity)
-                response = timed(result, lambda: sessions[user].post(f"{base}/tasks/{task['id']}/complete",
-                                                                     json={"variables": variables}))
-                assert response.status_code == 200, response.text
-                instance = response.json()
-            assert instance["status"] == "completed"
-        result.elapsed = time.perf_counter() - began
+        yield from _rounds(result, run_one)
     finally:
         for session in sessions.values():
             session.close()
         server.terminate()
         server.wait(timeout=30)
-    return result
 
 
 @pytest.mark.benchmark
 def test_nel_section17_four_ways(tmp_path):
-    results = [spiff_runs("in-memory SpiffWorkflow", INSTANCES["memory"], roundtrip=False),
-               spiff_runs("in-memory + round trip (floor)", INSTANCES["roundtrip"], roundtrip=True),
-               adapter_runs("engine adapter, no database", f"sqlite:///{tmp_path / 'adapter.sqlite3'}",
-                            INSTANCES["adapter"]),
-               service_runs("service layer, SQLite", f"sqlite:///{tmp_path / 'bench.sqlite3'}", INSTANCES["sqlite"])]
-    with throwaway_postgres() as url:
-        results.append(service_runs("service layer, PostgreSQL", url, INSTANCES["postgres"]))
-    with throwaway_postgres() as url:
-        results.append(http_runs("HTTP, PostgreSQL", url, INSTANCES["http"]))
+    with throwaway_postgres() as pg_url, throwaway_postgres() as http_url:
+        ways = [spiff_way("in-memory SpiffWorkflow", roundtrip=False),
+                spiff_way("in-memory + round trip (floor)", roundtrip=True),
+                adapter_way("engine adapter, no database", f"sqlite:///{tmp_path / 'adapter.sqlite3'}"),
+                service_way("service layer, SQLite", f"sqlite:///{tmp_path / 'bench.sqlite3'}"),
+                service_way("service layer, PostgreSQL", pg_url),
+                http_way("HTTP, PostgreSQL", http_url)]
+        counts = [INSTANCES[k] for k in ("memory", "roundtrip", "adapter", "sqlite", "postgres", "http")]
+        results = interleaved(ways, counts, ROUNDS)
     floor = results[1].per_second()
     print("\nnel_section17 happy path (6 completions per instance)")
     # completions/s: over the whole run, starting each case included; busy/s: over the time
