@@ -24,14 +24,16 @@ def issue_token(user: User, days: int | None = None, role: str | None = None, by
     return tokens.issue(user, current_app.config["PATHWAYS_TOKEN_DAYS"] if days is None else days, role, by)[1]
 
 
+# Built once: every API request sends it (see projection._locking_statements).
+_TOKEN = sa.select(ApiToken).where(ApiToken.token_hash == sa.bindparam("token_hash", type_=sa.String))
+
+
 def user_from_request() -> User:
     header = request.headers.get("Authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise Unauthorized("send an API token as 'Authorization: Bearer <token>'")
-    row = db.session.execute(
-        sa.select(ApiToken).where(ApiToken.token_hash == hash_token(token.strip()))
-    ).scalar_one_or_none()
+    row = db.session.execute(_TOKEN, {"token_hash": hash_token(token.strip())}).scalar_one_or_none()
     if row is None:
         raise Unauthorized("the API token is not valid")
     if row.revoked_at is not None:

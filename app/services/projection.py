@@ -2,6 +2,7 @@
 timer projections the inbox and the timer workers query, and the audit trail."""
 from __future__ import annotations
 
+import functools
 from datetime import datetime, timezone
 from typing import Any, Callable
 
@@ -66,8 +67,7 @@ def lock_instance(instance_id: str) -> ProcessInstance:
     no row locks; a no-op UPDATE takes the database write lock before we read, which is
     the same guarantee for an embedded, single-node install.
     """
-    instance = _for_change(sa.select(ProcessInstance).options(undefer(ProcessInstance.state))
-                           .where(ProcessInstance.id == instance_id), instance_id)
+    instance = _for_change(ProcessInstance, instance_id)
     if instance is None:
         raise NotFound(f"process instance {instance_id} not found")
     return instance
@@ -81,25 +81,39 @@ def lock_instance_of(model: type[Task] | type[Timer], row_id: str) -> Task | Tim
     while waiting for the instance, against the writer it waits for, which changes that
     row. So the row itself may be stale if the lock had to be waited for.
     """
-    stmt = (sa.select(model).join(model.instance)
-            .options(contains_eager(model.instance).undefer(ProcessInstance.state)).where(model.id == row_id))
-    return _for_change(stmt, sa.select(model.instance_id).where(model.id == row_id).scalar_subquery())
+    return _for_change(model, row_id)
 
 
-def _for_change(stmt: sa.Select, instance_id: Any) -> Any:
-    """Run ``stmt`` (a select of the instance, or of a row joined to it) holding the lock of
-    the instance ``instance_id`` (an id, or a scalar subquery giving one) until commit."""
-    if db.session.get_bind().dialect.name == "sqlite":
-        db.session.execute(
-            sa.update(ProcessInstance)
-            .where(ProcessInstance.id == instance_id)
-            .values(lock_version=ProcessInstance.lock_version)
-            .execution_options(synchronize_session=False)
-        )
+def _for_change(model: type[ProcessInstance] | type[Task] | type[Timer], row_id: str) -> Any:
+    """The ``model`` row ``row_id`` (with its instance, unless it is one), holding the
+    instance's lock until commit."""
+    lock, select = _locking_statements(model, db.session.get_bind().dialect.name)
+    if lock is not None:
+        db.session.execute(lock, {"row_id": row_id})
+    return db.session.execute(select, {"row_id": row_id}).scalar_one_or_none()
+
+
+@functools.cache
+def _locking_statements(model: type, dialect: str) -> tuple[sa.Update | None, sa.Select]:
+    """The statements _for_change sends for ``model``, built once: SQLAlchemy works out a
+    statement's cache key anew for every new statement object, which cost 0.3–0.4 ms a
+    lock here, and keeps it on one that is reused."""
+    row_id = sa.bindparam("row_id", type_=sa.String)
+    if model is ProcessInstance:
+        select = sa.select(ProcessInstance).options(undefer(ProcessInstance.state)).where(ProcessInstance.id == row_id)
+        instance_id: Any = row_id
+    else:
+        select = (sa.select(model).join(model.instance)
+                  .options(contains_eager(model.instance).undefer(ProcessInstance.state)).where(model.id == row_id))
+        instance_id = sa.select(model.instance_id).where(model.id == row_id).scalar_subquery()
+    lock = None
+    if dialect == "sqlite":
+        lock = (sa.update(ProcessInstance).where(ProcessInstance.id == instance_id)
+                .values(lock_version=ProcessInstance.lock_version).execution_options(synchronize_session=False))
     else:
         # Only the instance's row: its definition (joined in) is shared by every instance.
-        stmt = stmt.with_for_update(of=ProcessInstance)
-    return db.session.execute(stmt.execution_options(populate_existing=True)).scalar_one_or_none()
+        select = select.with_for_update(of=ProcessInstance)
+    return lock, select.execution_options(populate_existing=True)
 
 
 def stored_spec(definition_id: int) -> Callable[[], dict[str, Any]]:
@@ -159,12 +173,17 @@ def _apply(instance, snapshot, user, completed_task_id, ended_status, started) -
             audit(instance.id, "instance_completed", user, at=at, outcome=snapshot.outcome)
 
 
+# Built once, like _locking_statements: every change of an instance reads both.
+_OPEN_TASKS = sa.select(Task).where(Task.instance_id == sa.bindparam("instance_id", type_=sa.String),
+                                    Task.status == TaskStatus.ACTIVE.value)
+_PENDING_TIMERS = sa.select(Timer).where(Timer.instance_id == sa.bindparam("instance_id", type_=sa.String),
+                                         Timer.status == TimerStatus.PENDING.value)
+
+
 def _sync_tasks(instance, snapshot, user, completed_task_id, at, started) -> list[Task]:
     """Bring the task rows in line with the engine's ready user tasks; return the active ones."""
     open_rows = {} if started else {
-        t.id: t for t in db.session.execute(
-            sa.select(Task).where(Task.instance_id == instance.id, Task.status == TaskStatus.ACTIVE.value)
-        ).scalars()
+        t.id: t for t in db.session.execute(_OPEN_TASKS, {"instance_id": instance.id}).scalars()
     }
     ready = {t["id"]: t for t in snapshot.user_tasks}
     active = [row for task_id, row in open_rows.items() if task_id in ready]
@@ -223,9 +242,7 @@ def _sync_timers(instance, snapshot, at, started) -> list[Timer]:
     A pending row the engine no longer waits on has fired (its event ran, or a cycle moved
     on to its next due time) or was cancelled (its task completed, the instance ended).
     """
-    pending = [] if started else list(db.session.execute(
-        sa.select(Timer).where(Timer.instance_id == instance.id, Timer.status == TimerStatus.PENDING.value)
-    ).scalars())
+    pending = [] if started else list(db.session.execute(_PENDING_TIMERS, {"instance_id": instance.id}).scalars())
     waiting = {(t["id"], _dt(t["dueAt"])): t for t in snapshot.timers}
     still_waiting_tasks = {t["id"] for t in snapshot.timers}
     ran = {step["taskId"] for step in snapshot.trail}
