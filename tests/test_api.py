@@ -255,6 +255,10 @@ def test_start_and_complete_answer_what_was_stored_without_reading_it_back(api):
     assert started.json == api.get(f"/process-instances/{started.json['id']}").json
     # A new instance has no task or timer rows to read.
     assert not [s for s in reads() if s.startswith(("task", "timer", "process_instance"))], reads()
+    # And it is written once, with its state.
+    writes = [s.split()[0] for s in statements if s.lstrip().startswith(("INSERT INTO process_instance",
+                                                                          "UPDATE process_instance"))]
+    assert writes == ["INSERT"], writes
     statements.clear()
     with api.app.app_context():
         sa.event.listen(db.engine, "before_cursor_execute", record)

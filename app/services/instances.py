@@ -9,7 +9,7 @@ from ..duty import DutyRota
 from ..engine import DecisionFailed, Engine, EngineError, NothingWaiting
 from ..errors import Invalid, NotFound
 from ..extensions import db
-from ..models import InstanceStatus, ProcessDefinition, ProcessInstance, User
+from ..models import InstanceStatus, ProcessDefinition, ProcessInstance, User, new_id
 from . import forms
 from .deployments import latest
 from .incidents import decision_failed
@@ -43,6 +43,8 @@ def start(engine: Engine, user: User, key: str, business_key: str | None, variab
     except EngineError as exc:
         raise engine_error(exc) from None
     instance = ProcessInstance(
+        # The id now, not at a flush: the instance is written once, with its state, at commit.
+        id=new_id(),
         definition_id=definition.id,
         definition_key=definition.key,
         business_key=business_key,
@@ -54,7 +56,6 @@ def start(engine: Engine, user: User, key: str, business_key: str | None, variab
         started_by=user.id,
     )
     db.session.add(instance)
-    db.session.flush()
     audit(instance.id, "instance_started", user.id, definitionKey=key, version=definition.version,
           businessKey=business_key, team=team, variables=values)
     apply_snapshot(instance, snapshot, user.id, started=True)
