@@ -34,7 +34,7 @@ def create_app(config: Config | dict[str, Any] | None = None) -> Flask:
     engine = Engine(calendar)
     app.extensions["pathways.calendar"] = calendar
     app.extensions["pathways.engine"] = engine
-    decisions = DecisionEvaluator(_decision_source, _register_facts)
+    decisions = DecisionEvaluator(_decision_source, _register_facts, _latest_decision_hash)
     engine.decisions = decisions
     app.extensions["pathways.decisions"] = decisions
     app.extensions["pathways.duty_rotas"] = parse_rotas(app.config["PATHWAYS_DUTY_ROTAS"])
@@ -77,6 +77,16 @@ def _decision_source(key: str, content_hash: str | None) -> tuple[str, str] | No
         query = query.where(DecisionDefinition.content_hash == content_hash)
     row = db.session.execute(query.order_by(DecisionDefinition.version.desc()).limit(1)).first()
     return tuple(row) if row else None
+
+
+def _latest_decision_hash(key: str) -> str | None:
+    """The content hash of decision ``key``'s newest deployed version, or None."""
+    import sqlalchemy as sa
+
+    from .models import DecisionDefinition
+
+    return db.session.execute(sa.select(DecisionDefinition.content_hash).where(DecisionDefinition.key == key)
+                              .order_by(DecisionDefinition.version.desc()).limit(1)).scalar()
 
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:

@@ -15,10 +15,15 @@ from .runtime import DecisionFailed
 
 class DecisionEvaluator:
     def __init__(self, load_source: Callable[[str, str | None], tuple[str, str] | None] | None = None,
-                 facts: Callable[[dict[str, Any]], dict[str, Any]] | None = None):
+                 facts: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
+                 latest_hash: Callable[[str], str | None] | None = None):
         # (key, content hash or None for the latest) -> (content hash, DMN source); the app
         # reads it from the decision definition rows.
         self.load_source = load_source
+        # key -> the content hash of its newest deployed version, or None: a decision bound
+        # to the latest version is looked up by it, and its source read only when that
+        # version is not cached yet (a DMN file is up to tens of kilobytes).
+        self.latest_hash = latest_hash
         # variables -> inputs the app can answer from elsewhere (the case register); used
         # only where the caller gave no value.
         self.facts = facts
@@ -29,6 +34,10 @@ class DecisionEvaluator:
         return self._decisions(key, content_hash, source_xml)[key]
 
     def _decisions(self, key: str, content_hash: str | None, source_xml: str | None = None) -> dict[str, Any]:
+        if content_hash is None and source_xml is None and self.latest_hash is not None:
+            content_hash = self.latest_hash(key)
+            if content_hash is None:
+                raise DecisionFailed(key, "any version of this decision is not deployed")
         if content_hash is None or source_xml is None and (key, content_hash) not in self._tables:
             found = self.load_source(key, content_hash) if self.load_source else None
             if found is None:
