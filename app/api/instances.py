@@ -10,8 +10,9 @@ from .. import access
 from ..auth import authenticated, require_role
 from ..errors import Invalid
 from ..extensions import db
-from ..models import AuditEvent, ProcessInstance, Task, TaskStatus, Timer, TimerStatus
+from ..models import AuditEvent, ProcessInstance
 from ..services import instances as service
+from ..services.projection import open_tasks, pending_timers
 from ..services.transaction import commit
 from . import body, bp, engine, query, schema_for, schemas
 from .openapi import doc
@@ -20,14 +21,8 @@ from .openapi import doc
 def instance_json(instance: Any) -> dict:
     """A stored instance, or one an action returned as written (its tasks and timers on it)."""
     if "active_tasks" not in vars(instance):
-        instance.active_tasks = list(db.session.execute(
-            sa.select(Task).where(Task.instance_id == instance.id, Task.status == TaskStatus.ACTIVE.value)
-            .order_by(Task.created_at, Task.id)
-        ).scalars())
-        instance.timer_list = list(db.session.execute(
-            sa.select(Timer).where(Timer.instance_id == instance.id, Timer.status == TimerStatus.PENDING.value)
-            .order_by(Timer.due_at, Timer.id)
-        ).scalars())
+        instance.active_tasks = open_tasks(instance.id)
+        instance.timer_list = pending_timers(instance.id)
     return schema_for(schemas.InstanceOut).dump(instance)
 
 

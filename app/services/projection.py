@@ -174,17 +174,27 @@ def _apply(instance, snapshot, user, completed_task_id, ended_status, started) -
 
 
 # Built once, like _locking_statements: every change of an instance reads both.
-_OPEN_TASKS = sa.select(Task).where(Task.instance_id == sa.bindparam("instance_id", type_=sa.String),
-                                    Task.status == TaskStatus.ACTIVE.value)
-_PENDING_TIMERS = sa.select(Timer).where(Timer.instance_id == sa.bindparam("instance_id", type_=sa.String),
-                                         Timer.status == TimerStatus.PENDING.value)
+_OPEN_TASKS = (sa.select(Task).where(Task.instance_id == sa.bindparam("instance_id", type_=sa.String),
+                                     Task.status == TaskStatus.ACTIVE.value)
+               .order_by(Task.created_at, Task.id))
+_PENDING_TIMERS = (sa.select(Timer).where(Timer.instance_id == sa.bindparam("instance_id", type_=sa.String),
+                                          Timer.status == TimerStatus.PENDING.value)
+                   .order_by(Timer.due_at, Timer.id))
+
+
+def open_tasks(instance_id: str) -> list[Task]:
+    """The instance's active task rows, oldest first."""
+    return list(db.session.execute(_OPEN_TASKS, {"instance_id": instance_id}).scalars())
+
+
+def pending_timers(instance_id: str) -> list[Timer]:
+    """The instance's pending timer rows, soonest due first."""
+    return list(db.session.execute(_PENDING_TIMERS, {"instance_id": instance_id}).scalars())
 
 
 def _sync_tasks(instance, snapshot, user, completed_task_id, at, started) -> list[Task]:
     """Bring the task rows in line with the engine's ready user tasks; return the active ones."""
-    open_rows = {} if started else {
-        t.id: t for t in db.session.execute(_OPEN_TASKS, {"instance_id": instance.id}).scalars()
-    }
+    open_rows = {} if started else {t.id: t for t in open_tasks(instance.id)}
     ready = {t["id"]: t for t in snapshot.user_tasks}
     active = [row for task_id, row in open_rows.items() if task_id in ready]
     for row in active:
@@ -242,7 +252,7 @@ def _sync_timers(instance, snapshot, at, started) -> list[Timer]:
     A pending row the engine no longer waits on has fired (its event ran, or a cycle moved
     on to its next due time) or was cancelled (its task completed, the instance ended).
     """
-    pending = [] if started else list(db.session.execute(_PENDING_TIMERS, {"instance_id": instance.id}).scalars())
+    pending = [] if started else pending_timers(instance.id)
     waiting = {(t["id"], _dt(t["dueAt"])): t for t in snapshot.timers}
     still_waiting_tasks = {t["id"] for t in snapshot.timers}
     ran = {step["taskId"] for step in snapshot.trail}

@@ -270,18 +270,16 @@ def _event_text(event) -> str:
 @bp.get("/cases/<instance_id>")
 @signed_in
 def case_page(instance_id: str):
-    from ..models import AuditEvent, Document, Timer, TimerStatus
-    from ..services import register
+    from ..models import AuditEvent, Document
+    from ..services import projection, register
 
     instance = _visible_instance(instance_id)
     if instance is None:
         return render_template("web/not_found.html"), 404
     child_id = (instance.variables or {}).get("childId")
     held = register.holding(str(child_id)) if child_id else []
-    open_tasks = list(db.session.execute(sa.select(Task).where(
-        Task.instance_id == instance.id, Task.status == TaskStatus.ACTIVE.value)).scalars())
-    timers = list(db.session.execute(sa.select(Timer).where(
-        Timer.instance_id == instance.id, Timer.status == TimerStatus.PENDING.value)).scalars())
+    open_tasks = projection.open_tasks(instance.id)
+    timers = projection.pending_timers(instance.id)
     events = list(db.session.execute(sa.select(AuditEvent).where(AuditEvent.instance_id == instance.id)
                                      .order_by(AuditEvent.at, AuditEvent.id)).scalars())
     documents = list(db.session.execute(sa.select(Document).where(Document.instance_id == instance.id)
