@@ -48,6 +48,23 @@ def clear_tables(conn, tables) -> None:
 
 
 @contextlib.contextmanager
+def statements_sent(app):
+    """The SQL statements ``app`` sends while the block runs (in an app context of its
+    own), each with its whitespace collapsed."""
+    sent: list[str] = []
+
+    def record(conn, cursor, statement, *args):
+        sent.append(" ".join(statement.split()))
+
+    with app.app_context():
+        sa.event.listen(db.engine, "before_cursor_execute", record)
+        try:
+            yield sent
+        finally:
+            sa.event.remove(db.engine, "before_cursor_execute", record)
+
+
+@contextlib.contextmanager
 def throwaway_postgres():
     """A PostgreSQL database of our own on the real server, dropped afterwards."""
     admin_url = normalise_database_url(POSTGRES_URL)

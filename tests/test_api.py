@@ -228,52 +228,34 @@ def test_body_must_be_json_object(api):
 
 
 def test_start_and_complete_answer_what_was_stored_without_reading_it_back(api):
-    import sqlalchemy as sa
-
-    from app.extensions import db
-
+    from conftest import statements_sent
     from steps import active
 
-    statements = []
-
-    def record(conn, cursor, statement, *args):
-        statements.append(statement)
-
-    def reads():
-        selects = [" ".join(s.split()) for s in statements if s.lstrip().upper().startswith("SELECT")]
+    def reads(statements):
+        selects = [s for s in statements if s.upper().startswith("SELECT")]
         return [s.split(" FROM ", 1)[1] for s in selects if " FROM " in s]
 
-    with api.app.app_context():
-        sa.event.listen(db.engine, "before_cursor_execute", record)
-        try:
-            started = api.post("/process-definitions/nel_section17/start", {"businessKey": "B-9", "variables": {
-                "childId": "C-9", "referralId": "R-9", "referralReceivedAt": "2026-12-23T10:00:00Z",
-                "strategyDiscussionRecommended": False}})
-        finally:
-            sa.event.remove(db.engine, "before_cursor_execute", record)
+    with statements_sent(api.app) as statements:
+        started = api.post("/process-definitions/nel_section17/start", {"businessKey": "B-9", "variables": {
+            "childId": "C-9", "referralId": "R-9", "referralReceivedAt": "2026-12-23T10:00:00Z",
+            "strategyDiscussionRecommended": False}})
     assert started.status_code == 201, started.json
     assert started.json == api.get(f"/process-instances/{started.json['id']}").json
     # A new instance has no task or timer rows to read.
-    assert not [s for s in reads() if s.startswith(("task", "timer", "process_instance"))], reads()
+    assert not [s for s in reads(statements) if s.startswith(("task", "timer", "process_instance"))], statements
     # And it is written once, with its state.
-    writes = [s.split()[0] for s in statements if s.lstrip().startswith(("INSERT INTO process_instance",
-                                                                          "UPDATE process_instance"))]
+    writes = [s.split()[0] for s in statements if s.startswith(("INSERT INTO process_instance",
+                                                                 "UPDATE process_instance"))]
     assert writes == ["INSERT"], writes
-    statements.clear()
-    with api.app.app_context():
-        sa.event.listen(db.engine, "before_cursor_execute", record)
-        try:
-            task = active(started.json, "duty_atm_review")
-            done = api.as_("nel.ai.atm").post(f"/tasks/{task['id']}/complete",
-                                              {"variables": {"reviewDecision": "accept"}})
-        finally:
-            sa.event.remove(db.engine, "before_cursor_execute", record)
+    task = active(started.json, "duty_atm_review")
+    with statements_sent(api.app) as statements:
+        done = api.as_("nel.ai.atm").post(f"/tasks/{task['id']}/complete", {"variables": {"reviewDecision": "accept"}})
     assert done.status_code == 200, done.json
     assert done.json["activeTasks"] and done.json["timers"]
     assert done.json == api.get(f"/process-instances/{started.json['id']}").json
     # The instance is read once, under its lock and with the task being completed; its open
     # tasks and its timers once each.
-    found = reads()
+    found = reads(statements)
     assert sum("process_instance" in s for s in found) == 1, found
     assert sum(s.startswith("task JOIN process_instance") for s in found) == 1, found
     assert sum(s.startswith("task WHERE") for s in found) == 1, found
@@ -283,31 +265,18 @@ def test_start_and_complete_answer_what_was_stored_without_reading_it_back(api):
 def test_reads_leave_the_engine_state_and_the_diagram_in_the_database(api):
     """A list of cases, a case and a task answer without the engine state (tens of KB per
     case) or the diagram's XML (tens of KB per version): only a change reads the state."""
-    import sqlalchemy as sa
-
-    from app.extensions import db
-
+    from conftest import statements_sent
     from steps import active
 
     started = start_smoke(api)
     task = active(started, started["activeTasks"][0]["activityId"])
-    statements = []
-
-    def record(conn, cursor, statement, *args):
-        statements.append(" ".join(statement.split()))
-
-    with api.app.app_context():
-        sa.event.listen(db.engine, "before_cursor_execute", record)
-        try:
-            assert api.get("/process-instances").status_code == 200
-            assert api.get(f"/process-instances/{started['id']}").status_code == 200
-            assert api.get(f"/tasks/{task['id']}").status_code == 200
-            assert api.get("/tasks").status_code == 200
-            reads = list(statements)
-            statements.clear()
-            api.post(f"/tasks/{task['id']}/complete", {"variables": {}})
-        finally:
-            sa.event.remove(db.engine, "before_cursor_execute", record)
+    with statements_sent(api.app) as reads:
+        assert api.get("/process-instances").status_code == 200
+        assert api.get(f"/process-instances/{started['id']}").status_code == 200
+        assert api.get(f"/tasks/{task['id']}").status_code == 200
+        assert api.get("/tasks").status_code == 200
+    with statements_sent(api.app) as statements:
+        api.post(f"/tasks/{task['id']}/complete", {"variables": {}})
     selects = [s for s in reads if s.upper().startswith("SELECT")]
     assert selects and not [s for s in selects if "process_instance.state" in s or ".source_xml" in s], selects
     # The completion reads the state once, with the lock.

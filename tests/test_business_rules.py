@@ -79,26 +79,15 @@ def test_a_changed_threshold_applies_at_once_with_latest_binding(api):
 
 
 def test_a_decision_bound_to_the_latest_version_reads_its_source_once(api):
-    import sqlalchemy as sa
-
-    from app.extensions import db
+    from conftest import statements_sent
 
     dmn, bpmn = _variant("cached_route", "&gt;= 3")
     _deploy(api, dmn, bpmn)
     first, second = (api.post("/process-definitions/cached_route_flow/start", {}).json for _ in range(2))
     atm = api.as_(ATM)
     assert atm.post(f"/tasks/{first['activeTasks'][0]['id']}/complete", {"variables": {"level": 4}}).status_code == 200
-    statements = []
-
-    def record(conn, cursor, statement, *args):
-        statements.append(" ".join(statement.split()))
-
-    with api.app.app_context():
-        sa.event.listen(db.engine, "before_cursor_execute", record)
-        try:
-            done = atm.post(f"/tasks/{second['activeTasks'][0]['id']}/complete", {"variables": {"level": 4}})
-        finally:
-            sa.event.remove(db.engine, "before_cursor_execute", record)
+    with statements_sent(api.app) as statements:
+        done = atm.post(f"/tasks/{second['activeTasks'][0]['id']}/complete", {"variables": {"level": 4}})
     assert done.status_code == 200 and done.json["variables"]["route"] == "ast"
     decision_reads = [s for s in statements if "FROM decision_definition" in s]
     # Which version is the latest is asked each time; the DMN source only the first time.

@@ -8,7 +8,7 @@ from datetime import timedelta
 
 import pytest
 import sqlalchemy as sa
-from conftest import TEST_NOW
+from conftest import TEST_NOW, statements_sent
 from steps import work
 from werkzeug.security import generate_password_hash
 
@@ -272,17 +272,8 @@ def test_the_manager_view_reads_its_quiet_cases_in_one_query(browser, api, clock
     sign_in(browser, "nel.ai.atm")
 
     def quiet_page():
-        statements = []
-
-        def record(conn, cursor, statement, *args):
-            statements.append(statement)
-
-        with browser.application.app_context():
-            sa.event.listen(db.engine, "before_cursor_execute", record)
-            try:
-                page = browser.get("/team").get_data(as_text=True)
-            finally:
-                sa.event.remove(db.engine, "before_cursor_execute", record)
+        with statements_sent(browser.application) as statements:
+            page = browser.get("/team").get_data(as_text=True)
         (entry,) = re.findall(r'<ul class="govuk-list" id="quiet">(.*?)</ul>', page, re.S)
         return entry.count("<li>"), len(statements)
 

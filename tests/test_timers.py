@@ -6,6 +6,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 import sqlalchemy as sa
+from conftest import statements_sent
 
 from app.extensions import db
 from app.models import AuditEvent, Timer
@@ -62,21 +63,13 @@ def test_a_firing_reads_its_timer_with_the_instance_lock_and_an_unknown_timer_is
     instance = start_quick(api, "2026-12-04T23:59:59+00:00")
     (timer,) = instance["timers"]
     engine = app.extensions["pathways.engine"]
-    statements = []
-
-    def record(conn, cursor, statement, *args):
-        statements.append(" ".join(statement.split()))
-
     with app.app_context():
         assert timers.fire(engine, "no-such-timer", at("2026-12-05T00:00:00+00:00")) == timers.MISSING
         # Nothing held: on SQLite a lock left over would keep every other writer waiting.
         with db.engine.begin() as conn:
             conn.execute(sa.update(Timer).where(Timer.id == timer["id"]).values(attempts=0))
-        sa.event.listen(db.engine, "before_cursor_execute", record)
-        try:
-            assert timers.fire(engine, timer["id"], at("2026-12-05T00:00:00+00:00")) == timers.FIRED
-        finally:
-            sa.event.remove(db.engine, "before_cursor_execute", record)
+    with statements_sent(app) as statements:
+        assert timers.fire(engine, timer["id"], at("2026-12-05T00:00:00+00:00")) == timers.FIRED
     reads = [s.split(" FROM ", 1)[1] for s in statements if s.upper().startswith("SELECT") and " FROM " in s]
     # The timer with its instance locked, the timer again under the lock, then the projection's
     # open tasks and pending timers.
