@@ -185,3 +185,24 @@ def test_blackpool_absent_inputs():
         evaluate("blackpool_hub_route", **{**without_consent, "levelOfNeed": 2})
     # At level 1 every answer is advice, consent or not.
     assert evaluate("blackpool_hub_route", **{**without_consent, "levelOfNeed": 1})["route"] == "advice"
+
+
+def test_a_decision_bound_to_the_latest_version_is_read_once_a_version_and_refused_when_none_is_deployed():
+    from app.engine.decisions import DecisionEvaluator
+    from app.engine.runtime import DecisionFailed
+
+    source = (DMN / "nel_assessment_track.dmn").read_text()
+    loaded = []
+
+    def load_source(key, content_hash):
+        loaded.append(content_hash)
+        return content_hash, source
+
+    evaluator = DecisionEvaluator(load_source, latest_hash=lambda key: "v1")
+    inputs = {"complexity": "high", "concernsEscalating": False, "multipleAgencies": False}
+    assert evaluator.evaluate("nel_assessment_track", None, inputs) == {"assessmentDays": 35}
+    assert evaluator.evaluate("nel_assessment_track", None, inputs) == {"assessmentDays": 35}
+    assert loaded == ["v1"]
+    nothing = DecisionEvaluator(load_source=lambda key, content_hash: None, latest_hash=lambda key: None)
+    with pytest.raises(DecisionFailed, match="any version of this decision is not deployed"):
+        nothing.evaluate("nel_assessment_track", None, inputs)
