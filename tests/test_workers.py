@@ -333,9 +333,22 @@ def test_the_worker_starts_a_new_rq_loop_when_one_ends_unasked(env, monkeypatch)
     assert len(calls) == 2 and calls[0] != calls[1]
 
 
+def _wait_until_idle(app, proc: subprocess.Popen, timeout: float = 60) -> None:
+    """Until the worker waits for jobs: RQ marks it idle once its signal handlers are in
+    place (a fixed sleep was too short on a loaded machine)."""
+    from rq import Worker
+
+    connection = app.extensions["pathways.timer_queue"].connection
+    deadline = time.monotonic() + timeout
+    while not any(w.pid == proc.pid and w.get_state() == "idle" for w in Worker.all(connection=connection)):
+        assert proc.poll() is None, "the worker exited while starting"
+        assert time.monotonic() < deadline, "the worker did not start waiting for jobs"
+        time.sleep(0.1)
+
+
 def test_sigterm_stops_an_idle_worker(env, workers):
     workers.start()
     proc = workers.procs[0]
-    time.sleep(3)  # past start-up, waiting for jobs
+    _wait_until_idle(env, proc)
     proc.terminate()
     assert proc.wait(timeout=20) == 0

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 from datetime import datetime, timezone
+from types import SimpleNamespace
 from typing import Any, Callable
 
 import sqlalchemy as sa
@@ -26,6 +27,7 @@ from ..models import (
     TimerStatus,
     new_id,
 )
+from .queued_writes import queue
 
 
 # Timers created in this transaction, to hand to the scheduler once it commits.
@@ -45,19 +47,32 @@ def _dt(value: str | None) -> datetime | None:
     return to_london(value).astimezone(timezone.utc) if value else None
 
 
+# The projection's writes, sent with the flush as one batch each (see queued_writes).
+_b = sa.bindparam
+_tasks, _timers = Task.__table__, Timer.__table__
+_INSERT_AUDIT = sa.insert(AuditEvent.__table__)
+_INSERT_TASK = sa.insert(_tasks)
+_INSERT_TASK_GROUP = sa.insert(TaskCandidateGroup.__table__)
+_END_TASK = sa.update(_tasks).where(_tasks.c.id == _b("row_id"))
+_MOVE_TASK_DUE = sa.update(_tasks).where(_tasks.c.id == _b("row_id"))
+_INSERT_TIMER = sa.insert(_timers)
+_END_TIMER = sa.update(_timers).where(_timers.c.id == _b("row_id"))
+
+
 def audit(instance_id: str | None, type_: str, user: str | None = None, *, activity_id: str | None = None,
           task_id: str | None = None, at: datetime | None = None, child_id: str | None = None,
           **details: Any) -> None:
-    db.session.add(AuditEvent(
-        instance_id=instance_id,
-        child_id=child_id,
-        at=at or now(),
-        type=type_,
-        activity_id=activity_id,
-        task_id=task_id,
-        user=user,
-        details=details,
-    ))
+    """Add an event to the audit trail, written with this transaction's flush."""
+    queue(_INSERT_AUDIT, {
+        "instance_id": instance_id,
+        "child_id": child_id,
+        "at": at or now(),
+        "type": type_,
+        "activity_id": activity_id,
+        "task_id": task_id,
+        "user": user,
+        "details": details,
+    })
 
 
 def lock_instance(instance_id: str) -> ProcessInstance:
@@ -138,7 +153,7 @@ def apply_snapshot(
     """``started``: the instance was started by this action, so it has no task or timer rows
     to read yet."""
     with db.session.no_autoflush:
-        # One flush at the end: the inserts below go to the database as a few batches.
+        # One flush at the end: the rows below go to the database as a batch per statement.
         _apply(instance, snapshot, user, completed_task_id, ended_status, started)
 
 
@@ -173,7 +188,7 @@ def _apply(instance, snapshot, user, completed_task_id, ended_status, started) -
             audit(instance.id, "instance_completed", user, at=at, outcome=snapshot.outcome)
 
 
-# Built once, like _locking_statements: every change of an instance reads both.
+# Built once, like _locking_statements: a case's page and the API's answer read both.
 _OPEN_TASKS = (sa.select(Task).where(Task.instance_id == sa.bindparam("instance_id", type_=sa.String),
                                      Task.status == TaskStatus.ACTIVE.value)
                .order_by(Task.created_at, Task.id))
@@ -192,9 +207,20 @@ def pending_timers(instance_id: str) -> list[Timer]:
     return list(db.session.execute(_PENDING_TIMERS, {"instance_id": instance_id}).scalars())
 
 
-def _sync_tasks(instance, snapshot, user, completed_task_id, at, started) -> list[Task]:
+# The same rows as plain values for the projection, which changes them by statement.
+_OPEN_TASK_ROWS = sa.select(_tasks).where(_tasks.c.instance_id == _b("instance_id", type_=sa.String),
+                                          _tasks.c.status == TaskStatus.ACTIVE.value)
+_PENDING_TIMER_ROWS = sa.select(_timers).where(_timers.c.instance_id == _b("instance_id", type_=sa.String),
+                                               _timers.c.status == TimerStatus.PENDING.value)
+
+
+def _rows(statement: sa.Select, instance_id: str) -> list[SimpleNamespace]:
+    return [SimpleNamespace(**row._mapping) for row in db.session.execute(statement, {"instance_id": instance_id})]
+
+
+def _sync_tasks(instance, snapshot, user, completed_task_id, at, started) -> list[SimpleNamespace]:
     """Bring the task rows in line with the engine's ready user tasks; return the active ones."""
-    open_rows = {} if started else {t.id: t for t in open_tasks(instance.id)}
+    open_rows = {} if started else {t.id: t for t in _rows(_OPEN_TASK_ROWS, instance.id)}
     ready = {t["id"]: t for t in snapshot.user_tasks}
     active = [row for task_id, row in open_rows.items() if task_id in ready]
     for row in active:
@@ -205,19 +231,19 @@ def _sync_tasks(instance, snapshot, user, completed_task_id, at, started) -> lis
                   previousDue=row.due_at.isoformat() if row.due_at else None,
                   due=due.isoformat() if due else None)
             row.due_at = due
+            queue(_MOVE_TASK_DUE, {"row_id": row.id, "due_at": due})
     for task_id, row in open_rows.items():
         if task_id in ready:
             continue
-        row.status = TaskStatus.COMPLETED.value if task_id == completed_task_id else TaskStatus.CANCELLED.value
-        row.completed_at = at
-        if task_id == completed_task_id:
-            row.completed_by = user
-        else:
+        completed = task_id == completed_task_id
+        queue(_END_TASK, {"row_id": task_id, "completed_at": at, "completed_by": user if completed else None,
+                          "status": (TaskStatus.COMPLETED if completed else TaskStatus.CANCELLED).value})
+        if not completed:
             audit(instance.id, "task_cancelled", activity_id=row.activity_id, task_id=row.id, at=at)
     for task_id, data in ready.items():
         if task_id in open_rows:
             continue
-        row = Task(
+        row = SimpleNamespace(
             id=task_id,
             instance_id=instance.id,
             definition_key=instance.definition_key,
@@ -232,12 +258,15 @@ def _sync_tasks(instance, snapshot, user, completed_task_id, at, started) -> lis
             status=TaskStatus.ACTIVE.value,
             created_at=at,
             due_at=_dt(data["due"]),
+            completed_at=None,
+            completed_by=None,
             form=data["formFields"],
             documentation=data["documentation"],
             assessment_days=data.get("assessmentDays"),
         )
-        row.group_rows = [TaskCandidateGroup(group=group) for group in data["candidateGroups"]]
-        db.session.add(row)
+        queue(_INSERT_TASK, vars(row))
+        for group in data["candidateGroups"]:
+            queue(_INSERT_TASK_GROUP, {"task_id": task_id, "group": group})
         active.append(row)
         audit(instance.id, "task_created", activity_id=row.activity_id, task_id=task_id, at=at,
               name=row.name, candidateGroups=row.candidate_groups, assignee=row.assignee,
@@ -245,14 +274,14 @@ def _sync_tasks(instance, snapshot, user, completed_task_id, at, started) -> lis
     return active
 
 
-def _sync_timers(instance, snapshot, at, started) -> list[Timer]:
+def _sync_timers(instance, snapshot, at, started) -> list[SimpleNamespace]:
     """Match the engine's waiting timers to timer rows by (engine task, due time); return
     the pending ones.
 
     A pending row the engine no longer waits on has fired (its event ran, or a cycle moved
     on to its next due time) or was cancelled (its task completed, the instance ended).
     """
-    pending = [] if started else pending_timers(instance.id)
+    pending = [] if started else _rows(_PENDING_TIMER_ROWS, instance.id)
     waiting = {(t["id"], _dt(t["dueAt"])): t for t in snapshot.timers}
     still_waiting_tasks = {t["id"] for t in snapshot.timers}
     ran = {step["taskId"] for step in snapshot.trail}
@@ -265,12 +294,10 @@ def _sync_timers(instance, snapshot, at, started) -> list[Timer]:
             still_pending.append(row)
             continue
         fired = row.engine_task_id in ran or row.engine_task_id in still_waiting_tasks
-        row.status = (TimerStatus.FIRED if fired else TimerStatus.CANCELLED).value
-        row.ended_at = at
-        if fired:
-            row.fired_at = at
+        status = (TimerStatus.FIRED if fired else TimerStatus.CANCELLED).value
+        queue(_END_TIMER, {"row_id": row.id, "status": status, "ended_at": at, "fired_at": at if fired else None})
         details = {"latenessSeconds": round((at - row.due_at).total_seconds(), 3)} if fired else {}
-        audit(instance.id, f"timer_{row.status}", activity_id=row.activity_id, at=at, timerId=row.id,
+        audit(instance.id, f"timer_{status}", activity_id=row.activity_id, at=at, timerId=row.id,
               dueAt=row.due_at.isoformat(), **details)
     # A timer already due when the engine reached it fired at once and never had a row:
     # the history still says the deadline was reached, and how late.
@@ -284,7 +311,7 @@ def _sync_timers(instance, snapshot, at, started) -> list[Timer]:
     for key, data in waiting.items():
         if key in known:
             continue
-        row = Timer(
+        row = SimpleNamespace(
             id=new_id(),
             engine_task_id=data["id"],
             instance_id=instance.id,
@@ -295,8 +322,11 @@ def _sync_timers(instance, snapshot, at, started) -> list[Timer]:
             status=TimerStatus.PENDING.value,
             attempts=0,
             created_at=at,
+            ended_at=None,
+            fired_at=None,
+            last_error=None,
         )
-        db.session.add(row)
+        queue(_INSERT_TIMER, vars(row))
         still_pending.append(row)
         db.session.info.setdefault(NEW_TIMERS, []).append((row.id, row.due_at))
         audit(instance.id, "timer_scheduled", activity_id=data["activityId"], at=at, timerId=row.id,

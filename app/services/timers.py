@@ -42,8 +42,7 @@ def fire(engine: Engine, timer_id: str, as_of: datetime) -> str:
         return HELD
     snapshot = engine.fire_timers(instance.definition_id, stored_spec(instance.definition_id), instance.state, as_of)
     apply_snapshot(instance, snapshot, None)
-    db.session.flush()
-    if timer.status == TimerStatus.PENDING.value:
+    if any(row.id == timer.id for row in instance.timer_list):
         # The engine did not fire it although it is due: the diagram and the row disagree.
         raise EngineError(f"timer {timer.activity_id} is due but the engine did not fire it")
     commit()

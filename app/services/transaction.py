@@ -53,8 +53,9 @@ def engine_error(exc: EngineError) -> Invalid:
 def _written_instance(instance: ProcessInstance) -> SimpleNamespace:
     copy = _written(instance)
     copy.definition = _written(instance.definition)
-    copy.active_tasks = [_written(t) for t in vars(instance).get("active_tasks", [])]
-    copy.timer_list = [_written(t) for t in vars(instance).get("timer_list", [])]
+    # The projection's rows are plain values already (it writes them by statement).
+    copy.active_tasks = list(vars(instance).get("active_tasks", []))
+    copy.timer_list = list(vars(instance).get("timer_list", []))
     return copy
 
 

@@ -1,0 +1,68 @@
+"""Rows written as batched Core statements, as part of the session's unit of work.
+
+The projection writes several rows per action (the audit trail, task and timer rows) that
+nothing in the action reads back. Through the ORM each one is an object the unit of work
+tracks, sorts and expires; measured on a task completion, that cost more than the
+statements themselves. Queued here instead, they go to the database as one executemany
+per statement, right after the ORM's own writes of the same flush (so a row they refer to,
+a newly started instance, is there first), or before the commit if nothing else was
+flushed. A query the session autoflushes for sees them, as it would see ORM objects; a
+rollback or a closed session drops them, as it would drop ORM objects.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import ORMExecuteState, Session, SessionTransaction
+
+from ..extensions import db
+
+_QUEUED = "pathways.queued_writes"
+
+
+def queue(statement: sa.Executable, row: dict[str, Any]) -> None:
+    """Send ``statement`` with ``row`` at the next flush, batched with the rows queued for
+    the same statement object. Statements run in the order each was first queued; rows of
+    one statement in the order queued."""
+    session = db.session()
+    if not session.in_transaction():
+        # Begun now (no connection yet), so that a rollback or close ends it and drops the row.
+        session.begin()
+    session.info.setdefault(_QUEUED, {}).setdefault(statement, []).append(row)
+
+
+def _write(session: Session) -> None:
+    queued = session.info.pop(_QUEUED, None)
+    if queued:
+        connection = session.connection()
+        for statement, rows in queued.items():
+            connection.execute(statement, rows)
+
+
+@sa.event.listens_for(Session, "after_flush")
+def _after_flush(session: Session, flush_context: Any) -> None:
+    _write(session)
+
+
+@sa.event.listens_for(Session, "before_commit")
+def _before_commit(session: Session) -> None:
+    if _QUEUED in session.info:
+        # The ORM's pending rows first (after_flush then writes the queue); a session with
+        # nothing else to flush writes it here.
+        session.flush()
+        _write(session)
+
+
+@sa.event.listens_for(Session, "do_orm_execute")
+def _before_query(state: ORMExecuteState) -> None:
+    session = state.session
+    if state.is_select and session.autoflush and _QUEUED in session.info:
+        session.flush()
+        _write(session)
+
+
+@sa.event.listens_for(Session, "after_transaction_end")
+def _forget(session: Session, transaction: SessionTransaction) -> None:
+    if transaction.parent is None:
+        session.info.pop(_QUEUED, None)

@@ -1,0 +1,76 @@
+"""The projection's rows (audit trail, tasks, timers) are written as batched statements with
+the session's flush: they must behave as ORM rows would, kept by a commit, seen by a query
+in the same transaction, dropped by a rollback or a closed session."""
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from app.extensions import db
+from app.models import AuditEvent
+from app.services.projection import audit
+
+from conftest import statements_sent
+
+
+def _types() -> list[str]:
+    return list(db.session.execute(sa.select(AuditEvent.type).order_by(AuditEvent.id)).scalars())
+
+
+def test_a_commit_with_nothing_else_to_flush_writes_the_queued_rows_in_order(app):
+    with app.app_context():
+        for n in range(3):
+            audit(None, f"queued_{n}", "tester")
+        db.session.commit()
+    with app.app_context():
+        assert [t for t in _types() if t.startswith("queued_")] == ["queued_0", "queued_1", "queued_2"]
+
+
+def test_a_query_in_the_same_transaction_sees_the_queued_rows(app):
+    with app.app_context():
+        audit(None, "seen_before_commit", "tester")
+        assert "seen_before_commit" in _types()
+        db.session.rollback()
+        assert "seen_before_commit" not in _types()
+
+
+def test_a_rollback_drops_the_queued_rows_and_the_next_commit_does_not_write_them(app):
+    with app.app_context():
+        audit(None, "rolled_back", "tester")
+        db.session.rollback()
+        audit(None, "kept", "tester")
+        db.session.commit()
+    with app.app_context():
+        types = _types()
+        assert "kept" in types and "rolled_back" not in types
+
+
+def test_a_closed_session_drops_the_queued_rows(app):
+    with app.app_context():
+        audit(None, "closed_unwritten", "tester")
+        db.session.close()
+        db.session.commit()
+    with app.app_context():
+        assert "closed_unwritten" not in _types()
+
+
+def test_a_completion_sends_each_kind_of_projection_row_as_one_statement(app, api):
+    started = api.post("/process-definitions/nel_section17/start", {"variables": {
+        "childId": "C-Q1", "referralId": "R-Q1", "referralReceivedAt": "2027-06-01T10:00:00Z",
+        "strategyDiscussionRecommended": False}}).json
+    task = next(t for t in started["activeTasks"] if t["activityId"] == "duty_atm_review")
+    with statements_sent(app) as sent:
+        done = api.as_("nel.ai.atm").post(f"/tasks/{task['id']}/complete",
+                                          {"variables": {"reviewDecision": "accept"}}).json
+    # (On SQLite the lock is a no-op UPDATE of the instance.)
+    writes = [s.split(" (")[0].split(" SET ")[0].split(" WHERE ")[0] for s in sent
+              if s.startswith(("INSERT", "UPDATE")) and "lock_version=process_instance.lock_version" not in s]
+    # Several audit events and a new task with its groups, one statement each.
+    assert len(done["activeTasks"]) == 1
+    assert sorted(writes) == sorted(set(writes)), writes
+    assert {"INSERT INTO audit_event", "INSERT INTO task", "INSERT INTO task_candidate_group",
+            "UPDATE task", "UPDATE process_instance"} <= set(writes)
+    with app.app_context():
+        events = list(db.session.execute(sa.select(AuditEvent.type).where(
+            AuditEvent.instance_id == started["id"]).order_by(AuditEvent.id)).scalars())
+    # The order the action recorded them in.
+    assert events.index("task_completed") < events.index("task_created", events.index("task_completed"))
