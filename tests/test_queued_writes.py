@@ -7,7 +7,7 @@ import sqlalchemy as sa
 
 from app.extensions import db
 from app.models import AuditEvent
-from app.services.projection import audit
+from app.services.projection import audit, now as projection_now
 
 from conftest import statements_sent
 
@@ -74,3 +74,25 @@ def test_a_completion_sends_each_kind_of_projection_row_as_one_statement(app, ap
             AuditEvent.instance_id == started["id"]).order_by(AuditEvent.id)).scalars())
     # The order the action recorded them in.
     assert events.index("task_completed") < events.index("task_created", events.index("task_completed"))
+
+
+def test_a_query_made_while_the_session_flushes_leaves_the_queue_to_that_flush(app):
+    # An ORM load in the middle of a flush (a collection its cascades need, say) must not try
+    # to flush again, as autoflush does not; the flush then writes the queued rows itself.
+    from sqlalchemy.orm import Session
+
+    def query_while_flushing(session, flush_context, instances):
+        session.execute(sa.select(AuditEvent.id).limit(1)).all()
+
+    with app.app_context():
+        audit(None, "queued_across_a_flush", "tester")
+        db.session.add(AuditEvent(at=projection_now(), type="orm_row", details={}))
+        sa.event.listen(Session, "before_flush", query_while_flushing)
+        try:
+            db.session.flush()
+        finally:
+            sa.event.remove(Session, "before_flush", query_while_flushing)
+        db.session.commit()
+    with app.app_context():
+        types = _types()
+        assert "queued_across_a_flush" in types and "orm_row" in types

@@ -57,7 +57,9 @@ def _before_commit(session: Session) -> None:
 @sa.event.listens_for(Session, "do_orm_execute")
 def _before_query(state: ORMExecuteState) -> None:
     session = state.session
-    if state.is_select and session.autoflush and _QUEUED in session.info:
+    # As autoflush does: not inside no_autoflush, nor during a flush (which loads what its
+    # cascades need, and writes the queue itself when it ends).
+    if state.is_select and session.autoflush and not session._flushing and _QUEUED in session.info:
         session.flush()
         _write(session)
 
