@@ -96,3 +96,26 @@ def test_a_query_made_while_the_session_flushes_leaves_the_queue_to_that_flush(a
     with app.app_context():
         types = _types()
         assert "queued_across_a_flush" in types and "orm_row" in types
+
+
+def test_rows_of_one_statement_that_name_different_columns_each_set_their_own(app, api):
+    # A task's due date moving and another task ending are one UPDATE statement with
+    # different columns: each row must set what it names, and only that.
+    from datetime import datetime, timezone
+
+    from app.models import Task
+    from app.services.queued_writes import queue
+
+    started = api.post("/process-definitions/nel_section17/start", {"variables": {
+        "childId": "C-Q2", "referralId": "R-Q2", "referralReceivedAt": "2027-06-01T10:00:00Z",
+        "strategyDiscussionRecommended": False}}).json
+    task_id = started["activeTasks"][0]["id"]
+    update = sa.update(Task.__table__).where(Task.__table__.c.id == sa.bindparam("row_id"))
+    due = datetime(2027, 7, 1, 16, tzinfo=timezone.utc)
+    with app.app_context():
+        queue(update, {"row_id": task_id, "due_at": due})
+        queue(update, {"row_id": task_id, "assignee": "nel.ai.atm"})
+        db.session.commit()
+    with app.app_context():
+        task = db.session.get(Task, task_id)
+        assert (task.due_at, task.assignee, task.status) == (due, "nel.ai.atm", "active")

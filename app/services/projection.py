@@ -53,10 +53,10 @@ _tasks, _timers = Task.__table__, Timer.__table__
 _INSERT_AUDIT = sa.insert(AuditEvent.__table__)
 _INSERT_TASK = sa.insert(_tasks)
 _INSERT_TASK_GROUP = sa.insert(TaskCandidateGroup.__table__)
-_END_TASK = sa.update(_tasks).where(_tasks.c.id == _b("row_id"))
-_MOVE_TASK_DUE = sa.update(_tasks).where(_tasks.c.id == _b("row_id"))
+# An UPDATE sets the columns its queued row names besides ``row_id``.
+_UPDATE_TASK = sa.update(_tasks).where(_tasks.c.id == _b("row_id"))
 _INSERT_TIMER = sa.insert(_timers)
-_END_TIMER = sa.update(_timers).where(_timers.c.id == _b("row_id"))
+_UPDATE_TIMER = sa.update(_timers).where(_timers.c.id == _b("row_id"))
 
 
 def audit(instance_id: str | None, type_: str, user: str | None = None, *, activity_id: str | None = None,
@@ -231,12 +231,12 @@ def _sync_tasks(instance, snapshot, user, completed_task_id, at, started) -> lis
                   previousDue=row.due_at.isoformat() if row.due_at else None,
                   due=due.isoformat() if due else None)
             row.due_at = due
-            queue(_MOVE_TASK_DUE, {"row_id": row.id, "due_at": due})
+            queue(_UPDATE_TASK, {"row_id": row.id, "due_at": due})
     for task_id, row in open_rows.items():
         if task_id in ready:
             continue
         completed = task_id == completed_task_id
-        queue(_END_TASK, {"row_id": task_id, "completed_at": at, "completed_by": user if completed else None,
+        queue(_UPDATE_TASK, {"row_id": task_id, "completed_at": at, "completed_by": user if completed else None,
                           "status": (TaskStatus.COMPLETED if completed else TaskStatus.CANCELLED).value})
         if not completed:
             audit(instance.id, "task_cancelled", activity_id=row.activity_id, task_id=row.id, at=at)
@@ -295,7 +295,7 @@ def _sync_timers(instance, snapshot, at, started) -> list[SimpleNamespace]:
             continue
         fired = row.engine_task_id in ran or row.engine_task_id in still_waiting_tasks
         status = (TimerStatus.FIRED if fired else TimerStatus.CANCELLED).value
-        queue(_END_TIMER, {"row_id": row.id, "status": status, "ended_at": at, "fired_at": at if fired else None})
+        queue(_UPDATE_TIMER, {"row_id": row.id, "status": status, "ended_at": at, "fired_at": at if fired else None})
         details = {"latenessSeconds": round((at - row.due_at).total_seconds(), 3)} if fired else {}
         audit(instance.id, f"timer_{status}", activity_id=row.activity_id, at=at, timerId=row.id,
               dueAt=row.due_at.isoformat(), **details)

@@ -23,21 +23,29 @@ _QUEUED = "pathways.queued_writes"
 
 def queue(statement: sa.Executable, row: dict[str, Any]) -> None:
     """Send ``statement`` with ``row`` at the next flush, batched with the rows queued for
-    the same statement object. Statements run in the order each was first queued; rows of
-    one statement in the order queued."""
+    the same statement with the same keys (an UPDATE sets the columns its row names, and
+    one executemany sets the same ones in every row). Batches run in the order each was
+    first queued; rows of one batch in the order queued."""
     session = db.session()
     if not session.in_transaction():
         # Begun now (no connection yet), so that a rollback or close ends it and drops the row.
         session.begin()
-    session.info.setdefault(_QUEUED, {}).setdefault(statement, []).append(row)
+    session.info.setdefault(_QUEUED, {}).setdefault((statement, frozenset(row)), []).append(row)
 
 
 def _write(session: Session) -> None:
     queued = session.info.pop(_QUEUED, None)
     if queued:
         connection = session.connection()
-        for statement, rows in queued.items():
+        for (statement, _keys), rows in queued.items():
             connection.execute(statement, rows)
+
+
+def _flush_and_write(session: Session) -> None:
+    # The ORM's pending rows first (after_flush then writes the queue); a session with
+    # nothing else to flush writes it here.
+    session.flush()
+    _write(session)
 
 
 @sa.event.listens_for(Session, "after_flush")
@@ -48,10 +56,7 @@ def _after_flush(session: Session, flush_context: Any) -> None:
 @sa.event.listens_for(Session, "before_commit")
 def _before_commit(session: Session) -> None:
     if _QUEUED in session.info:
-        # The ORM's pending rows first (after_flush then writes the queue); a session with
-        # nothing else to flush writes it here.
-        session.flush()
-        _write(session)
+        _flush_and_write(session)
 
 
 @sa.event.listens_for(Session, "do_orm_execute")
@@ -60,8 +65,7 @@ def _before_query(state: ORMExecuteState) -> None:
     # As autoflush does: not inside no_autoflush, nor during a flush (which loads what its
     # cascades need, and writes the queue itself when it ends).
     if state.is_select and session.autoflush and not session._flushing and _QUEUED in session.info:
-        session.flush()
-        _write(session)
+        _flush_and_write(session)
 
 
 @sa.event.listens_for(Session, "after_transaction_end")
