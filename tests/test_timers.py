@@ -79,6 +79,28 @@ def test_a_firing_reads_its_timer_with_the_instance_lock_and_an_unknown_timer_is
     assert fired_count(app, instance["id"]) == 1
 
 
+def test_a_due_timer_the_engine_does_not_fire_is_an_error_and_nothing_is_written(api, app, monkeypatch):
+    # The row says due, the diagram says not yet (they disagree): the firing stops, the row
+    # stays pending for the retries and the incident, and the history gains nothing.
+    instance = start_quick(api, "2026-12-04T23:59:59+00:00")
+    (timer,) = instance["timers"]
+    engine = app.extensions["pathways.engine"]
+    real = engine.fire_timers
+    monkeypatch.setattr(engine, "fire_timers", lambda definition_id, stored, state, as_of:
+                        real(definition_id, stored, state, at("2026-12-01T00:00:00+00:00")))
+    def changes():  # the history less the reads of it (each read is audited)
+        return [e for e in api.get(f"/process-instances/{instance['id']}/history").json if e["type"] != "case_viewed"]
+
+    before = changes()
+    with app.app_context():
+        with pytest.raises(timers.EngineError, match="is due but the engine did not fire it"):
+            timers.fire(engine, timer["id"], at("2026-12-05T00:00:00+00:00"))
+        db.session.rollback()
+    after = api.get(f"/process-instances/{instance['id']}").json
+    assert [t["id"] for t in after["timers"]] == [timer["id"]]
+    assert changes() == before
+
+
 def test_a_deadline_already_past_when_reached_is_in_the_history_with_its_lateness(api, app):
     # The visit was due before the referral even reached the pathway (TEST_NOW is 1 Dec 09:00).
     instance = start_quick(api, "2026-11-30T09:00:00+00:00")
