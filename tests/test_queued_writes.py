@@ -3,6 +3,7 @@ the session's flush: they must behave as ORM rows would, kept by a commit, seen 
 in the same transaction, dropped by a rollback or a closed session."""
 from __future__ import annotations
 
+import pytest
 import sqlalchemy as sa
 
 from app.extensions import db
@@ -119,3 +120,77 @@ def test_rows_of_one_statement_that_name_different_columns_each_set_their_own(ap
     with app.app_context():
         task = db.session.get(Task, task_id)
         assert (task.due_at, task.assignee, task.status) == (due, "nel.ai.atm", "active")
+
+
+def test_a_queued_row_the_database_refuses_is_an_integrity_error_and_nothing_of_the_action_is_kept(app, api):
+    # On PostgreSQL the rows go in one pipeline, whose errors arrive as it ends: they must
+    # still be SQLAlchemy's errors, and the transaction must still end with nothing written.
+    from app.models import Task
+    from app.services.queued_writes import queue
+
+    started = api.post("/process-definitions/nel_section17/start", {"variables": {
+        "childId": "C-Q3", "referralId": "R-Q3", "referralReceivedAt": "2027-06-01T10:00:00Z",
+        "strategyDiscussionRecommended": False}}).json
+    task_id = started["activeTasks"][0]["id"]
+    with app.app_context():
+        existing = db.session.get(Task, task_id)
+        row = {c.name: getattr(existing, c.key) for c in Task.__table__.columns}
+        db.session.rollback()
+        audit(None, "before_the_refused_row", "tester")
+        queue(sa.insert(Task.__table__).inline(), row)  # the same id again
+        audit(None, "after_the_refused_row", "tester")
+        with pytest.raises(sa.exc.IntegrityError):
+            db.session.commit()
+        db.session.rollback()
+        audit(None, "after_the_rollback", "tester")
+        db.session.commit()
+    with app.app_context():
+        types = _types()
+        assert "after_the_rollback" in types
+        assert "before_the_refused_row" not in types and "after_the_refused_row" not in types
+
+
+def test_on_postgresql_the_queued_rows_of_a_completion_go_in_one_pipeline(app, api):
+    # One round trip for the audit events, task and timer rows, rather than one each.
+    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+        pytest.skip("SQLite has no pipeline; its statements are calls into the library, not round trips")
+    from psycopg import pq
+
+    started = api.post("/process-definitions/nel_section17/start", {"variables": {
+        "childId": "C-Q4", "referralId": "R-Q4", "referralReceivedAt": "2027-06-01T10:00:00Z",
+        "strategyDiscussionRecommended": False}}).json
+    task = next(t for t in started["activeTasks"] if t["activityId"] == "duty_atm_review")
+    pipelined: dict[str, bool] = {}
+
+    def record(conn, cursor, statement, *args):
+        status = conn.connection.dbapi_connection.pgconn.pipeline_status
+        pipelined[" ".join(statement.split()[:3])] = status != pq.PipelineStatus.OFF
+
+    with app.app_context():
+        sa.event.listen(db.engine, "before_cursor_execute", record)
+        try:
+            api.as_("nel.ai.atm").post(f"/tasks/{task['id']}/complete", {"variables": {"reviewDecision": "accept"}})
+        finally:
+            sa.event.remove(db.engine, "before_cursor_execute", record)
+    assert all(pipelined[s] for s in ("INSERT INTO audit_event", "INSERT INTO task", "UPDATE task SET")), pipelined
+    # The instance's own UPDATE is checked for the row it matched, so it is not pipelined.
+    assert not pipelined["UPDATE process_instance SET"]
+
+
+def test_on_postgresql_a_connection_lost_under_the_pipeline_is_sqlalchemys_disconnect(app):
+    # The API answers 503 for a lost database only if the error is SQLAlchemy's.
+    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+        pytest.skip("SQLite has no server connection to lose")
+    with app.app_context():
+        pid = db.session.execute(sa.text("SELECT pg_backend_pid()")).scalar_one()
+        audit(None, "never_written", "tester")
+        killer = sa.create_engine(db.engine.url, poolclass=sa.pool.NullPool)
+        with killer.connect() as conn:
+            conn.execute(sa.text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+        killer.dispose()
+        with pytest.raises(sa.exc.OperationalError) as raised:
+            db.session.commit()
+        assert raised.value.connection_invalidated
+        db.session.rollback()
+    with app.app_context():
+        assert "never_written" not in _types()

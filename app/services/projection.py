@@ -50,12 +50,12 @@ def _dt(value: str | None) -> datetime | None:
 # The projection's writes, sent with the flush as one batch each (see queued_writes).
 _b = sa.bindparam
 _tasks, _timers = Task.__table__, Timer.__table__
-_INSERT_AUDIT = sa.insert(AuditEvent.__table__)
-_INSERT_TASK = sa.insert(_tasks)
-_INSERT_TASK_GROUP = sa.insert(TaskCandidateGroup.__table__)
+_INSERT_AUDIT = sa.insert(AuditEvent.__table__).inline()
+_INSERT_TASK = sa.insert(_tasks).inline()
+_INSERT_TASK_GROUP = sa.insert(TaskCandidateGroup.__table__).inline()
 # An UPDATE sets the columns its queued row names besides ``row_id``.
 _UPDATE_TASK = sa.update(_tasks).where(_tasks.c.id == _b("row_id"))
-_INSERT_TIMER = sa.insert(_timers)
+_INSERT_TIMER = sa.insert(_timers).inline()
 _UPDATE_TIMER = sa.update(_timers).where(_timers.c.id == _b("row_id"))
 
 

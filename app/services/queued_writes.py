@@ -11,7 +11,8 @@ rollback or a closed session drops them, as it would drop ORM objects.
 """
 from __future__ import annotations
 
-from typing import Any
+import contextlib
+from typing import Any, Iterator
 
 import sqlalchemy as sa
 from sqlalchemy.orm import ORMExecuteState, Session, SessionTransaction
@@ -35,10 +36,38 @@ def queue(statement: sa.Executable, row: dict[str, Any]) -> None:
 
 def _write(session: Session) -> None:
     queued = session.info.pop(_QUEUED, None)
-    if queued:
-        connection = session.connection()
+    if not queued:
+        return
+    connection = session.connection()
+    with _pipelined(connection):
         for (statement, _keys), rows in queued.items():
             connection.execute(statement, rows)
+
+
+@contextlib.contextmanager
+def _pipelined(connection: sa.Connection) -> Iterator[None]:
+    """On PostgreSQL, the block's statements go to the server in one round trip (psycopg's
+    pipeline mode): none of them returns rows (the INSERTs are inline, without RETURNING)
+    and nothing reads their results. An error the server raises surfaces as the pipeline
+    ends, and leaves here as the SQLAlchemy error any other statement would have raised, so
+    that a lost connection is still a 503 and a constraint still an IntegrityError."""
+    dbapi = connection.dialect.loaded_dbapi
+    if connection.dialect.driver != "psycopg" or not dbapi.Pipeline.is_supported():
+        yield
+        return
+    raw = connection.connection.dbapi_connection
+    try:
+        with raw.pipeline():
+            yield
+    except sa.exc.DBAPIError:
+        raise
+    except dbapi.Error as exc:
+        invalidated = connection.dialect.is_disconnect(exc, raw, None)
+        if invalidated:
+            connection.invalidate(exc)
+        raise sa.exc.DBAPIError.instance(
+            "queued projection writes", None, exc, dbapi.Error,
+            connection_invalidated=invalidated, dialect=connection.dialect) from exc
 
 
 def _flush_and_write(session: Session) -> None:
