@@ -178,9 +178,10 @@ def _apply(instance, snapshot, user, completed_task_id, ended_status, started) -
             produced_at = datetime.fromisoformat(step["at"]) if step.get("at") else at
             documents.produce(kind, instance.id, snapshot.variables, step["activityId"], user, produced_at)
     # Kept on the instance for this request's response, so it need not query them again.
-    instance.active_tasks = sorted(_sync_tasks(instance, snapshot, user, completed_task_id, at, started),
+    task_rows, timer_rows = ([], []) if started else _open_rows(instance.id)
+    instance.active_tasks = sorted(_sync_tasks(instance, snapshot, user, completed_task_id, at, task_rows),
                                    key=lambda t: (t.created_at, t.id))
-    instance.timer_list = sorted(_sync_timers(instance, snapshot, at, started), key=lambda t: (t.due_at, t.id))
+    instance.timer_list = sorted(_sync_timers(instance, snapshot, at, timer_rows), key=lambda t: (t.due_at, t.id))
     if ended_status is not None or snapshot.completed:
         instance.status = (ended_status or InstanceStatus.COMPLETED).value
         instance.ended_at = at
@@ -207,20 +208,35 @@ def pending_timers(instance_id: str) -> list[Timer]:
     return list(db.session.execute(_PENDING_TIMERS, {"instance_id": instance_id}).scalars())
 
 
-# The same rows as plain values for the projection, which changes them by statement.
-_OPEN_TASK_ROWS = sa.select(_tasks).where(_tasks.c.instance_id == _b("instance_id", type_=sa.String),
-                                          _tasks.c.status == TaskStatus.ACTIVE.value)
-_PENDING_TIMER_ROWS = sa.select(_timers).where(_timers.c.instance_id == _b("instance_id", type_=sa.String),
-                                               _timers.c.status == TimerStatus.PENDING.value)
+# The same rows as plain values for the projection, which changes them by statement: both
+# kinds in one statement (one round trip), each row naming its table; a column of the other
+# table is NULL there. Both follow the lock, so neither can be older than it.
+def _both(own: sa.Table, other: sa.Table, kind: str) -> sa.Select:
+    columns = [sa.literal(kind).label("row_kind")]
+    for table in (_tasks, _timers):
+        columns += [(c if table is own else sa.type_coerce(sa.null(), c.type)).label(f"{table.name}_{c.name}")
+                    for c in table.columns]
+    return sa.select(*columns).where(own.c.instance_id == _b("instance_id", type_=sa.String),
+                                     own.c.status == (TaskStatus.ACTIVE if own is _tasks else TimerStatus.PENDING).value)
 
 
-def _rows(statement: sa.Select, instance_id: str) -> list[SimpleNamespace]:
-    return [SimpleNamespace(**row._mapping) for row in db.session.execute(statement, {"instance_id": instance_id})]
+_OPEN_ROWS = sa.union_all(_both(_tasks, _timers, "task"), _both(_timers, _tasks, "timer"))
 
 
-def _sync_tasks(instance, snapshot, user, completed_task_id, at, started) -> list[SimpleNamespace]:
-    """Bring the task rows in line with the engine's ready user tasks; return the active ones."""
-    open_rows = {} if started else {t.id: t for t in _rows(_OPEN_TASK_ROWS, instance.id)}
+def _open_rows(instance_id: str) -> tuple[list[SimpleNamespace], list[SimpleNamespace]]:
+    """The instance's active task rows and pending timer rows."""
+    found: dict[str, list[SimpleNamespace]] = {"task": [], "timer": []}
+    for row in db.session.execute(_OPEN_ROWS, {"instance_id": instance_id}).mappings():
+        table = _tasks if row["row_kind"] == "task" else _timers
+        found[row["row_kind"]].append(SimpleNamespace(**{c.name: row[f"{table.name}_{c.name}"]
+                                                         for c in table.columns}))
+    return found["task"], found["timer"]
+
+
+def _sync_tasks(instance, snapshot, user, completed_task_id, at, rows) -> list[SimpleNamespace]:
+    """Bring the task rows (``rows``: the active ones) in line with the engine's ready user
+    tasks; return the active ones."""
+    open_rows = {t.id: t for t in rows}
     ready = {t["id"]: t for t in snapshot.user_tasks}
     active = [row for task_id, row in open_rows.items() if task_id in ready]
     for row in active:
@@ -274,14 +290,13 @@ def _sync_tasks(instance, snapshot, user, completed_task_id, at, started) -> lis
     return active
 
 
-def _sync_timers(instance, snapshot, at, started) -> list[SimpleNamespace]:
-    """Match the engine's waiting timers to timer rows by (engine task, due time); return
-    the pending ones.
+def _sync_timers(instance, snapshot, at, pending) -> list[SimpleNamespace]:
+    """Match the engine's waiting timers to timer rows (``pending``) by (engine task, due
+    time); return the pending ones.
 
     A pending row the engine no longer waits on has fired (its event ran, or a cycle moved
     on to its next due time) or was cancelled (its task completed, the instance ended).
     """
-    pending = [] if started else _rows(_PENDING_TIMER_ROWS, instance.id)
     waiting = {(t["id"], _dt(t["dueAt"])): t for t in snapshot.timers}
     still_waiting_tasks = {t["id"] for t in snapshot.timers}
     ran = {step["taskId"] for step in snapshot.trail}
