@@ -333,7 +333,9 @@ def test_nel_section17_four_ways(tmp_path):
         print(f"{r.name:<34}{r.per_second():>14.0f}{len(r.latencies) / sum(r.latencies):>8.0f}"
               f"{r.pct(0.5):>9.2f}{r.pct(0.95):>9.2f}{r.per_second() / floor:>9.2f}x{size:>13}")
     pg, http = results[4], results[5]
-    print(f"targets: >= 150 completions/s PostgreSQL service layer: {pg.per_second():.0f} "
+    # PASS or MISS on the whole run; the completions' own rate is shown beside it.
+    print(f"targets: >= 150 completions/s PostgreSQL service layer: {pg.per_second():.0f} over the run, "
+          f"{len(pg.latencies) / sum(pg.latencies):.0f} busy "
           f"{'PASS' if pg.per_second() >= 150 else 'MISS'}; p50 <= 15 ms over HTTP: {http.pct(0.5):.1f} ms "
           f"{'PASS' if http.pct(0.5) <= 15 else 'MISS'}; <= 32 KB state: {max(pg.state_bytes):,} bytes")
     adapter = results[2]
