@@ -211,26 +211,24 @@ def pending_timers(instance_id: str) -> list[Timer]:
 # The same rows as plain values for the projection, which changes them by statement: both
 # kinds in one statement (one round trip), each row naming its table; a column of the other
 # table is NULL there. Both follow the lock, so neither can be older than it.
-def _both(own: sa.Table, other: sa.Table, kind: str) -> sa.Select:
-    columns = [sa.literal(kind).label("row_kind")]
+def _labelled(own: sa.Table, status: str) -> sa.Select:
+    columns = [sa.literal(own.name).label("row_kind")]
     for table in (_tasks, _timers):
         columns += [(c if table is own else sa.type_coerce(sa.null(), c.type)).label(f"{table.name}_{c.name}")
                     for c in table.columns]
-    return sa.select(*columns).where(own.c.instance_id == _b("instance_id", type_=sa.String),
-                                     own.c.status == (TaskStatus.ACTIVE if own is _tasks else TimerStatus.PENDING).value)
+    return sa.select(*columns).where(own.c.instance_id == _b("instance_id", type_=sa.String), own.c.status == status)
 
 
-_OPEN_ROWS = sa.union_all(_both(_tasks, _timers, "task"), _both(_timers, _tasks, "timer"))
+_OPEN_ROWS = sa.union_all(_labelled(_tasks, TaskStatus.ACTIVE.value), _labelled(_timers, TimerStatus.PENDING.value))
 
 
 def _open_rows(instance_id: str) -> tuple[list[SimpleNamespace], list[SimpleNamespace]]:
     """The instance's active task rows and pending timer rows."""
-    found: dict[str, list[SimpleNamespace]] = {"task": [], "timer": []}
+    found: dict[str, list[SimpleNamespace]] = {_tasks.name: [], _timers.name: []}
     for row in db.session.execute(_OPEN_ROWS, {"instance_id": instance_id}).mappings():
-        table = _tasks if row["row_kind"] == "task" else _timers
-        found[row["row_kind"]].append(SimpleNamespace(**{c.name: row[f"{table.name}_{c.name}"]
-                                                         for c in table.columns}))
-    return found["task"], found["timer"]
+        table = _tasks if row["row_kind"] == _tasks.name else _timers
+        found[table.name].append(SimpleNamespace(**{c.name: row[f"{table.name}_{c.name}"] for c in table.columns}))
+    return found[_tasks.name], found[_timers.name]
 
 
 def _sync_tasks(instance, snapshot, user, completed_task_id, at, rows) -> list[SimpleNamespace]:
