@@ -2,6 +2,7 @@
 the content changed."""
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -25,9 +26,15 @@ class DeploymentResult:
 
 def latest(model, key: str):
     """The newest version of process or decision ``key``, or None."""
-    return db.session.execute(
-        sa.select(model).where(model.key == key).order_by(model.version.desc()).limit(1)
-    ).scalar_one_or_none()
+    return db.session.execute(_latest_statement(model), {"key": key}).scalar_one_or_none()
+
+
+@functools.cache
+def _latest_statement(model) -> sa.Select:
+    # Built once (every start sends it): SQLAlchemy works out a new statement object's cache
+    # key anew each time, as projection._locking_statements says.
+    return (sa.select(model).where(model.key == sa.bindparam("key", type_=sa.String))
+            .order_by(model.version.desc()).limit(1))
 
 
 def latest_versions(model) -> list:
