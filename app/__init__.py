@@ -1,6 +1,7 @@
 """Pathways: BPMN process automation for children's social care."""
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from flask import Flask, jsonify, request
@@ -81,12 +82,19 @@ def _decision_source(key: str, content_hash: str | None) -> tuple[str, str] | No
 
 def _latest_decision_hash(key: str) -> str | None:
     """The content hash of decision ``key``'s newest deployed version, or None."""
+    return db.session.execute(_latest_decision_hash_statement(), {"key": key}).scalar()
+
+
+@functools.cache
+def _latest_decision_hash_statement():
+    # Built once: every decision a step evaluates sends it (see projection._locking_statements).
     import sqlalchemy as sa
 
     from .models import DecisionDefinition
 
-    return db.session.execute(sa.select(DecisionDefinition.content_hash).where(DecisionDefinition.key == key)
-                              .order_by(DecisionDefinition.version.desc()).limit(1)).scalar()
+    return (sa.select(DecisionDefinition.content_hash)
+            .where(DecisionDefinition.key == sa.bindparam("key", type_=sa.String))
+            .order_by(DecisionDefinition.version.desc()).limit(1))
 
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:

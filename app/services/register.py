@@ -102,11 +102,13 @@ def sibling_ids(child_id: str, family_id: str | None) -> list[str]:
     ).scalars())
 
 
+# Built once: every decision that reads the register sends it (see projection._locking_statements).
+_EPISODES = (sa.select(TeamEpisode).where(TeamEpisode.child_id == sa.bindparam("child_id", type_=sa.String))
+             .order_by(TeamEpisode.started_at, TeamEpisode.id))
+
+
 def episodes(child_id: str) -> list[TeamEpisode]:
-    return list(db.session.execute(
-        sa.select(TeamEpisode).where(TeamEpisode.child_id == child_id)
-        .order_by(TeamEpisode.started_at, TeamEpisode.id)
-    ).scalars())
+    return list(db.session.execute(_EPISODES, {"child_id": child_id}).scalars())
 
 
 def _is_open(episode: TeamEpisode, at: datetime) -> bool:
