@@ -4,9 +4,9 @@ The projection writes several rows per action (the audit trail, task and timer r
 nothing in the action reads back. Through the ORM each one is an object the unit of work
 tracks, sorts and expires; measured on a task completion, that cost more than the
 statements themselves. Queued here instead, they go to the database as one executemany
-per statement, right after the ORM's own writes of the same flush (so a row they refer to,
-a newly started instance, is there first), or before the commit if nothing else was
-flushed. A query the session autoflushes for sees them, as it would see ORM objects; a
+per statement (on PostgreSQL all of them in one round trip), right after the ORM's own
+writes of the same flush (so a row they refer to, a newly started instance, is there
+first), or before the commit if nothing else was flushed. A query the session autoflushes for sees them, as it would see ORM objects; a
 rollback or a closed session drops them, as it would drop ORM objects.
 """
 from __future__ import annotations
