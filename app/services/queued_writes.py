@@ -6,8 +6,9 @@ tracks, sorts and expires; measured on a task completion, that cost more than th
 statements themselves. Queued here instead, they go to the database as one executemany
 per statement (on PostgreSQL all of them in one round trip), right after the ORM's own
 writes of the same flush (so a row they refer to, a newly started instance, is there
-first), or before the commit if nothing else was flushed. A query the session autoflushes for sees them, as it would see ORM objects; a
-rollback or a closed session drops them, as it would drop ORM objects.
+first), or before the commit if nothing else was flushed. A query the session autoflushes
+for sees them, as it would see ORM objects; a rollback or a closed session drops them, as it
+would drop ORM objects.
 """
 from __future__ import annotations
 
