@@ -172,9 +172,12 @@ def test_on_postgresql_the_queued_rows_of_a_completion_go_in_one_pipeline(app, a
             api.as_("nel.ai.atm").post(f"/tasks/{task['id']}/complete", {"variables": {"reviewDecision": "accept"}})
         finally:
             sa.event.remove(db.engine, "before_cursor_execute", record)
-    assert all(pipelined[s] for s in ("INSERT INTO audit_event", "INSERT INTO task", "UPDATE task SET")), pipelined
-    # The instance's own UPDATE is checked for the row it matched, so it is not pipelined.
-    assert not pipelined["UPDATE process_instance SET"]
+    # The instance's new state too: under the lock it needs no check of the row it matched.
+    assert all(pipelined[s] for s in ("INSERT INTO audit_event", "INSERT INTO task", "UPDATE task SET",
+                                      "UPDATE process_instance SET")), pipelined
+    # The reads are not (the lock, the open tasks and timers): their answers are needed at once.
+    assert [k for k in pipelined if k.startswith("SELECT")], pipelined
+    assert not any(v for k, v in pipelined.items() if k.startswith("SELECT")), pipelined
 
 
 def test_on_postgresql_a_connection_lost_under_the_pipeline_is_sqlalchemys_disconnect(app):
@@ -194,3 +197,90 @@ def test_on_postgresql_a_connection_lost_under_the_pipeline_is_sqlalchemys_disco
         db.session.rollback()
     with app.app_context():
         assert "never_written" not in _types()
+
+
+# The instance's own change is queued with the projection's rows when the action holds its
+# lock and has not changed it through the ORM (see projection._write_instance).
+
+def _started(api, n: int) -> dict:
+    return api.post("/process-definitions/nel_section17/start", {"variables": {
+        "childId": f"C-W{n}", "referralId": f"R-W{n}", "referralReceivedAt": "2027-06-01T10:00:00Z",
+        "strategyDiscussionRecommended": False}}).json
+
+
+def _cancel_snapshot(app, instance):
+    from app.services.projection import stored_spec
+
+    engine = app.extensions["pathways.engine"]
+    return engine.cancel(instance.definition_id, stored_spec(instance.definition_id), instance.state)
+
+
+def test_a_completion_moves_the_version_on_so_a_writer_that_read_before_it_fails(app, api):
+    from sqlalchemy.orm import Session as OrmSession
+    from sqlalchemy.orm.exc import StaleDataError
+
+    from app.models import ProcessInstance
+
+    started = _started(api, 1)
+    with app.app_context():
+        # A session of its own (a request inside this app context would share db.session).
+        other = OrmSession(db.engine, expire_on_commit=False)
+        stale = other.get(ProcessInstance, started["id"])
+        version = stale.lock_version
+        other.commit()  # read, and the transaction ended: the object is kept as read
+    task = started["activeTasks"][0]
+    assert api.as_("nel.ai.atm").post(f"/tasks/{task['id']}/complete",
+                                      {"variables": {"reviewDecision": "accept"}}).status_code == 200
+    with app.app_context():
+        stale.incident = "written over a newer version"
+        with pytest.raises(StaleDataError):
+            other.commit()
+        other.close()
+    with app.app_context():
+        current = db.session.get(ProcessInstance, started["id"])
+        assert current.lock_version == version + 1 and current.incident is None
+
+
+def test_applying_a_snapshot_to_an_instance_not_locked_in_the_transaction_is_refused(app, api):
+    from app.models import ProcessInstance
+    from app.services.projection import apply_snapshot
+
+    started = _started(api, 2)
+    with app.app_context():
+        instance = db.session.get(ProcessInstance, started["id"])
+        snapshot = _cancel_snapshot(app, instance)
+        with pytest.raises(RuntimeError, match="without its lock"):
+            apply_snapshot(instance, snapshot, "tester")
+        db.session.rollback()
+
+
+def test_changing_the_instance_after_its_snapshot_was_applied_is_refused(app, api):
+    from app.models import InstanceStatus
+    from app.services.projection import apply_snapshot, lock_instance
+
+    started = _started(api, 3)
+    with app.app_context():
+        instance = lock_instance(started["id"])
+        apply_snapshot(instance, _cancel_snapshot(app, instance), "tester", ended_status=InstanceStatus.CANCELLED)
+        instance.incident = "changed too late"
+        with pytest.raises(RuntimeError, match="after its snapshot was applied"):
+            db.session.flush()
+        db.session.rollback()
+
+
+def test_an_instance_the_action_changed_first_is_written_whole_by_the_orm(app, api):
+    from app.models import InstanceStatus, ProcessInstance
+    from app.services.projection import apply_snapshot, lock_instance
+
+    started = _started(api, 4)
+    with app.app_context():
+        instance = lock_instance(started["id"])
+        version = instance.lock_version
+        instance.incident = "noted before the snapshot"
+        apply_snapshot(instance, _cancel_snapshot(app, instance), "tester", ended_status=InstanceStatus.CANCELLED)
+        db.session.commit()
+    with app.app_context():
+        written = db.session.get(ProcessInstance, started["id"])
+        assert (written.status, written.incident, written.lock_version) == (
+            "cancelled", "noted before the snapshot", version + 1)
+        assert written.ended_at is not None

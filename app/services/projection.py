@@ -10,6 +10,7 @@ from typing import Any, Callable
 import sqlalchemy as sa
 from flask import current_app
 from sqlalchemy.orm import Session, contains_eager, undefer
+from sqlalchemy.orm.attributes import set_committed_value
 
 from ..calendar import to_london
 from ..engine import Snapshot
@@ -105,7 +106,36 @@ def _for_change(model: type[ProcessInstance] | type[Task] | type[Timer], row_id:
     lock, select = _locking_statements(model, db.session.get_bind().dialect.name)
     if lock is not None:
         db.session.execute(lock, {"row_id": row_id})
-    return db.session.execute(select, {"row_id": row_id}).scalar_one_or_none()
+    row = db.session.execute(select, {"row_id": row_id}).scalar_one_or_none()
+    if row is not None:
+        db.session.info.setdefault(_LOCKED, set()).add(row.id if model is ProcessInstance else row.instance_id)
+    return row
+
+
+# The instances this transaction holds the lock of (see _write_instance).
+_LOCKED = "pathways.locked_instances"
+# The instances whose change is queued (see _write_instance), and the statement that writes it.
+_QUEUED_INSTANCES = "pathways.queued_instances"
+_UPDATE_INSTANCE = sa.update(ProcessInstance.__table__).where(ProcessInstance.__table__.c.id == sa.bindparam("row_id"))
+
+
+@sa.event.listens_for(Session, "after_transaction_end")
+def _forget_locks(session: Session, transaction: Any) -> None:
+    if transaction.parent is None:
+        session.info.pop(_LOCKED, None)
+        session.info.pop(_QUEUED_INSTANCES, None)
+
+
+@sa.event.listens_for(Session, "before_flush")
+def _refuse_later_changes(session: Session, flush_context: Any, instances: Any) -> None:
+    """An instance whose change is queued and then changed again through the ORM would be
+    written twice, the second time checked against a version not yet written: refused, as
+    the programming error it is (change it before apply_snapshot)."""
+    queued = session.info.get(_QUEUED_INSTANCES)
+    if queued:
+        for obj in session.dirty:
+            if isinstance(obj, ProcessInstance) and obj.id in queued and session.is_modified(obj):
+                raise RuntimeError(f"process instance {obj.id} was changed after its snapshot was applied")
 
 
 @functools.cache
@@ -159,10 +189,9 @@ def apply_snapshot(
 
 def _apply(instance, snapshot, user, completed_task_id, ended_status, started) -> None:
     at = now()
-    instance.state = snapshot.state
-    instance.variables = snapshot.variables
     child_id = snapshot.variables.get("childId")
-    instance.child_id = str(child_id)[:80] if child_id not in (None, "") else None
+    changes = {"state": snapshot.state, "variables": snapshot.variables,
+               "child_id": str(child_id)[:80] if child_id not in (None, "") else None}
     for step in snapshot.trail:
         if step["type"] != "UserTask":  # a completed user task is audited as task_completed
             audit(instance.id, "decision_evaluated" if "decision" in step else "activity_completed",
@@ -183,10 +212,36 @@ def _apply(instance, snapshot, user, completed_task_id, ended_status, started) -
                                    key=lambda t: (t.created_at, t.id))
     instance.timer_list = sorted(_sync_timers(instance, snapshot, at, timer_rows), key=lambda t: (t.due_at, t.id))
     if ended_status is not None or snapshot.completed:
-        instance.status = (ended_status or InstanceStatus.COMPLETED).value
-        instance.ended_at = at
-        if instance.status == InstanceStatus.COMPLETED.value:
+        changes["status"] = (ended_status or InstanceStatus.COMPLETED).value
+        changes["ended_at"] = at
+        if changes["status"] == InstanceStatus.COMPLETED.value:
             audit(instance.id, "instance_completed", user, at=at, outcome=snapshot.outcome)
+    _write_instance(instance, changes, started)
+
+
+def _write_instance(instance: ProcessInstance, changes: dict[str, Any], started: bool) -> None:
+    """Write the instance's new state and variables (and its end).
+
+    A new instance, or one the action has changed through the ORM already, is written by the
+    ORM, whose UPDATE checks the version it read. Otherwise the change is queued with the
+    projection's rows (one round trip on PostgreSQL), without that check: this transaction
+    holds the instance's lock (FOR UPDATE on PostgreSQL, the write lock on SQLite) from the
+    read to the commit, so nobody else can have changed it; a change without the lock is
+    refused. The version still goes up, so a writer that read the instance without the lock
+    fails as before; the session's copy is set to what is written, as a flush would.
+    """
+    session = db.session()
+    if started or sa.inspect(instance).modified:
+        for key, value in changes.items():
+            setattr(instance, key, value)
+        return
+    if instance.id not in session.info.get(_LOCKED, ()):
+        raise RuntimeError(f"process instance {instance.id} changed without its lock")
+    changes["lock_version"] = instance.lock_version + 1
+    queue(_UPDATE_INSTANCE, {"row_id": instance.id, **changes})
+    for key, value in changes.items():
+        set_committed_value(instance, key, value)
+    session.info.setdefault(_QUEUED_INSTANCES, set()).add(instance.id)
 
 
 # Built once, like _locking_statements: a case's page and the API's answer read both.
