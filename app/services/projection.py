@@ -58,6 +58,7 @@ _INSERT_TASK_GROUP = sa.insert(TaskCandidateGroup.__table__).inline()
 _UPDATE_TASK = sa.update(_tasks).where(_tasks.c.id == _b("row_id"))
 _INSERT_TIMER = sa.insert(_timers).inline()
 _UPDATE_TIMER = sa.update(_timers).where(_timers.c.id == _b("row_id"))
+_UPDATE_INSTANCE = sa.update(ProcessInstance.__table__).where(ProcessInstance.__table__.c.id == _b("row_id"))
 
 
 def audit(instance_id: str | None, type_: str, user: str | None = None, *, activity_id: str | None = None,
@@ -114,9 +115,8 @@ def _for_change(model: type[ProcessInstance] | type[Task] | type[Timer], row_id:
 
 # The instances this transaction holds the lock of (see _write_instance).
 _LOCKED = "pathways.locked_instances"
-# The instances whose change is queued (see _write_instance), and the statement that writes it.
+# The instances whose change is queued (see _write_instance).
 _QUEUED_INSTANCES = "pathways.queued_instances"
-_UPDATE_INSTANCE = sa.update(ProcessInstance.__table__).where(ProcessInstance.__table__.c.id == sa.bindparam("row_id"))
 
 
 @sa.event.listens_for(Session, "after_transaction_end")

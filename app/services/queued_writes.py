@@ -60,9 +60,7 @@ def _pipelined(connection: sa.Connection) -> Iterator[None]:
     try:
         with raw.pipeline():
             yield
-    except sa.exc.DBAPIError:
-        raise
-    except dbapi.Error as exc:
+    except dbapi.Error as exc:  # the driver's own: an error SQLAlchemy wrapped already is not one
         invalidated = connection.dialect.is_disconnect(exc, raw, None)
         if invalidated:
             connection.invalidate(exc)
