@@ -17,6 +17,13 @@ def _types() -> list[str]:
     return list(db.session.execute(sa.select(AuditEvent.type).order_by(AuditEvent.id)).scalars())
 
 
+def _started(api, label: str) -> dict:
+    """A new nel_section17 case, its child and referral named by ``label``."""
+    return api.post("/process-definitions/nel_section17/start", {"variables": {
+        "childId": f"C-{label}", "referralId": f"R-{label}", "referralReceivedAt": "2027-06-01T10:00:00Z",
+        "strategyDiscussionRecommended": False}}).json
+
+
 def test_a_commit_with_nothing_else_to_flush_writes_the_queued_rows_in_order(app):
     with app.app_context():
         for n in range(3):
@@ -55,9 +62,7 @@ def test_a_closed_session_drops_the_queued_rows(app):
 
 
 def test_a_completion_sends_each_kind_of_projection_row_as_one_statement(app, api):
-    started = api.post("/process-definitions/nel_section17/start", {"variables": {
-        "childId": "C-Q1", "referralId": "R-Q1", "referralReceivedAt": "2027-06-01T10:00:00Z",
-        "strategyDiscussionRecommended": False}}).json
+    started = _started(api, "Q1")
     task = next(t for t in started["activeTasks"] if t["activityId"] == "duty_atm_review")
     with statements_sent(app) as sent:
         done = api.as_("nel.ai.atm").post(f"/tasks/{task['id']}/complete",
@@ -107,9 +112,7 @@ def test_rows_of_one_statement_that_name_different_columns_each_set_their_own(ap
     from app.models import Task
     from app.services.queued_writes import queue
 
-    started = api.post("/process-definitions/nel_section17/start", {"variables": {
-        "childId": "C-Q2", "referralId": "R-Q2", "referralReceivedAt": "2027-06-01T10:00:00Z",
-        "strategyDiscussionRecommended": False}}).json
+    started = _started(api, "Q2")
     task_id = started["activeTasks"][0]["id"]
     update = sa.update(Task.__table__).where(Task.__table__.c.id == sa.bindparam("row_id"))
     due = datetime(2027, 7, 1, 16, tzinfo=timezone.utc)
@@ -128,9 +131,7 @@ def test_a_queued_row_the_database_refuses_is_an_integrity_error_and_nothing_of_
     from app.models import Task
     from app.services.queued_writes import queue
 
-    started = api.post("/process-definitions/nel_section17/start", {"variables": {
-        "childId": "C-Q3", "referralId": "R-Q3", "referralReceivedAt": "2027-06-01T10:00:00Z",
-        "strategyDiscussionRecommended": False}}).json
+    started = _started(api, "Q3")
     task_id = started["activeTasks"][0]["id"]
     with app.app_context():
         existing = db.session.get(Task, task_id)
@@ -156,9 +157,7 @@ def test_on_postgresql_the_queued_rows_of_a_completion_go_in_one_pipeline(app, a
         pytest.skip("SQLite has no pipeline; its statements are calls into the library, not round trips")
     from psycopg import pq
 
-    started = api.post("/process-definitions/nel_section17/start", {"variables": {
-        "childId": "C-Q4", "referralId": "R-Q4", "referralReceivedAt": "2027-06-01T10:00:00Z",
-        "strategyDiscussionRecommended": False}}).json
+    started = _started(api, "Q4")
     task = next(t for t in started["activeTasks"] if t["activityId"] == "duty_atm_review")
     pipelined: dict[str, bool] = {}
 
@@ -202,11 +201,6 @@ def test_on_postgresql_a_connection_lost_under_the_pipeline_is_sqlalchemys_disco
 # The instance's own change is queued with the projection's rows when the action holds its
 # lock and has not changed it through the ORM (see projection._write_instance).
 
-def _started(api, n: int) -> dict:
-    return api.post("/process-definitions/nel_section17/start", {"variables": {
-        "childId": f"C-W{n}", "referralId": f"R-W{n}", "referralReceivedAt": "2027-06-01T10:00:00Z",
-        "strategyDiscussionRecommended": False}}).json
-
 
 def _cancel_snapshot(app, instance):
     from app.services.projection import stored_spec
@@ -221,7 +215,7 @@ def test_a_completion_moves_the_version_on_so_a_writer_that_read_before_it_fails
 
     from app.models import ProcessInstance
 
-    started = _started(api, 1)
+    started = _started(api, "W1")
     with app.app_context():
         # A session of its own (a request inside this app context would share db.session).
         other = OrmSession(db.engine, expire_on_commit=False)
@@ -245,7 +239,7 @@ def test_applying_a_snapshot_to_an_instance_not_locked_in_the_transaction_is_ref
     from app.models import ProcessInstance
     from app.services.projection import apply_snapshot
 
-    started = _started(api, 2)
+    started = _started(api, "W2")
     with app.app_context():
         instance = db.session.get(ProcessInstance, started["id"])
         snapshot = _cancel_snapshot(app, instance)
@@ -258,7 +252,7 @@ def test_changing_the_instance_after_its_snapshot_was_applied_is_refused(app, ap
     from app.models import InstanceStatus
     from app.services.projection import apply_snapshot, lock_instance
 
-    started = _started(api, 3)
+    started = _started(api, "W3")
     with app.app_context():
         instance = lock_instance(started["id"])
         apply_snapshot(instance, _cancel_snapshot(app, instance), "tester", ended_status=InstanceStatus.CANCELLED)
@@ -272,7 +266,7 @@ def test_an_instance_the_action_changed_first_is_written_whole_by_the_orm(app, a
     from app.models import InstanceStatus, ProcessInstance
     from app.services.projection import apply_snapshot, lock_instance
 
-    started = _started(api, 4)
+    started = _started(api, "W4")
     with app.app_context():
         instance = lock_instance(started["id"])
         version = instance.lock_version
