@@ -111,6 +111,9 @@ def test_complete_validates_then_moves_on_and_records_who(api):
 
     again = worker.post(f"/tasks/{task_id}/complete", {"variables": {"visitDate": "2026-12-24"}})
     assert again.status_code == 409
+    # Finished is the answer even when the values would be refused too.
+    late = worker.post(f"/tasks/{task_id}/complete", {"variables": {"seen": "yes", "typo": 1}})
+    assert late.status_code == 409 and "not active" in late.json["error"]["message"]
 
     history = api.get(f"/process-instances/{instance['id']}/history").json
     kinds = [(e["type"], e["activityId"]) for e in history]

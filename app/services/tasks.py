@@ -150,10 +150,11 @@ def complete(engine: Engine, user: User, task_id: str, variables: Any) -> Any:
         raise refusal()
     instance = task.instance
     try:
-        known = instance.variables if forms.reads_case_variables(task.form) else {}
-        values = forms.validate(task.form, variables, known, engine.evaluate)
+        # A finished task is finished whatever the form says: 409 before any 422.
         _require_active(task)
         require_active(instance)
+        known = instance.variables if forms.reads_case_variables(task.form) else {}
+        values = forms.validate(task.form, variables, known, engine.evaluate)
     except EngineError as exc:
         raise engine_error(exc) from None
     except (Invalid, Conflict):
