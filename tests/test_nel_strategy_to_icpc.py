@@ -67,11 +67,15 @@ def test_recommended_by_the_ifd_starts_with_the_tm_and_police_ddm(api):
 
 
 def test_threshold_not_met_continues_as_a_section_17_referral(api):
-    instance = agree_threshold(api, start(api, "nel_section17", strategyDiscussionRecommended=True),
+    # Received on Friday 27 November; the threshold conversation is held on Tuesday 1 December.
+    instance = agree_threshold(api, start(api, "nel_section17", strategyDiscussionRecommended=True,
+                                          referralReceivedAt="2026-11-27T16:00:00Z"),
                                decision="not_met_section17")
     review = active(instance, "duty_atm_review")
     assert review["candidateGroups"] == ["nel-ai-atm"]
     assert instance["status"] == "active"
+    # Back in the tray: due the day it came back, not already overdue from the day it first arrived.
+    assert review["due"] == "2026-12-01T23:59:59+00:00"
 
 
 def test_threshold_not_met_no_further_action(api):
