@@ -7,7 +7,7 @@ count from a completed step count from then.
 from __future__ import annotations
 
 import pytest
-from steps import active, work
+from steps import active, activities, work
 
 IFD, ATM, TM, SW1, SW2 = "nel.ifd.atm", "nel.ai.atm", "nel.ai.tm", "nel.ai.sw1", "nel.ai.sw2"
 RECEIVED = "2026-12-23T10:15:00Z"  # Wed 23 Dec 2026, two days before Christmas
@@ -121,6 +121,60 @@ def test_happy_path_low_complexity_ten_day_track_to_close(api):
     assert history[-1]["type"] == "instance_completed" and history[-1]["details"]["outcome"] == "close"
     cancelled = {e["activityId"] for e in history if e["type"] == "timer_cancelled"}
     assert {"initial_visit_overdue", "supervision_overdue", "assessment_overdue", "twelve_week_limit"} <= cancelled
+
+
+def test_each_timescale_missed_raises_a_task_for_its_manager_and_the_case_goes_on(api, timers_run_due):
+    # Each overdue timer fires when its due time has passed (`pathways timers run-due`), puts a
+    # follow-up in the named manager's tray, and leaves the step it watches where it was.
+    instance = allocate(api, start(api))
+
+    def fired(as_of, follow_up, group):
+        assert "1 fired" in timers_run_due(as_of)
+        shown = api.get(f"/process-instances/{instance['id']}").json
+        task = active(shown, follow_up)
+        assert task["candidateGroups"] == [group]
+        return shown
+
+    # The visit was due by the end of Fri 4 Dec; the ATM follows it up.
+    assert "nothing due" in timers_run_due("2026-12-04T23:59:58+00:00")
+    instance = fired("2026-12-05T00:00:00+00:00", "visit_overdue_followup", "nel-ai-atm")
+    active(instance, "initial_visit")
+    instance = work(api, instance, "visit_overdue_followup", ATM, followUpNotes="Visit booked for 22 Dec")
+
+    # Supervision was due by the end of Thu 31 Dec (5 working days after the 22 Dec visit); the TM.
+    instance = work(api, instance, "initial_visit", SW1, visitDate="2026-12-22", childSeen=True)
+    instance = fired("2027-01-01T00:00:00+00:00", "supervision_overdue_followup", "nel-ai-tm")
+    instance = work(api, instance, "supervision_overdue_followup", TM, supervisionFollowUpNotes="Held on 4 Jan")
+
+    # The 10-day assessment was due by the end of Fri 8 Jan; the ATM.
+    instance = work(api, instance, "formal_supervision", ATM, complexity="low", concernsEscalating=False,
+                    multipleAgencies=False, assessmentFocus="Neglect")
+    instance = fired("2027-01-09T00:00:00+00:00", "assessment_overdue_followup", "nel-ai-atm")
+    instance = work(api, instance, "assessment_overdue_followup", ATM,
+                    assessmentFollowUpNotes="Due 15 Jan, agreed with the worker")
+
+    # 12 weeks after the referral (Wed 23 Dec 10:15): the ATM and then the TM decide whether the
+    # case stays open, while the assessment carries on.
+    assert "nothing due" in timers_run_due("2027-03-17T10:14:59+00:00")
+    instance = fired("2027-03-17T10:15:00+00:00", "atm_agree_extension", "nel-ai-atm")
+    active(instance, "single_assessment")
+    instance = work(api, instance, "atm_agree_extension", ATM, extensionAgreed=True,
+                    extensionReason="Assessment nearly complete")
+    assert active(instance, "tm_agree_extension")["candidateGroups"] == ["nel-ai-tm"]
+    instance = work(api, instance, "tm_agree_extension", TM, tmExtensionAgreed=True,
+                    tmExtensionReason="Agreed in supervision")
+    assert activities(instance) == ["single_assessment"] and instance["timers"] == []
+
+    instance = finish(api, instance, "close")
+    assert instance["status"] == "completed" and instance["variables"]["outcome"] == "close"
+    history = api.get(f"/process-instances/{instance['id']}/history").json
+    assert [e["activityId"] for e in history if e["type"] == "timer_fired"] == [
+        "initial_visit_overdue", "supervision_overdue", "assessment_overdue", "twelve_week_limit"]
+    done = [(e["activityId"], e["user"]) for e in history if e["type"] == "task_completed"]
+    assert done == [("duty_atm_review", ATM), ("allocation_discussion", ATM), ("visit_overdue_followup", ATM),
+                    ("initial_visit", SW1), ("supervision_overdue_followup", TM), ("formal_supervision", ATM),
+                    ("assessment_overdue_followup", ATM), ("atm_agree_extension", ATM),
+                    ("tm_agree_extension", TM), ("single_assessment", SW1), ("agree_assessment_outcome", ATM)]
 
 
 @pytest.mark.parametrize("complexity,escalating,agencies,days,due", [
