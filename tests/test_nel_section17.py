@@ -7,7 +7,7 @@ count from a completed step count from then.
 from __future__ import annotations
 
 import pytest
-from steps import active, activities, work
+from steps import active, activities, complete, work
 
 IFD, ATM, TM, SW1, SW2 = "nel.ifd.atm", "nel.ai.atm", "nel.ai.tm", "nel.ai.sw1", "nel.ai.sw2"
 RECEIVED = "2026-12-23T10:15:00Z"  # Wed 23 Dec 2026, two days before Christmas
@@ -161,20 +161,50 @@ def test_each_timescale_missed_raises_a_task_for_its_manager_and_the_case_goes_o
     instance = work(api, instance, "atm_agree_extension", ATM, extensionAgreed=True,
                     extensionReason="Assessment nearly complete")
     assert active(instance, "tm_agree_extension")["candidateGroups"] == ["nel-ai-tm"]
+    # Agreed by both until Fri 16 Apr 2027: then the question comes back to the ATM.
     instance = work(api, instance, "tm_agree_extension", TM, tmExtensionAgreed=True,
-                    tmExtensionReason="Agreed in supervision")
+                    tmExtensionReason="Agreed in supervision", openUntil="2027-04-16")
+    assert activities(instance) == ["single_assessment"]
+    # The end of Fri 16 Apr in London (BST), in UTC.
+    assert timer(instance, "extension_review_due")["dueAt"] == "2027-04-16T22:59:59+00:00"
+    assert "nothing due" in timers_run_due("2027-04-16T22:59:58+00:00")
+    instance = fired("2027-04-16T23:00:00+00:00", "atm_agree_extension", "nel-ai-atm")
+    # Not agreed this time: the ATM is asked to bring the case to its outcome; the TM is not asked.
+    instance = work(api, instance, "atm_agree_extension", ATM, extensionAgreed=False,
+                    extensionReason="Assessment written; no reason to stay open")
+    assert activities(instance) == ["bring_case_to_outcome", "single_assessment"]
+    assert active(instance, "bring_case_to_outcome")["candidateGroups"] == ["nel-ai-atm"]
+    instance = work(api, instance, "bring_case_to_outcome", ATM, closurePlan="Outcome agreed by 23 April")
     assert activities(instance) == ["single_assessment"] and instance["timers"] == []
 
     instance = finish(api, instance, "close")
     assert instance["status"] == "completed" and instance["variables"]["outcome"] == "close"
     history = api.get(f"/process-instances/{instance['id']}/history").json
     assert [e["activityId"] for e in history if e["type"] == "timer_fired"] == [
-        "initial_visit_overdue", "supervision_overdue", "assessment_overdue", "twelve_week_limit"]
+        "initial_visit_overdue", "supervision_overdue", "assessment_overdue", "twelve_week_limit",
+        "extension_review_due"]
     done = [(e["activityId"], e["user"]) for e in history if e["type"] == "task_completed"]
     assert done == [("duty_atm_review", ATM), ("allocation_discussion", ATM), ("visit_overdue_followup", ATM),
                     ("initial_visit", SW1), ("supervision_overdue_followup", TM), ("formal_supervision", ATM),
                     ("assessment_overdue_followup", ATM), ("atm_agree_extension", ATM),
-                    ("tm_agree_extension", TM), ("single_assessment", SW1), ("agree_assessment_outcome", ATM)]
+                    ("tm_agree_extension", TM), ("atm_agree_extension", ATM), ("bring_case_to_outcome", ATM),
+                    ("single_assessment", SW1), ("agree_assessment_outcome", ATM)]
+
+
+def test_a_case_stays_open_beyond_12_weeks_only_with_a_date_both_managers_agree(api, timers_run_due):
+    instance = assess(api, allocate(api, start(api)))
+    timers_run_due("2027-03-17T10:15:00+00:00")
+    instance = api.get(f"/process-instances/{instance['id']}").json
+    instance = work(api, instance, "atm_agree_extension", ATM, extensionAgreed=True, extensionReason="Court date")
+    # Agreeing needs the date it is agreed until; not agreeing does not.
+    missing = complete(api, instance, "tm_agree_extension", TM, tmExtensionAgreed=True)
+    assert missing.status_code == 422
+    assert missing.json["error"]["details"] == {
+        "openUntil": ["Enter the date until which the case is agreed to stay open"]}
+    instance = work(api, instance, "tm_agree_extension", TM, tmExtensionAgreed=False,
+                    tmExtensionReason="The assessment is done; agree the outcome")
+    assert "bring_case_to_outcome" in activities(instance)
+    assert "extension_review_due" not in [t["activityId"] for t in instance["timers"]]
 
 
 @pytest.mark.parametrize("complexity,escalating,agencies,days,due", [
