@@ -126,6 +126,7 @@ def seed(app) -> None:
 @pytest.fixture
 def app(backend):
     yield backend
+    backend.extensions["pathways.engine"].clock = lambda: TEST_NOW  # a test may have moved it on
     with backend.app_context():
         db.session.remove()
         with db.engine.begin() as conn:

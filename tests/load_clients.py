@@ -14,6 +14,7 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import requests
 
@@ -40,16 +41,18 @@ def script(n: int, run: str, open_after: int | None = None) -> Case:
     returned to the IFD, some escalated to the team managers first. ``open_after`` steps,
     the case is left where it is (its tasks and timers still waiting)."""
     worker = WORKERS[n % 2]
+    # A visit and an assessment are recorded once they have happened: today, by the servers' clock.
+    today = datetime.now(ZoneInfo("Europe/London")).date().isoformat()
     allocation = [
         ("allocation_discussion", ATM, {"allocatedWorker": worker, "visitPlan": "Joint visit with health visitor",
                                         "managementCaseNoteRecorded": True}),
-        ("initial_visit", worker, {"visitDate": "2026-12-22", "childSeen": True}),
+        ("initial_visit", worker, {"visitDate": today, "childSeen": True}),
         ("formal_supervision", ATM, {"complexity": "high" if n % 3 == 0 else "low", "concernsEscalating": False,
                                      "multipleAgencies": False, "assessmentFocus": "Neglect"}),
     ]
     outcome = OUTCOMES[n % len(OUTCOMES)]
     assessment = [
-        ("single_assessment", worker, {"assessmentCompletedOn": "2027-01-06", "recommendedOutcome": outcome,
+        ("single_assessment", worker, {"assessmentCompletedOn": today, "recommendedOutcome": outcome,
                                        "assessmentSummary": "Needs met by universal services"}),
         ("agree_assessment_outcome", ATM, {"assessmentOutcome": outcome, "outcomeRationale": "Agreed in supervision"}),
     ]

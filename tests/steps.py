@@ -2,6 +2,16 @@
 active tasks and complete it as a user."""
 from __future__ import annotations
 
+from datetime import datetime
+
+
+def on(api, instant):
+    """Do the steps that follow as if it were ``instant`` (ISO, 'Z' allowed): a worker records
+    a visit on or after the day it happened, so a scenario moves the clock on as its story
+    does. The `app` fixture puts the suite's clock back after each test."""
+    when = datetime.fromisoformat(instant.replace("Z", "+00:00"))
+    api.app.extensions["pathways.engine"].clock = lambda: when
+
 
 def active(instance, activity_id):
     """The active task of ``activity_id``; fails naming the steps that are active instead."""

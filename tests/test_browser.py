@@ -184,7 +184,7 @@ def test_a_referral_worked_by_the_team(server, browser):
     assert "A&I Social Worker (Priya)" in page.locator(".govuk-summary-list").inner_text()
     page.click("button:has-text('Save and continue')")
     error_then(page, "09-visit-with-error")
-    page.fill("#visitDate-day", "2")
+    page.fill("#visitDate-day", "1")  # the suite's clock: Tue 1 Dec 2026
     page.fill("#visitDate-month", "12")
     page.fill("#visitDate-year", "2026")
     page.click("label:has-text('Yes')")

@@ -211,6 +211,12 @@ SEEN = b'<camunda:formField id="seen" label="Child seen" type="boolean" />'
     (b'<camunda:formField id="seen" label="Child seen" type="date"><camunda:properties>'
      b'<camunda:property id="notBefore" value="working_days(5," /></camunda:properties></camunda:formField>',
      "notBefore expression:"),
+    (b'<camunda:formField id="seen" label="Child seen" type="boolean"><camunda:properties>'
+     b'<camunda:property id="notAfterToday" value="true" /></camunda:properties></camunda:formField>',
+     "notAfterToday must be 'true', on a date field"),
+    (b'<camunda:formField id="seen" label="Child seen" type="date"><camunda:properties>'
+     b'<camunda:property id="notAfterToday" value="yes" /></camunda:properties></camunda:formField>',
+     "notAfterToday must be 'true', on a date field"),
     (SEEN + b'</camunda:formData><camunda:inputOutput><camunda:outputParameter name="completedAt">1'
      b'</camunda:outputParameter></camunda:inputOutput><camunda:formData>',
      "output parameter 'completedAt' is not a variable name a diagram may set"),

@@ -132,12 +132,18 @@ def test_dates_are_read_from_day_month_and_year(browser, api):
                                                       "visitDate-month": "2", "visitDate-year": "2027",
                                                       "childSeen": "true"})
     assert bad.status_code == 400 and "must be a real date" in bad.get_data(as_text=True)
-    good = browser.post(f"/tasks/{visit['id']}", data={"csrf_token": csrf(page), "visitDate-day": "2",
+    # The suite's clock is Tue 1 Dec 2026: a visit on the 2nd has not happened yet.
+    future = browser.post(f"/tasks/{visit['id']}", data={"csrf_token": csrf(page), "visitDate-day": "2",
+                                                         "visitDate-month": "12", "visitDate-year": "2026",
+                                                         "childSeen": "true"})
+    assert future.status_code == 400
+    assert "Date of the initial visit must be today or in the past" in future.get_data(as_text=True)
+    good = browser.post(f"/tasks/{visit['id']}", data={"csrf_token": csrf(page), "visitDate-day": "1",
                                                        "visitDate-month": "12", "visitDate-year": "2026",
                                                        "childSeen": "true"})
     assert good.status_code == 302
     history = api.get(f"/process-instances/{instance['id']}").json
-    assert history["variables"]["visitDate"] == "2026-12-02" and history["variables"]["childSeen"] is True
+    assert history["variables"]["visitDate"] == "2026-12-01" and history["variables"]["childSeen"] is True
 
 
 def test_the_design_system_assets_are_served(browser):

@@ -7,7 +7,7 @@ count from a completed step count from then.
 from __future__ import annotations
 
 import pytest
-from steps import active, activities, complete, work
+from steps import active, activities, complete, on, work
 
 IFD, ATM, TM, SW1, SW2 = "nel.ifd.atm", "nel.ai.atm", "nel.ai.tm", "nel.ai.sw1", "nel.ai.sw2"
 RECEIVED = "2026-12-23T10:15:00Z"  # Wed 23 Dec 2026, two days before Christmas
@@ -30,13 +30,15 @@ def allocate(api, instance, worker=SW1):
 
 
 def assess(api, instance, complexity="low", escalating=False, agencies=False, visit="2026-12-22"):
+    on(api, f"{visit}T17:00:00Z")  # recorded the evening of the visit
     instance = work(api, instance, "initial_visit", SW1, visitDate=visit, childSeen=True)
     return work(api, instance, "formal_supervision", ATM, complexity=complexity,
                 concernsEscalating=escalating, multipleAgencies=agencies, assessmentFocus="Neglect")
 
 
-def finish(api, instance, outcome):
-    instance = work(api, instance, "single_assessment", SW1, assessmentCompletedOn="2027-01-06",
+def finish(api, instance, outcome, completed_on="2027-01-06"):
+    on(api, f"{completed_on}T17:00:00Z")
+    instance = work(api, instance, "single_assessment", SW1, assessmentCompletedOn=completed_on,
                     recommendedOutcome=outcome, assessmentSummary="Needs met by universal services")
     return work(api, instance, "agree_assessment_outcome", ATM, assessmentOutcome=outcome,
                 outcomeRationale="Agreed in supervision")
@@ -89,6 +91,7 @@ def test_happy_path_low_complexity_ten_day_track_to_close(api):
                               {"variables": {"visitDate": "2026-12-03", "childSeen": True}})
     assert other.status_code == 403
 
+    on(api, "2026-12-22T17:00:00Z")  # recorded the evening of the visit
     instance = work(api, instance, "initial_visit", SW1, visitDate="2026-12-22", childSeen=True)
     supervision = active(instance, "formal_supervision")
     # Visit Tue 22 Dec: 5 working days skip Christmas Day and the substitute Boxing Day (Mon 28).
@@ -139,17 +142,21 @@ def test_each_timescale_missed_raises_a_task_for_its_manager_and_the_case_goes_o
     assert "nothing due" in timers_run_due("2026-12-04T23:59:58+00:00")
     instance = fired("2026-12-05T00:00:00+00:00", "visit_overdue_followup", "nel-ai-atm")
     active(instance, "initial_visit")
+    on(api, "2026-12-07T09:00:00Z")
     instance = work(api, instance, "visit_overdue_followup", ATM, followUpNotes="Visit booked for 22 Dec")
 
     # Supervision was due by the end of Thu 31 Dec (5 working days after the 22 Dec visit); the TM.
+    on(api, "2026-12-22T17:00:00Z")
     instance = work(api, instance, "initial_visit", SW1, visitDate="2026-12-22", childSeen=True)
     instance = fired("2027-01-01T00:00:00+00:00", "supervision_overdue_followup", "nel-ai-tm")
-    instance = work(api, instance, "supervision_overdue_followup", TM, supervisionFollowUpNotes="Held on 4 Jan")
+    on(api, "2027-01-04T09:00:00Z")
+    instance = work(api, instance, "supervision_overdue_followup", TM, supervisionFollowUpNotes="Held today")
 
     # The 10-day assessment was due by the end of Fri 8 Jan; the ATM.
     instance = work(api, instance, "formal_supervision", ATM, complexity="low", concernsEscalating=False,
                     multipleAgencies=False, assessmentFocus="Neglect")
     instance = fired("2027-01-09T00:00:00+00:00", "assessment_overdue_followup", "nel-ai-atm")
+    on(api, "2027-01-11T09:00:00Z")
     instance = work(api, instance, "assessment_overdue_followup", ATM,
                     assessmentFollowUpNotes="Due 15 Jan, agreed with the worker")
 
@@ -158,6 +165,7 @@ def test_each_timescale_missed_raises_a_task_for_its_manager_and_the_case_goes_o
     assert "nothing due" in timers_run_due("2027-03-17T10:14:59+00:00")
     instance = fired("2027-03-17T10:15:00+00:00", "atm_agree_extension", "nel-ai-atm")
     active(instance, "single_assessment")
+    on(api, "2027-03-17T14:00:00Z")
     instance = work(api, instance, "atm_agree_extension", ATM, extensionAgreed=True,
                     extensionReason="Assessment nearly complete")
     assert active(instance, "tm_agree_extension")["candidateGroups"] == ["nel-ai-tm"]
@@ -170,6 +178,7 @@ def test_each_timescale_missed_raises_a_task_for_its_manager_and_the_case_goes_o
     assert "nothing due" in timers_run_due("2027-04-16T22:59:58+00:00")
     instance = fired("2027-04-16T23:00:00+00:00", "atm_agree_extension", "nel-ai-atm")
     # Not agreed this time: the ATM is asked to bring the case to its outcome; the TM is not asked.
+    on(api, "2027-04-19T09:00:00Z")
     instance = work(api, instance, "atm_agree_extension", ATM, extensionAgreed=False,
                     extensionReason="Assessment written; no reason to stay open")
     assert activities(instance) == ["bring_case_to_outcome", "single_assessment"]
@@ -177,7 +186,7 @@ def test_each_timescale_missed_raises_a_task_for_its_manager_and_the_case_goes_o
     instance = work(api, instance, "bring_case_to_outcome", ATM, closurePlan="Outcome agreed by 23 April")
     assert activities(instance) == ["single_assessment"] and instance["timers"] == []
 
-    instance = finish(api, instance, "close")
+    instance = finish(api, instance, "close", completed_on="2027-04-20")
     assert instance["status"] == "completed" and instance["variables"]["outcome"] == "close"
     history = api.get(f"/process-instances/{instance['id']}/history").json
     assert [e["activityId"] for e in history if e["type"] == "timer_fired"] == [
@@ -231,6 +240,7 @@ def test_every_assessment_outcome_ends_the_pathway_there(api, outcome):
 
 def test_atm_recommendation_may_differ_from_the_agreed_outcome(api):
     instance = assess(api, allocate(api, start(api)))
+    on(api, "2027-01-06T17:00:00Z")
     instance = work(api, instance, "single_assessment", SW1, assessmentCompletedOn="2027-01-06",
                     recommendedOutcome="close", assessmentSummary="Ongoing worries about school attendance")
     instance = work(api, instance, "agree_assessment_outcome", ATM, assessmentOutcome="short_cin_package",
@@ -282,7 +292,16 @@ def test_forms_refuse_missing_and_wrong_values_per_field(api):
     assert set(response.json["error"]["details"]) == {"visitDate", "childSeen"}
     supervision_less = api.get(f"/process-instances/{instance['id']}").json
     assert [t["activityId"] for t in supervision_less["activeTasks"]] == ["initial_visit"]
+    # A visit is recorded once it has happened: a date mistyped into the future (here Tue 1 Dec)
+    # would move the supervision and its escalation as far. The form says so.
+    fields = {f["id"]: f for f in api.as_(SW1).get(f"/tasks/{visit['id']}").json["formFields"]}
+    assert fields["visitDate"]["notAfterToday"] is True and fields["childSeen"]["notAfterToday"] is False
+    response = api.as_(SW1).post(f"/tasks/{visit['id']}/complete",
+                                 {"variables": {"visitDate": "2027-12-01", "childSeen": True}})
+    assert response.status_code == 422
+    assert response.json["error"]["details"] == {"visitDate": ["Date of the initial visit must be today or in the past"]}
 
+    on(api, "2026-12-22T17:00:00Z")
     instance = work(api, instance, "initial_visit", SW1, visitDate="2026-12-22", childSeen=True)
     supervision = active(instance, "formal_supervision")
     response = api.as_(ATM).post(f"/tasks/{supervision['id']}/complete",

@@ -189,10 +189,11 @@ def _assessed_to_strategy(api):
     instance = work(api, instance, "duty_atm_review", ATM, reviewDecision="accept")
     instance = work(api, instance, "allocation_discussion", ATM, allocatedWorker=SW1, visitPlan="Visit",
                     managementCaseNoteRecorded=True)
-    instance = work(api, instance, "initial_visit", SW1, visitDate="2026-12-02", childSeen=True)
+    # All on the suite's day (Tue 1 Dec 2026): a visit or an assessment cannot be recorded before it happens.
+    instance = work(api, instance, "initial_visit", SW1, visitDate="2026-12-01", childSeen=True)
     instance = work(api, instance, "formal_supervision", ATM, complexity="high", concernsEscalating=True,
                     multipleAgencies=True, assessmentFocus="Physical abuse")
-    instance = work(api, instance, "single_assessment", SW1, assessmentCompletedOn="2026-12-10",
+    instance = work(api, instance, "single_assessment", SW1, assessmentCompletedOn="2026-12-01",
                     recommendedOutcome="strategy_discussion", assessmentSummary="Concerns escalating")
     return work(api, instance, "agree_assessment_outcome", ATM, assessmentOutcome="strategy_discussion",
                 outcomeRationale="Concerns need escalation")

@@ -86,6 +86,10 @@ class FormField(Base):
                               metadata={"description": "min, max, minlength, maxlength, mustBe"})
     notBefore = fields.String(metadata={"description": "a date field: the earliest date accepted (YYYY-MM-DD)"})
     notAfter = fields.String(metadata={"description": "a date field: the latest date accepted (YYYY-MM-DD)"})
+    notAfterToday = fields.Function(
+        lambda f: f.get("properties", {}).get("notAfterToday") == "true",
+        metadata={"description": "a date field for when something happened: a later date than the day it is "
+                                 "recorded is refused"})
 
 
 class TaskOut(Base):

@@ -375,6 +375,9 @@ def _check_form(label: str, fields: list[dict[str, Any]]) -> list[str]:
                     or not re.fullmatch(r"\d+w?", amount.strip())):
                 problems.append(f"{label}: form field {f['id']!r}: noticeBefore must be 'field:N' (working days) or "
                                 f"'field:Nw' (weeks) on a date field, naming another date field of the same form")
+        today = f["properties"].get("notAfterToday")
+        if today is not None and (f["type"] != "date" or today != "true"):
+            problems.append(f"{label}: form field {f['id']!r}: notAfterToday must be 'true', on a date field")
         for name in ("notBefore", "notAfter"):
             expression = f["properties"].get(name)
             if expression is None:

@@ -148,8 +148,12 @@ def _day(value: str) -> date:
 
 def _check_bounds(field: dict[str, Any], value: str) -> None:
     """`notBefore` / `notAfter` of a date field (dates the engine worked out when the task
-    became ready, e.g. 45 working days from consent), in the GOV.UK Design System's words."""
+    became ready, e.g. 45 working days from consent), in the GOV.UK Design System's words;
+    and `notAfterToday`, for the date something happened (a visit): a date mistyped into the
+    future would move every timescale counted from it, and its escalation, as far."""
     day = _day(value)
+    if field.get("properties", {}).get("notAfterToday") == "true" and (today := _today()) and day > today:
+        raise ValueError(f"{field['label']} must be today or in the past")
     for name, words in (("notBefore", "the same as or after"), ("notAfter", "the same as or before")):
         bound = field.get(name)
         if bound is None:
@@ -157,6 +161,14 @@ def _check_bounds(field: dict[str, Any], value: str) -> None:
         limit = date.fromisoformat(bound)
         if (day < limit) if name == "notBefore" else (day > limit):
             raise ValueError(f"{field['label']} must be {words} {limit.day} {limit:%B %Y}")
+
+
+def _today() -> date | None:
+    """Today in London by the engine's clock (the instant the step is done as), or None
+    outside an app."""
+    if not has_app_context():
+        return None
+    return to_london(current_app.extensions["pathways.engine"].clock()).date()
 
 
 def _required_now(field: dict[str, Any], values: dict[str, Any], context: dict[str, Any],

@@ -27,8 +27,10 @@ import statistics
 import subprocess
 import sys
 import time
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Callable, ContextManager, Generator
+from zoneinfo import ZoneInfo
 
 import pytest
 import requests
@@ -39,17 +41,21 @@ from conftest import ROOT, make_app, seed, throwaway_postgres  # noqa: E402
 INSTANCES = {"memory": 200, "roundtrip": 200, "adapter": 200, "sqlite": 100, "postgres": 100, "http": 50}
 # The ways take turns this many times (each running its count / ROUNDS instances a turn).
 ROUNDS = 5
-START = {"childId": "C-1", "referralId": "R-1", "referralReceivedAt": "2027-06-01T10:00:00Z",
+# The service and HTTP ways run on the real clock, and a visit or an assessment is recorded
+# once it has happened: the referral came yesterday, the visit and the assessment are today's.
+_NOW = datetime.now(ZoneInfo("Europe/London"))
+TODAY = _NOW.date().isoformat()
+START = {"childId": "C-1", "referralId": "R-1", "referralReceivedAt": (_NOW - timedelta(days=1)).isoformat(),
          "strategyDiscussionRecommended": False}
 # (activity, user, variables) in the order the happy path reaches them.
 STEPS: list[tuple[str, str, dict[str, Any]]] = [
     ("duty_atm_review", "nel.ai.atm", {"reviewDecision": "accept"}),
     ("allocation_discussion", "nel.ai.atm", {"allocatedWorker": "nel.ai.sw1", "visitPlan": "Visit",
                                              "managementCaseNoteRecorded": True}),
-    ("initial_visit", "nel.ai.sw1", {"visitDate": "2027-06-02", "childSeen": True}),
+    ("initial_visit", "nel.ai.sw1", {"visitDate": TODAY, "childSeen": True}),
     ("formal_supervision", "nel.ai.atm", {"complexity": "low", "concernsEscalating": False,
                                           "multipleAgencies": False, "assessmentFocus": "Neglect"}),
-    ("single_assessment", "nel.ai.sw1", {"assessmentCompletedOn": "2027-06-10", "recommendedOutcome": "close",
+    ("single_assessment", "nel.ai.sw1", {"assessmentCompletedOn": TODAY, "recommendedOutcome": "close",
                                          "assessmentSummary": "Needs met"}),
     ("agree_assessment_outcome", "nel.ai.atm", {"assessmentOutcome": "close", "outcomeRationale": "Agreed"}),
 ]
