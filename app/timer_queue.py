@@ -107,9 +107,21 @@ class TimerQueue:
         """Jobs taken off the queue by a worker that died before starting them: in RQ's
         intermediate list, not started, and first seen there over ``stale_after`` ago. A
         worker moves each job it takes through that list, so a job seen there once is
-        usually just being started. Only reads: RQ's registry clean-up is left to RQ."""
+        usually just being started. Only reads: RQ's registry clean-up is left to RQ.
+
+        "Not started" is the job's own status: a worker marks a job started as it takes it
+        out of that list, in one step. RQ's started registry is not asked, as it can keep
+        the entry of an execution whose worker was killed, for the job's whole timeout; a
+        job taken again after such a kill and stranded in turn was passed over for that long
+        (seen here: a timer not fired four minutes after its worker was restarted)."""
         intermediate = self._intermediate()
-        waiting = set(intermediate.get_job_ids()) - set(self.queue.started_job_registry.get_job_ids(cleanup=False))
+        ids = intermediate.get_job_ids()
+        with self.connection.pipeline(transaction=False) as pipe:
+            for job_id in ids:
+                pipe.hget(Job.key_for(job_id), "status")
+            statuses = pipe.execute()
+        waiting = [job_id for job_id, status in zip(ids, statuses, strict=True)
+                   if status is None or status.decode() != JobStatus.STARTED.value]
         stranded = set()
         for job_id in waiting:
             intermediate.set_first_seen(job_id)

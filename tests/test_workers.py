@@ -82,12 +82,19 @@ class Workers:
         from rq.job import Job
 
         queue = self.app.extensions["pathways.timer_queue"]
+        # Where each job sits: a status says little if the job is in no list a worker reads.
+        places = {"in queue": set(queue.queue.get_job_ids()),
+                  "in intermediate": set(queue._intermediate().get_job_ids()),
+                  "started": set(queue.queue.started_job_registry.get_job_ids(cleanup=False)),
+                  "scheduled": set(queue.queue.scheduled_job_registry.get_job_ids(cleanup=False))}
         jobs: dict[str, int] = {}
         for timer_id in sorted(pending_ids(self.app))[:200]:
             status = Job.fetch(timer_id, connection=queue.connection).get_status() \
                 if queue.connection.exists(Job.key_for(timer_id)) else "no job"
             status = getattr(status, "value", status)
-            jobs[status] = jobs.get(status, 0) + 1
+            where = [name for name, ids in places.items() if timer_id in ids] or ["in no list"]
+            key = f"{status} ({', '.join(where)})"
+            jobs[key] = jobs.get(key, 0) + 1
         try:
             with open(LOG, "rb") as log:
                 tail = log.read()[-3000:].decode(errors="replace")
@@ -314,6 +321,23 @@ def test_a_job_just_taken_by_a_worker_is_not_stranded_until_it_stays_there(env):
     assert queue.missing([("taken", due), ("abandoned", due)]) == [("abandoned", due)]
     assert queue.reschedule([("abandoned", due)]) == 1
     assert intermediate.get_first_seen("abandoned") is None and "abandoned" not in intermediate.get_job_ids()
+
+
+def test_a_stranded_job_is_put_back_though_rq_still_lists_a_dead_execution_of_it(env):
+    """A worker killed while running a timer's job leaves its execution in RQ's started
+    registry until the job's timeout; the job, taken again by a worker that then died too,
+    sits in the intermediate list with status queued. It is stranded all the same."""
+    queue = env.extensions["pathways.timer_queue"]
+    intermediate = queue._intermediate()
+    due = soon(-60)
+    queue.schedule([("rerun", due)])
+    queue.connection.lrem(queue.queue.key, 1, "rerun")
+    queue.connection.rpush(intermediate.key, "rerun")
+    # The dead execution's entry, as RQ writes it ({job id}:{execution id}), expiring later.
+    queue.connection.zadd(queue.queue.started_job_registry.key, {"rerun:dead-execution": soon(600).timestamp()})
+    assert "rerun" in queue.queue.started_job_registry.get_job_ids(cleanup=False)
+    queue.connection.set(intermediate.get_first_seen_key("rerun"), soon(-10).timestamp())
+    assert queue.missing([("rerun", due)]) == [("rerun", due)]
 
 
 def test_the_worker_starts_a_new_rq_loop_when_one_ends_unasked(env, monkeypatch):
