@@ -9,7 +9,7 @@ The suite's engine clock is Tue 1 Dec 2026 09:00 UTC (tests/conftest.py).
 from __future__ import annotations
 
 import pytest
-from steps import active, complete, work
+from steps import active, complete, on, work
 
 TM, DDM, ATM, SW1, SW2 = "nel.ai.tm", "nel.police.ddm", "nel.ai.atm", "nel.ai.sw1", "nel.ai.sw2"
 IRO, COURT_TM, COURT_SW = "nel.cp.iro", "nel.court.tm", "nel.court.sw"
@@ -35,20 +35,24 @@ ATTENDED = dict(attendedChildrensSocialCare=True, attendedPolice=True, attendedH
 def hold_meeting(api, instance, section47="met", held=MEETING):
     instance = work(api, instance, "allocate_social_worker", ATM, allocatedSocialWorker=SW1)
     plan = {"section47Plan": "See the child and siblings; medical"} if section47 == "met" else {}
+    on(api, held)  # recorded once it has happened
     return work(api, instance, "strategy_meeting", TM, meetingHeldAt=held, worriesDiscussed="Bruising",
                 section47Decision=section47, **ATTENDED, **plan)
 
 
 def through_supervision(api, instance, next_step="icpc"):
     instance = work(api, instance, "record_minutes", TM, minutes="Minutes of the strategy discussion")
+    on(api, "2026-12-18T16:00:00Z")  # recorded once it has happened
     instance = work(api, instance, "section47_enquiry", SW1, enquiryCompletedAt="2026-12-18T16:00:00Z")
     instance = work(api, instance, "record_findings", SW1, findings="Non-accidental injury likely",
                     concerns="substantiated")
+    on(api, "2026-12-19T11:00:00Z")  # recorded once it has happened
     return work(api, instance, "findings_supervision", ATM, supervisionHeldAt="2026-12-19T11:00:00Z",
                 casePlan="Initial child protection conference", nextStep=next_step)
 
 
 def to_icpc(api, instance):
+    on(api, "2026-12-19T12:05:00Z")  # recorded once it has happened
     instance = work(api, instance, "notify_iro_and_tm", ATM, iroNotified="Duty IRO (Lee)",
                     iroNotifiedAt="2026-12-19T12:00:00Z", teamManagerNotifiedAt="2026-12-19T12:05:00Z")
     instance = work(api, instance, "set_icpc_date", IRO, icpcChair="Lee", icpcDate="2027-01-11")
@@ -99,6 +103,13 @@ def test_the_strategy_meeting_is_due_within_24_hours_and_needs_csc_police_and_he
                     allocatedSocialWorker=SW1)
     meeting = active(instance, "strategy_meeting")
     assert meeting["due"] == "2026-12-02T09:00:00+00:00"  # 24 hours after the threshold was agreed
+    # On Tue 1 Dec a meeting on the 17th has not been held: a time mistyped into the future would
+    # move the ICPC's 15 working days and the TM's tracking escalation as far.
+    early = complete(api, instance, "strategy_meeting", TM, meetingHeldAt=MEETING, worriesDiscussed="Bruising",
+                     section47Decision="not_met", **ATTENDED)
+    assert early.status_code == 422 and early.json["error"]["details"] == {
+        "meetingHeldAt": ["Date and time the strategy meeting was held must be today or in the past"]}
+    on(api, MEETING)  # recorded once it has happened
     response = complete(api, instance, "strategy_meeting", TM, meetingHeldAt=MEETING, worriesDiscussed="Bruising",
                         section47Decision="met", attendedChildrensSocialCare=True, attendedPolice=False)
     assert response.status_code == 422
@@ -115,17 +126,20 @@ def test_section_47_to_icpc_with_a_child_protection_plan(api):
     enquiry = active(instance, "section47_enquiry")
     assert enquiry["assignee"] == SW1
     assert complete(api, instance, "section47_enquiry", SW2, enquiryCompletedAt=MEETING).status_code == 403
+    on(api, "2026-12-18T16:00:00Z")  # recorded once it has happened
     instance = work(api, instance, "section47_enquiry", SW1, enquiryCompletedAt="2026-12-18T16:00:00Z")
     assert active(instance, "record_findings")["due"] == "2026-12-19T16:00:00+00:00"
     instance = work(api, instance, "record_findings", SW1, findings="Non-accidental injury likely",
                     concerns="substantiated")
     assert active(instance, "findings_supervision")["due"] == "2026-12-19T16:00:00+00:00"
+    on(api, "2026-12-19T11:00:00Z")  # recorded once it has happened
     instance = work(api, instance, "findings_supervision", ATM, supervisionHeldAt="2026-12-19T11:00:00Z",
                     casePlan="ICPC", nextStep="icpc")
     assert active(instance, "notify_iro_and_tm")["due"] == "2026-12-20T11:00:00+00:00"
     instance = to_icpc(api, instance)
     handover = active(instance, "icpc_handover")
     assert handover["assignee"] == COURT_SW and handover["candidateGroups"] == ["nel-court-cp-sw"]
+    on(api, "2027-01-11T15:00:00Z")  # recorded once it has happened
     response = complete(api, instance, "icpc_handover", COURT_SW, icpcHeldOn="2027-01-11", handoverComplete=False,
                         icpcOutcome="child_protection_plan")
     assert response.json["error"]["details"] == {
@@ -157,6 +171,7 @@ def test_tm_tracking_escalates_an_icpc_not_held_in_time(api, timers_run_due):
     assert escalation["candidateGroups"] == ["nel-ai-tm"]
     active(instance, "icpc_handover")  # the ICPC work carries on
     instance = work(api, instance, "icpc_overdue_escalation", TM, icpcEscalation="Agreed a date with CP&P")
+    on(api, "2027-01-14T15:00:00Z")  # recorded once it has happened
     instance = work(api, instance, "icpc_handover", COURT_SW, icpcHeldOn="2027-01-14", handoverComplete=True,
                     icpcOutcome="no_plan")
     assert instance["variables"]["outcome"] == "icpc_no_plan"
@@ -164,6 +179,7 @@ def test_tm_tracking_escalates_an_icpc_not_held_in_time(api, timers_run_due):
 
 def test_icpc_held_in_time_cancels_the_escalation(api, timers_run_due):
     instance = to_icpc(api, through_supervision(api, hold_meeting(api, agree_threshold(api, start(api)))))
+    on(api, "2027-01-11T15:00:00Z")  # recorded once it has happened
     instance = work(api, instance, "icpc_handover", COURT_SW, icpcHeldOn="2027-01-11", handoverComplete=True,
                     icpcOutcome="no_plan")
     assert [t for t in instance["timers"] if t["activityId"] == "icpc_overdue"] == []
@@ -203,6 +219,7 @@ def test_an_assessment_ending_in_a_strategy_discussion_runs_the_pathway(api):
     instance = _assessed_to_strategy(api)
     assert instance["definitionKey"] == "nel_section17"
     instance = to_icpc(api, through_supervision(api, hold_meeting(api, agree_threshold(api, instance))))
+    on(api, "2027-01-11T15:00:00Z")  # recorded once it has happened
     instance = work(api, instance, "icpc_handover", COURT_SW, icpcHeldOn="2027-01-11", handoverComplete=True,
                     icpcOutcome="child_protection_plan")
     assert instance["status"] == "completed"
