@@ -82,11 +82,15 @@ class TimerQueue:
             answers = pipe.execute()
         fields = [(*answers[i], answers[i + 1]) for i in range(0, len(answers), 2)]
         now = datetime.now(timezone.utc)
-        stranded = self._stranded(now)
+        intermediate = self._intermediate()
+        taken = set(intermediate.get_job_ids())
         lost = []
         for (timer_id, due_at), (status, heartbeat, started, scheduled_for) in zip(timers, fields, strict=True):
             status = status.decode() if status else None
-            if status is None or timer_id in stranded or status in _DEAD:
+            if status is None or status in _DEAD:
+                lost.append((timer_id, due_at))
+            elif (status != JobStatus.STARTED.value and timer_id in taken
+                  and self._stranded(intermediate, timer_id, now)):
                 lost.append((timer_id, due_at))
             elif status == JobStatus.FINISHED.value and due_at < now - self.stale_after:
                 # Finished while its timer is still pending: it ran early and left it.
@@ -103,32 +107,20 @@ class TimerQueue:
                     lost.append((timer_id, due_at))
         return lost
 
-    def _stranded(self, now: datetime) -> set[str]:
-        """Jobs taken off the queue by a worker that died before starting them: in RQ's
-        intermediate list, not started, and first seen there over ``stale_after`` ago. A
-        worker moves each job it takes through that list, so a job seen there once is
-        usually just being started. Only reads: RQ's registry clean-up is left to RQ.
+    def _stranded(self, intermediate: IntermediateQueue, job_id: str, now: datetime) -> bool:
+        """Whether a job in RQ's intermediate list and not started (by its own status) was
+        taken off the queue by a worker that died before starting it: first seen there over
+        ``stale_after`` ago. A worker moves each job it takes through that list, so a job
+        seen there once is usually just being started. RQ's registry clean-up is left to RQ.
 
         "Not started" is the job's own status: a worker marks a job started as it takes it
         out of that list, in one step. RQ's started registry is not asked, as it can keep
         the entry of an execution whose worker was killed, for the job's whole timeout; a
         job taken again after such a kill and stranded in turn was passed over for that long
         (seen here: a timer not fired four minutes after its worker was restarted)."""
-        intermediate = self._intermediate()
-        ids = intermediate.get_job_ids()
-        with self.connection.pipeline(transaction=False) as pipe:
-            for job_id in ids:
-                pipe.hget(Job.key_for(job_id), "status")
-            statuses = pipe.execute()
-        waiting = [job_id for job_id, status in zip(ids, statuses, strict=True)
-                   if status is None or status.decode() != JobStatus.STARTED.value]
-        stranded = set()
-        for job_id in waiting:
-            intermediate.set_first_seen(job_id)
-            first_seen = intermediate.get_first_seen(job_id)
-            if first_seen is not None and first_seen < now - self.stale_after:
-                stranded.add(job_id)
-        return stranded
+        intermediate.set_first_seen(job_id)
+        first_seen = intermediate.get_first_seen(job_id)
+        return first_seen is not None and first_seen < now - self.stale_after
 
     def reschedule(self, timers: list[tuple[str, datetime]]) -> int:
         """Replace whatever is left of these timers' jobs with fresh ones."""
