@@ -204,16 +204,35 @@ def test_a_case_stays_open_beyond_12_weeks_only_with_a_date_both_managers_agree(
     instance = assess(api, allocate(api, start(api)))
     timers_run_due("2027-03-17T10:15:00+00:00")
     instance = api.get(f"/process-instances/{instance['id']}").json
+    on(api, "2027-03-17T14:00:00Z")  # Wed 17 Mar 2027
     instance = work(api, instance, "atm_agree_extension", ATM, extensionAgreed=True, extensionReason="Court date")
-    # Agreeing needs the date it is agreed until; not agreeing does not.
+    # Agreeing needs the date it is agreed until, a later working day; not agreeing does not.
     missing = complete(api, instance, "tm_agree_extension", TM, tmExtensionAgreed=True)
     assert missing.status_code == 422
     assert missing.json["error"]["details"] == {
         "openUntil": ["Enter the date until which the case is agreed to stay open"]}
+    today = complete(api, instance, "tm_agree_extension", TM, tmExtensionAgreed=True, openUntil="2027-03-17")
+    assert today.status_code == 422
+    assert today.json["error"]["details"] == {
+        "openUntil": ["Agreed to stay open until must be the same as or after 18 March 2027"]}
     instance = work(api, instance, "tm_agree_extension", TM, tmExtensionAgreed=False,
                     tmExtensionReason="The assessment is done; agree the outcome")
     assert "bring_case_to_outcome" in activities(instance)
     assert "extension_review_due" not in [t["activityId"] for t in instance["timers"]]
+
+
+@pytest.mark.parametrize("completed_on,message", [
+    ("2026-12-21", "Date the assessment was completed must be the same as or after 22 December 2026"),
+    ("2026-12-23", "Date the assessment was completed must be today or in the past"),
+])
+def test_an_assessment_is_completed_after_the_visit_and_by_the_day_it_is_recorded(api, completed_on, message):
+    instance = assess(api, allocate(api, start(api)))  # the visit on Tue 22 Dec, recorded that evening
+    response = complete(api, instance, "single_assessment", SW1, assessmentCompletedOn=completed_on,
+                        recommendedOutcome="close", assessmentSummary="Needs met")
+    assert response.status_code == 422
+    assert response.json["error"]["details"] == {"assessmentCompletedOn": [message]}
+    # Nothing was lost: the assessment is still there to complete.
+    assert activities(api.get(f"/process-instances/{instance['id']}").json) == ["single_assessment"]
 
 
 @pytest.mark.parametrize("complexity,escalating,agencies,days,due", [

@@ -9,6 +9,7 @@ The suite's engine clock is Tue 1 Dec 2026 09:00 UTC (tests/conftest.py).
 from __future__ import annotations
 
 import pytest
+from conftest import ROOT
 from steps import active, complete, on, work
 
 TM, DDM, ATM, SW1, SW2 = "nel.ai.tm", "nel.police.ddm", "nel.ai.atm", "nel.ai.sw1", "nel.ai.sw2"
@@ -118,6 +119,19 @@ def test_the_strategy_meeting_is_due_within_24_hours_and_needs_csc_police_and_he
         "attendedHealth": ["Health must attend the strategy meeting"],
         "section47Plan": ["Enter what the social worker must do and cover in the section 47 enquiry"],
     }
+
+
+def test_every_time_something_happened_is_refused_in_the_future():
+    # The meeting's refusal is worked above; here, that every such field of the diagram says so.
+    from lxml import etree
+
+    from app.engine.parser import NS, form_fields
+
+    root = etree.parse(str(ROOT / "bpmn" / "nel_strategy_to_icpc.bpmn")).getroot()
+    flagged = {f["id"] for task in root.iterfind(".//bpmn:userTask", NS) for f in form_fields(task)
+               if f["properties"].get("notAfterToday") == "true"}
+    assert flagged == {"meetingHeldAt", "enquiryCompletedAt", "supervisionHeldAt", "iroNotifiedAt",
+                       "teamManagerNotifiedAt", "icpcHeldOn"}
 
 
 def test_section_47_to_icpc_with_a_child_protection_plan(api):
