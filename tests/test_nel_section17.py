@@ -331,6 +331,22 @@ def test_forms_refuse_missing_and_wrong_values_per_field(api):
     assert "low, high" in details["complexity"][0]
 
 
+def test_allocation_waits_for_the_management_case_note(api):
+    # The document: once the discussion has taken place the ATM records it as a management
+    # case note; only then is the social worker ready to go out and the visit's 3 days count.
+    instance = work(api, start(api), "duty_atm_review", ATM, reviewDecision="accept")
+    discussion = active(instance, "allocation_discussion")
+    response = api.as_(ATM).post(f"/tasks/{discussion['id']}/complete", {"variables": {
+        "allocatedWorker": SW1, "visitPlan": "Visit", "managementCaseNoteRecorded": False}})
+    assert response.status_code == 422
+    assert response.json["error"]["details"] == {"managementCaseNoteRecorded": [
+        "Record the discussion on Liquidlogic as a management case note before the social worker goes out on the visit"]}
+    assert activities(api.get(f"/process-instances/{instance['id']}").json) == ["allocation_discussion"]
+    instance = work(api, instance, "allocation_discussion", ATM, allocatedWorker=SW1, visitPlan="Visit",
+                    managementCaseNoteRecorded=True)
+    assert activities(instance) == ["initial_visit"]
+
+
 def test_start_variables_are_checked_per_field(api):
     response = api.post("/process-definitions/nel_section17/start", {
         "variables": {"childId": "C-1", "referralReceivedAt": "not a date", "strategyDiscussionRecommended": "no"}})
