@@ -33,8 +33,13 @@ def check(app, cases: list[Case]) -> list[str]:
     with app.app_context():
         keys = [c.business_key for c in cases]
         instances = defaultdict(list)
+        handed_over = Counter()
         for row in db.session.execute(sa.select(ProcessInstance).where(ProcessInstance.business_key.in_(keys))).scalars():
-            instances[row.business_key].append(row)
+            # A case transferred to the CIN team goes on there, under the same business key.
+            if row.definition_key == "cin_team":
+                handed_over[row.business_key] += 1
+            else:
+                instances[row.business_key].append(row)
         ids = [rows[0].id for rows in instances.values()]
         tasks, timers, events = defaultdict(list), defaultdict(list), defaultdict(list)
         for row in db.session.execute(sa.select(Task).where(Task.instance_id.in_(ids))).scalars():
@@ -49,6 +54,8 @@ def check(app, cases: list[Case]) -> list[str]:
             if len(rows) != 1:
                 problems.append(f"{case.business_key}: {len(rows)} instances")
                 continue
+            if handed_over[case.business_key] != (case.outcome == "transfer_cin_team"):
+                problems.append(f"{case.business_key}: {handed_over[case.business_key]} cases handed over to the CIN team")
             instance = rows[0]
             found = _check_case(app, case, instance, tasks[instance.id], timers[instance.id], events[instance.id])
             problems.extend(f"{case.business_key}: {p}" for p in found)

@@ -21,6 +21,8 @@ import requests
 IFD, ATM, TM = "nel.ifd.atm", "nel.ai.atm", "nel.ai.tm"
 WORKERS = ("nel.ai.sw1", "nel.ai.sw2")
 OUTCOMES = ("close", "step_down_early_help", "short_cin_package", "transfer_cin_team")
+# What a transfer to the CIN team needs (cin_team_entry): support beyond 12 weeks, with a plan.
+TRANSFER = {"expectedSupportWeeks": 26, "clearPlanWithOutcomes": True, "edgeOfCare": False}
 RETRY_PAUSE = 0.25
 MAX_ATTEMPTS = 120  # 30 s of 503s at most before a client gives up
 
@@ -54,7 +56,8 @@ def script(n: int, run: str, open_after: int | None = None) -> Case:
     assessment = [
         ("single_assessment", worker, {"assessmentCompletedOn": today, "recommendedOutcome": outcome,
                                        "assessmentSummary": "Needs met by universal services"}),
-        ("agree_assessment_outcome", ATM, {"assessmentOutcome": outcome, "outcomeRationale": "Agreed in supervision"}),
+        ("agree_assessment_outcome", ATM, {"assessmentOutcome": outcome, "outcomeRationale": "Agreed in supervision",
+                                           **(TRANSFER if outcome == "transfer_cin_team" else {})}),
     ]
     kind = n % 10
     if kind in (0, 5):

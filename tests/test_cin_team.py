@@ -160,3 +160,18 @@ def test_a_case_from_the_3_month_cin_review_needs_the_cin_managers_agreement(api
     work(api, instance, "allocate", TM, cinSocialWorker=SW)
     assert episodes(api, "CN-1") == [("nel-ai", "cin_plan", "2026-09-01T09:00:00+00:00", ALLOCATED_AT),
                                      ("cin", "cin_plan", ALLOCATED_AT, None)]
+
+
+def test_the_start_asks_each_source_only_what_its_routes_decide_on(api):
+    # An A&I team's transfer: the decision's A&I routes read the weeks, the plan and Edge of Care.
+    a_and_i = {k: CASE[k] for k in ("childId", "source", "expectedSupportWeeks", "clearPlanWithOutcomes", "edgeOfCare")}
+    response = api.post("/process-definitions/cin_team/start", {"businessKey": "CIN-2", "variables": a_and_i})
+    assert response.status_code == 201, response.json
+    assert response.json["variables"]["decision"] == "transfer_to_cin"
+    response = api.post("/process-definitions/cin_team/start", {"variables": {**a_and_i, "source": "irt"}})
+    assert response.status_code == 422
+    assert set(response.json["error"]["details"]) == {
+        "previousInvolvementSameIssues", "longTermEarlyHelpNotSustained", "cinManagerAgrees"}
+    response = api.post("/process-definitions/cin_team/start", {"variables": {**a_and_i, "source": "cin_review"}})
+    assert response.status_code == 422
+    assert set(response.json["error"]["details"]) == {"cinManagerAgrees"}

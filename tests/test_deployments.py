@@ -263,3 +263,17 @@ def test_a_requiredwhen_that_cannot_be_worked_out_is_a_clear_422_and_nothing_cha
                                          {"variables": {"visitDate": "2026-12-03", "seen": True}})
     assert refused.status_code == 422 and "requiredWhen" in refused.json["error"]["message"]
     assert api.get(f"/tasks/{visit['id']}").json["status"] == "active"
+
+
+def test_a_hand_over_to_a_pathway_that_is_not_deployed_is_refused(api):
+    outcome = b'<camunda:property name="outcome" value="close" />'
+    # A process of its own: the suite's other tests start smoke_flow's latest version.
+    flow = SMOKE.replace(b"smoke_flow", b"hand_over_flow")
+    bad = flow.replace(outcome, outcome + b'<camunda:property name="handOverTo" value="cin_teem" />')
+    response = deploy(api, ("hand_over_flow.bpmn", bad))
+    assert response.status_code == 400
+    assert response.json["error"]["details"]["files"]["hand_over_flow.bpmn"] == [
+        "end event done hands the case over to 'cin_teem', a process neither in this deployment nor deployed before"]
+    # A pathway deployed before may be named, alone in a later deployment.
+    good = flow.replace(outcome, outcome + b'<camunda:property name="handOverTo" value="cin_team" />')
+    assert deploy(api, ("hand_over_flow.bpmn", good)).status_code == 201

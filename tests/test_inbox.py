@@ -21,7 +21,7 @@ PASSWORD = "correct horse battery"
 @pytest.fixture
 def browser(app):
     with app.app_context():
-        for user_id in ("nel.ai.atm", "nel.ai.sw1", "nel.ifd.atm", "durham.ehtw"):
+        for user_id in ("nel.ai.atm", "nel.ai.sw1", "nel.ifd.atm", "durham.ehtw", "cin.tm"):
             user = db.session.get(User, user_id)
             user.password_hash = generate_password_hash(PASSWORD)
             user.failed_sign_ins, user.locked_until = 0, None  # users outlive each test
@@ -151,6 +151,22 @@ def test_the_design_system_assets_are_served(browser):
         response = browser.get(path)
         response.close()  # the file stays open until the response is closed
         assert response.status_code == 200
+
+
+def test_a_case_handed_over_links_the_two_cases(browser, api):
+    import test_nel_section17 as nel  # as a module: its tests are not collected again here
+
+    ended = nel.finish(api, nel.assess(api, nel.allocate(api, nel.start(api))), "transfer_cin_team")
+    history = api.get(f"/process-instances/{ended['id']}/history").json
+    cin_id = next(e for e in history if e["type"] == "handed_over")["details"]["processInstanceId"]
+    nel.from_inbox(api, "cin.tm", "allocate", cinSocialWorker="cin.sw")
+    sign_in(browser, "cin.tm")
+    page = browser.get(f"/cases/{cin_id}").get_data(as_text=True)
+    assert "Pathway started: handed over from nel_section17" in page
+    # The CIN team holds the child now; the A&amp;I case it came from is theirs to read.
+    assert f'href="/cases/{ended["id"]}"' in page
+    a_and_i = browser.get(f"/cases/{ended['id']}").get_data(as_text=True)
+    assert "Case handed over: goes on in cin_team" in a_and_i and f'href="/cases/{cin_id}"' in a_and_i
 
 
 def test_the_case_page(browser, api):

@@ -7,7 +7,7 @@ count from a completed step count from then.
 from __future__ import annotations
 
 import pytest
-from steps import active, activities, complete, on, work
+from steps import active, activities, complete, from_inbox, held_by, on, work
 
 IFD, ATM, TM, SW1, SW2 = "nel.ifd.atm", "nel.ai.atm", "nel.ai.tm", "nel.ai.sw1", "nel.ai.sw2"
 RECEIVED = "2026-12-23T10:15:00Z"  # Wed 23 Dec 2026, two days before Christmas
@@ -36,12 +36,18 @@ def assess(api, instance, complexity="low", escalating=False, agencies=False, vi
                 concernsEscalating=escalating, multipleAgencies=agencies, assessmentFocus="Neglect")
 
 
-def finish(api, instance, outcome, completed_on="2027-01-06"):
+# A transfer to the CIN team: support needed beyond 12 weeks, with a clear plan (cin_team_entry).
+TRANSFER = dict(expectedSupportWeeks=26, clearPlanWithOutcomes=True, edgeOfCare=False)
+
+
+def finish(api, instance, outcome, completed_on="2027-01-06", **answers):
     on(api, f"{completed_on}T17:00:00Z")
     instance = work(api, instance, "single_assessment", SW1, assessmentCompletedOn=completed_on,
                     recommendedOutcome=outcome, assessmentSummary="Needs met by universal services")
+    if outcome == "transfer_cin_team":
+        answers = {**TRANSFER, **answers}
     return work(api, instance, "agree_assessment_outcome", ATM, assessmentOutcome=outcome,
-                outcomeRationale="Agreed in supervision")
+                outcomeRationale="Agreed in supervision", **answers)
 
 
 def timer(instance, activity_id):
@@ -255,6 +261,71 @@ def test_every_assessment_outcome_ends_the_pathway_there(api, outcome):
     assert instance["status"] == "completed"
     assert instance["variables"]["outcome"] == outcome
     assert instance["variables"]["assessmentOutcome"] == outcome
+
+
+def test_a_transfer_to_the_cin_team_goes_on_in_the_cin_teams_pathway(api):
+    instance = finish(api, assess(api, allocate(api, start(api))), "transfer_cin_team")
+    assert (instance["status"], instance["variables"]["outcome"]) == ("completed", "transfer_cin_team")
+    history = api.get(f"/process-instances/{instance['id']}/history").json
+    decision = next(e for e in history if e["activityId"] == "cin_entry_decision")
+    assert decision["details"]["outputs"] == {"decision": "transfer_to_cin"}
+    handed = [e for e in history if e["type"] == "handed_over"]
+    assert [(e["user"], e["details"]["definitionKey"]) for e in handed] == [(ATM, "cin_team")]
+    assert history[-1]["type"] == "handed_over"  # after the A&I case ended, in the same action
+
+    # The CIN team's case: same business key, started by the ATM who agreed the transfer,
+    # its first step (allocation) in the CIN Team Manager's tray.
+    cin = api.get(f"/process-instances/{handed[0]['details']['processInstanceId']}").json
+    assert (cin["definitionKey"], cin["businessKey"], cin["status"]) == ("cin_team", "REF-1", "active")
+    assert {k: cin["variables"][k] for k in ("childId", "source", "expectedSupportWeeks", "clearPlanWithOutcomes")} \
+        == {"childId": "C-1", "source": "a_and_i", "expectedSupportWeeks": 26, "clearPlanWithOutcomes": True}
+    started = api.get(f"/process-instances/{cin['id']}/history").json[0]
+    assert (started["type"], started["user"], started["details"]["handedOverFrom"]) == \
+        ("instance_started", ATM, instance["id"])
+    assert sorted(i["definitionKey"] for i in api.get("/process-instances", businessKey="REF-1").json) \
+        == ["cin_team", "nel_section17"]
+    task, cin = from_inbox(api, "cin.tm", "allocate", cinSocialWorker="cin.sw")
+    assert task["candidateGroups"] == ["cin-tm"]
+    assert held_by(api, "C-1") == [("cin", "cin_plan")]
+
+
+@pytest.mark.parametrize("answers,why", [
+    (dict(expectedSupportWeeks=8), "12 weeks or less stays with the current worker"),
+    (dict(edgeOfCare=True), "Edge of Care stays with the current worker"),
+    (dict(clearPlanWithOutcomes=False), "no clear plan yet"),
+])
+def test_a_transfer_the_cin_teams_criteria_refuse_comes_back_to_the_atm(api, answers, why):
+    instance = finish(api, assess(api, allocate(api, start(api))), "transfer_cin_team", **answers)
+    assert instance["status"] == "active", why
+    reconsider = active(instance, "reconsider_outcome")
+    assert reconsider["candidateGroups"] == ["nel-ai-atm"]
+    assert [i["definitionKey"] for i in api.get("/process-instances", businessKey="REF-1").json] == ["nel_section17"]
+    if answers.get("clearPlanWithOutcomes") is False:
+        # With a plan made, the transfer goes ahead.
+        instance = work(api, instance, "reconsider_outcome", ATM, assessmentOutcome="transfer_cin_team",
+                        outcomeRationale="Plan agreed with the family", **TRANSFER)
+        assert instance["variables"]["outcome"] == "transfer_cin_team"
+        assert sorted(i["definitionKey"] for i in api.get("/process-instances", businessKey="REF-1").json) \
+            == ["cin_team", "nel_section17"]
+    else:
+        instance = work(api, instance, "reconsider_outcome", ATM, assessmentOutcome="short_cin_package",
+                        outcomeRationale="Short package of work with the current worker")
+        assert instance["variables"]["outcome"] == "short_cin_package"
+
+
+def test_a_transfer_asks_what_the_cin_team_decides_on(api):
+    instance = assess(api, allocate(api, start(api)))
+    on(api, "2027-01-06T17:00:00Z")
+    instance = work(api, instance, "single_assessment", SW1, assessmentCompletedOn="2027-01-06",
+                    recommendedOutcome="transfer_cin_team", assessmentSummary="Longer-term CIN support needed")
+    response = complete(api, instance, "agree_assessment_outcome", ATM, assessmentOutcome="transfer_cin_team",
+                        outcomeRationale="Agreed")
+    assert response.status_code == 422
+    assert set(response.json["error"]["details"]) == {"expectedSupportWeeks", "clearPlanWithOutcomes", "edgeOfCare"}
+    assert activities(api.get(f"/process-instances/{instance['id']}").json) == ["agree_assessment_outcome"]
+    # Another outcome does not ask them.
+    instance = work(api, instance, "agree_assessment_outcome", ATM, assessmentOutcome="close", outcomeRationale="Agreed")
+    assert instance["variables"]["outcome"] == "close"
 
 
 def test_atm_recommendation_may_differ_from_the_agreed_outcome(api):

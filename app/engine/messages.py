@@ -69,14 +69,18 @@ class RegisterParsing:
         return extensions
 
 
+END_PROPERTIES = ("outcome", "handOverTo")
+
+
 class _OutcomeParsing:
-    """An end event's `outcome` property, kept where the serializer keeps it."""
+    """An end event's `outcome` property, and its `handOverTo` (the key of the pathway the
+    case goes on in, started as this one ends), kept where the serializer keeps them."""
 
     def parse_extensions(self, node=None):
         extensions = super().parse_extensions(node)
         for prop in (node if node is not None else self.node).iterfind(CAMUNDA_PROPERTY):
-            if prop.get("name") == "outcome" and prop.get("value"):
-                extensions = {**extensions, "outcome": prop.get("value")}
+            if prop.get("name") in END_PROPERTIES and prop.get("value"):
+                extensions = {**extensions, prop.get("name"): prop.get("value")}
         return extensions
 
 

@@ -428,6 +428,13 @@ def _end_outcomes(root: etree._Element) -> dict[str, str]:
     return outcomes
 
 
+def _hand_overs(root: etree._Element) -> list[tuple[str, str]]:
+    """(end event id, pathway key) for each end event that hands the case over."""
+    return [(end.get("id"), prop.get("value")) for end in root.iter(f"{{{BPMN_NS}}}endEvent")
+            for prop in end.iterfind("bpmn:extensionElements/camunda:properties/camunda:property", NS)
+            if prop.get("name") == "handOverTo"]
+
+
 def serialize_spec(parser: CamundaParser, key: str) -> dict[str, Any]:
     spec = parser.get_spec(key)
     subprocess_specs = parser.get_subprocess_specs(key)
@@ -442,11 +449,13 @@ def parse_deployment(
     max_file_bytes: int,
     deployed_decisions: dict[str, str] | None = None,
     document_kinds: list[str] | None = None,
+    deployed_processes: set[str] | None = None,
 ) -> ParsedDeployment:
     """Parse and validate a whole deployment; raise DeploymentRejected listing every problem.
 
     ``deployed_decisions`` maps decision keys already deployed to their content hash, so a
-    diagram may refer to a decision deployed earlier.
+    diagram may refer to a decision deployed earlier; ``deployed_processes``, the process
+    keys already deployed, which a diagram may hand a case over to.
     """
     errors: dict[str, list[str]] = {}
     bpmn_roots: list[tuple[str, etree._Element, bytes]] = []
@@ -516,6 +525,13 @@ def parse_deployment(
             errors.setdefault(name, []).append("no executable process (isExecutable=\"true\")")
         process_files.append((name, root, data, keys))
 
+    known = (deployed_processes or set()) | {key for *_, keys in process_files for key in keys}
+    for name, root, _, _ in process_files:
+        for end, target in _hand_overs(root):
+            if not target or target not in known:
+                errors.setdefault(name, []).append(
+                    f"end event {end} hands the case over to {target!r}, a process neither in this "
+                    f"deployment nor deployed before")
     result = ParsedDeployment(decisions=list(uploaded_decisions.values()))
     outcomes_by_process = {key: _end_outcomes(root) for _, root, _, keys in process_files for key in keys}
     for name, root, data, keys in process_files:

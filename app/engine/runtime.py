@@ -285,6 +285,8 @@ class Engine:
                     entry["register"] = self._register_values(task, extensions["register"])
                 if extensions.get("documents"):
                     entry["documents"] = extensions["documents"]
+                if extensions.get("handOverTo"):
+                    entry["handOverTo"] = extensions["handOverTo"]
                 trail.append(entry)
 
         return record

@@ -49,7 +49,8 @@ def latest_versions(model) -> list:
 def deploy(files: list[tuple[str, bytes]], max_file_bytes: int, user_id: str | None) -> DeploymentResult:
     deployed = {d.key: d.content_hash for d in latest_versions(DecisionDefinition)}
     try:
-        parsed = parse_deployment(files, max_file_bytes, deployed, documents.kinds())
+        parsed = parse_deployment(files, max_file_bytes, deployed, documents.kinds(),
+                                  set(db.session.execute(sa.select(ProcessDefinition.key).distinct()).scalars()))
     except DeploymentRejected as exc:
         raise BadRequest("the deployment was refused; nothing was deployed", {"files": exc.errors}) from None
     at = now()

@@ -38,6 +38,14 @@ def start(engine: Engine, user: User, key: str, business_key: str | None, variab
     team = values.get("dutyTeam") or (rota.team_for(values) if rota else None)
     if business_key is not None and (not isinstance(business_key, str) or len(business_key) > 200):
         raise Invalid("businessKey must be text of at most 200 characters", {"businessKey": ["too long"]})
+    instance = begin(engine, user.id, definition, business_key, values, team)
+    return commit(answer=instance)
+
+
+def begin(engine: Engine, user_id: str | None, definition: ProcessDefinition, business_key: str | None,
+          values: dict[str, Any], team: str | None, **details: Any) -> ProcessInstance:
+    """Start ``definition`` with checked ``values`` in the caller's transaction (a start, or
+    a case handed over by another pathway's end); ``details`` go into the start's audit."""
     try:
         snapshot = engine.start(definition.id, stored_spec(definition.id), values)
     except EngineError as exc:
@@ -53,13 +61,13 @@ def start(engine: Engine, user: User, key: str, business_key: str | None, variab
         variables={},
         team=team,
         started_at=now(),
-        started_by=user.id,
+        started_by=user_id,
     )
     db.session.add(instance)
-    audit(instance.id, "instance_started", user.id, definitionKey=key, version=definition.version,
-          businessKey=business_key, team=team, variables=values)
-    apply_snapshot(instance, snapshot, user.id, started=True)
-    return commit(answer=instance)
+    audit(instance.id, "instance_started", user_id, definitionKey=definition.key, version=definition.version,
+          businessKey=business_key, team=team, variables=values, **details)
+    apply_snapshot(instance, snapshot, user_id, started=True)
+    return instance
 
 
 def cancel(engine: Engine, user: User, instance_id: str, reason: str | None) -> ProcessInstance:

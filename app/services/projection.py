@@ -217,6 +217,11 @@ def _apply(instance, snapshot, user, completed_task_id, ended_status, started) -
         if changes["status"] == InstanceStatus.COMPLETED.value:
             audit(instance.id, "instance_completed", user, at=at, outcome=snapshot.outcome)
     _write_instance(instance, changes, started)
+    for step in snapshot.trail:
+        if step.get("handOverTo"):
+            from .handover import hand_over
+
+            hand_over(instance, step, snapshot.variables, user)
 
 
 def _write_instance(instance: ProcessInstance, changes: dict[str, Any], started: bool) -> None:

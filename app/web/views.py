@@ -250,9 +250,19 @@ _EVENT_WORDS = {
     "episode_closed": "Team stopped holding the child", "episode_updated": "Team episode changed",
     "child_registered": "Child added to the register", "instance_completed": "Pathway ended",
     "instance_cancelled": "Pathway cancelled", "incident": "Incident", "access_denied": "Access refused",
-    "case_viewed": "Case viewed",
+    "case_viewed": "Case viewed", "handed_over": "Case handed over",
 }
 _QUIET = {"timer_scheduled", "case_viewed", "child_viewed"}
+
+
+def _other_case(event) -> str | None:
+    """The case a hand-over went to or came from, for a link, if this user may see it."""
+    from .. import access
+
+    details = event.details or {}
+    other = details.get("processInstanceId") if event.type == "handed_over" else (
+        details.get("handedOverFrom") if event.type == "instance_started" else None)
+    return other if other and access.may_see_instance(g.user, other) else None
 
 
 def _event_text(event) -> str:
@@ -262,6 +272,10 @@ def _event_text(event) -> str:
         parts = [f"{details.get('team')} ({details.get('status')})"]
     if event.type == "instance_completed" and details.get("outcome"):
         parts = [f"outcome: {details['outcome']}"]
+    if event.type == "handed_over":
+        parts = [f"goes on in {details.get('definitionKey')}"]
+    if event.type == "instance_started" and details.get("handedOverFrom"):
+        parts = [f"handed over from {details.get('fromDefinitionKey')}"]
     if event.type == "decision_evaluated":
         parts.append(", ".join(f"{k} = {v}" for k, v in (details.get("outputs") or {}).items()))
     return " · ".join(p for p in parts if p)
@@ -297,7 +311,8 @@ def case_page(instance_id: str):
     # People by the name staff know them by; an id no longer in the user table as it was.
     people = display_names(e.user for e in shown)
     timeline = [{"at": e.at, "what": _EVENT_WORDS.get(e.type, e.type.replace("_", " ").capitalize()),
-                 "detail": _event_text(e), "who": people.get(e.user) or e.user or "Pathways"} for e in shown]
+                 "detail": _event_text(e), "who": people.get(e.user) or e.user or "Pathways",
+                 "other_case": _other_case(e)} for e in shown]
     from ..models import Child
 
     registered = db.session.get(Child, str(child_id)) if child_id else None
