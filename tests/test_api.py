@@ -240,7 +240,7 @@ def test_start_and_complete_answer_what_was_stored_without_reading_it_back(api):
 
     with statements_sent(api.app) as statements:
         started = api.post("/process-definitions/nel_section17/start", {"businessKey": "B-9", "variables": {
-            "childId": "C-9", "referralId": "R-9", "referralReceivedAt": "2026-12-23T10:00:00Z",
+            "childId": "C-9", "referralId": "R-9", "referralReceivedAt": "2026-12-01T08:00:00Z",
             "strategyDiscussionRecommended": False}})
     assert started.status_code == 201, started.json
     assert started.json == api.get(f"/process-instances/{started.json['id']}").json

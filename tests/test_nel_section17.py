@@ -10,7 +10,7 @@ import pytest
 from steps import active, activities, complete, from_inbox, held_by, on, work
 
 IFD, ATM, TM, SW1, SW2 = "nel.ifd.atm", "nel.ai.atm", "nel.ai.tm", "nel.ai.sw1", "nel.ai.sw2"
-RECEIVED = "2026-12-23T10:15:00Z"  # Wed 23 Dec 2026, two days before Christmas
+RECEIVED = "2026-12-01T08:15:00Z"  # Tue 1 Dec 2026, 45 minutes before the suite's clock
 
 
 def start(api, received=RECEIVED, strategy=False, business_key="REF-1"):
@@ -70,6 +70,7 @@ def test_strategy_discussion_recommended_goes_to_the_strategy_pathway(api):
     ("2027-06-30T23:30:00Z", "2027-07-01T23:59:59+01:00"),  # already 1 July in London (BST)
 ])
 def test_duty_atm_reviews_the_tray_the_same_working_day(api, received, due):
+    on(api, received)  # the referral comes into the tray now
     instance = start(api, received=received)
     review = active(instance, "duty_atm_review")
     assert review["candidateGroups"] == ["nel-ai-atm"]
@@ -85,7 +86,7 @@ def _utc(iso: str) -> str:
 def test_happy_path_low_complexity_ten_day_track_to_close(api):
     instance = allocate(api, start(api))
     # The case is open to A&I from acceptance; 12 weeks count from the referral (84 days).
-    assert timer(instance, "twelve_week_limit")["dueAt"] == "2027-03-17T10:15:00+00:00"
+    assert timer(instance, "twelve_week_limit")["dueAt"] == "2027-02-23T08:15:00+00:00"
 
     visit = active(instance, "initial_visit")
     # Allocation recorded Tue 1 Dec 2026: visit within 3 working days is Fri 4 Dec.
@@ -166,12 +167,12 @@ def test_each_timescale_missed_raises_a_task_for_its_manager_and_the_case_goes_o
     instance = work(api, instance, "assessment_overdue_followup", ATM,
                     assessmentFollowUpNotes="Due 15 Jan, agreed with the worker")
 
-    # 12 weeks after the referral (Wed 23 Dec 10:15): the ATM and then the TM decide whether the
+    # 12 weeks after the referral (Tue 1 Dec 08:15): the ATM and then the TM decide whether the
     # case stays open, while the assessment carries on.
-    assert "nothing due" in timers_run_due("2027-03-17T10:14:59+00:00")
-    instance = fired("2027-03-17T10:15:00+00:00", "atm_agree_extension", "nel-ai-atm")
+    assert "nothing due" in timers_run_due("2027-02-23T08:14:59+00:00")
+    instance = fired("2027-02-23T08:15:00+00:00", "atm_agree_extension", "nel-ai-atm")
     active(instance, "single_assessment")
-    on(api, "2027-03-17T14:00:00Z")
+    on(api, "2027-02-23T14:00:00Z")
     instance = work(api, instance, "atm_agree_extension", ATM, extensionAgreed=True,
                     extensionReason="Assessment nearly complete")
     assert active(instance, "tm_agree_extension")["candidateGroups"] == ["nel-ai-tm"]
@@ -208,19 +209,19 @@ def test_each_timescale_missed_raises_a_task_for_its_manager_and_the_case_goes_o
 
 def test_a_case_stays_open_beyond_12_weeks_only_with_a_date_both_managers_agree(api, timers_run_due):
     instance = assess(api, allocate(api, start(api)))
-    timers_run_due("2027-03-17T10:15:00+00:00")
+    timers_run_due("2027-02-23T08:15:00+00:00")  # 12 weeks after the referral
     instance = api.get(f"/process-instances/{instance['id']}").json
-    on(api, "2027-03-17T14:00:00Z")  # Wed 17 Mar 2027
+    on(api, "2027-02-23T14:00:00Z")  # Tue 23 Feb 2027
     instance = work(api, instance, "atm_agree_extension", ATM, extensionAgreed=True, extensionReason="Court date")
     # Agreeing needs the date it is agreed until, a later working day; not agreeing does not.
     missing = complete(api, instance, "tm_agree_extension", TM, tmExtensionAgreed=True)
     assert missing.status_code == 422
     assert missing.json["error"]["details"] == {
         "openUntil": ["Enter the date until which the case is agreed to stay open"]}
-    today = complete(api, instance, "tm_agree_extension", TM, tmExtensionAgreed=True, openUntil="2027-03-17")
+    today = complete(api, instance, "tm_agree_extension", TM, tmExtensionAgreed=True, openUntil="2027-02-23")
     assert today.status_code == 422
     assert today.json["error"]["details"] == {
-        "openUntil": ["Agreed to stay open until must be the same as or after 18 March 2027"]}
+        "openUntil": ["Agreed to stay open until must be the same as or after 24 February 2027"]}
     instance = work(api, instance, "tm_agree_extension", TM, tmExtensionAgreed=False,
                     tmExtensionReason="The assessment is done; agree the outcome")
     assert "bring_case_to_outcome" in activities(instance)
@@ -426,6 +427,22 @@ def test_start_variables_are_checked_per_field(api):
                                                       "strategyDiscussionRecommended"}
 
 
+@pytest.mark.parametrize("key", ["nel_section17", "nel_strategy_to_icpc"])
+def test_a_referral_cannot_be_received_later_than_today(api, key):
+    # Every timescale counts from it: a receipt mistyped a year ahead would put the duty
+    # review, and the 12 weeks, a year ahead. Later today is today (the suite's Tue 1 Dec).
+    variables = {"childId": "C-1", "referralId": "R-1", "strategyDiscussionRecommended": False}
+    if key == "nel_strategy_to_icpc":
+        del variables["strategyDiscussionRecommended"]
+    response = api.post(f"/process-definitions/{key}/start", {
+        "variables": {**variables, "referralReceivedAt": "2027-12-01T10:00:00Z"}})
+    assert response.status_code == 422
+    assert response.json["error"]["details"] == {
+        "referralReceivedAt": ["Referral received at must be today or in the past"]}
+    assert api.post(f"/process-definitions/{key}/start", {
+        "variables": {**variables, "referralReceivedAt": "2026-12-01T18:00:00Z"}}).status_code == 201
+
+
 def test_each_lane_sees_only_its_own_tray(api):
     start(api, business_key="REF-A")
     assert [t["activityId"] for t in api.as_(ATM).get("/tasks").json] == ["duty_atm_review"]
@@ -436,7 +453,7 @@ def test_each_lane_sees_only_its_own_tray(api):
 
 def test_overdue_filter_uses_the_due_date(api):
     start(api, received="2020-01-06T09:00:00Z", business_key="OLD")  # reviewed long ago: overdue now
-    start(api, received="2099-01-05T09:00:00Z", business_key="NEW")
+    start(api, received="2026-12-01T08:30:00Z", business_key="NEW")  # in the tray this morning: due tonight
     overdue = api.as_(ATM).get("/tasks", overdue="true").json
     assert [t["businessKey"] for t in overdue] == ["OLD"]
     assert [t["businessKey"] for t in api.as_(ATM).get("/tasks", overdue="false").json] == ["NEW"]
@@ -463,8 +480,12 @@ def rota(app):
 
 def test_referral_goes_to_the_team_on_duty_the_day_it_arrives(api, rota):
     # Week of Mon 30 Nov 2026: nel-ai; week of Mon 7 Dec: nel-ai-b; week of 14 Dec: nel-ai again.
+    # Each referral is started as it arrives.
+    on(api, "2026-12-04T16:00:00Z")
     a = start(api, received="2026-12-04T16:00:00Z", business_key="WEEK-A")
+    on(api, "2026-12-07T09:00:00Z")
     b = start(api, received="2026-12-07T09:00:00Z", business_key="WEEK-B")
+    on(api, "2026-12-08T09:00:00Z")
     c = start(api, received="2026-12-08T09:00:00Z", business_key="WEEK-B-OVERRIDE")
     override = api.post("/process-definitions/nel_section17/start", {"businessKey": "OVERRIDE", "variables": {
         "childId": "C-9", "referralId": "OVERRIDE", "referralReceivedAt": "2026-12-08T09:00:00Z",

@@ -20,7 +20,7 @@ def _types() -> list[str]:
 def _started(api, label: str) -> dict:
     """A new nel_section17 case, its child and referral named by ``label``."""
     return api.post("/process-definitions/nel_section17/start", {"variables": {
-        "childId": f"C-{label}", "referralId": f"R-{label}", "referralReceivedAt": "2027-06-01T10:00:00Z",
+        "childId": f"C-{label}", "referralId": f"R-{label}", "referralReceivedAt": "2026-12-01T08:00:00Z",
         "strategyDiscussionRecommended": False}}).json
 
 
