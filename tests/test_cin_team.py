@@ -34,6 +34,7 @@ def transferred(api):
 
 
 def review(api, instance, outcome, held="2027-03-01"):
+    steps.on(api, f"{held}T17:00:00Z")  # recorded the day it was held; the story's clock moves on
     return work(api, instance, "cin_review", SW, reviewHeldOn=held, reviewProgress="7/10", reviewOutcome=outcome)
 
 
@@ -59,6 +60,7 @@ def test_transfer_from_a_and_i_into_the_cin_plan(api):
     assert active(instance, "cin_review")["assignee"] == SW
     assert active(instance, "cin_review")["due"].startswith("2027-03-01")  # 3 months
     assert active(instance, "care_team_meeting")["due"].startswith("2027-01-12")  # 6 weeks
+    steps.on(api, "2027-01-05T17:00:00Z")
     instance = work(api, instance, "care_team_meeting", SW, careTeamMeetingOn="2027-01-05",
                     careTeamScaling="6/10")
     assert active(instance, "care_team_meeting")["due"].startswith("2027-02-16")
@@ -71,6 +73,7 @@ def test_irt_case_assessed_by_the_cin_team(api):
     instance = work(api, instance, "allocate", TM, cinSocialWorker=SW)
     assert held_by(api) == [("cin", "assessment")]
     assert active(instance, "cin_assessment")["due"] == "2027-02-05T23:59:59+00:00"  # 45 working days
+    steps.on(api, "2027-01-20T17:00:00Z")
     instance = work(api, instance, "cin_assessment", SW, assessmentCompletedOn="2027-01-20",
                     cinPlanOutcomes="School attendance above 90%")
     assert held_by(api) == [("cin", "cin_plan")]
@@ -95,8 +98,9 @@ def test_consent_withdrawn_needs_agencies_notified(api):
 
 
 def test_step_down_to_early_help(api):
-    instance = work(api, review(api, transferred(api), "step_down"), "step_down", SW,
-                    earlyHelpReferralOn="2027-03-02")
+    instance = review(api, transferred(api), "step_down")
+    steps.on(api, "2027-03-02T17:00:00Z")
+    instance = work(api, instance, "step_down", SW, earlyHelpReferralOn="2027-03-02")
     # The register moves the child on the day of the referral, and Early Help has the next step.
     assert episodes(api, "CN-1")[1:] == [("cin", "cin_plan", ALLOCATED_AT, "2027-03-02T00:00:00+00:00"),
                                          ("early-help", "early_help", "2027-03-02T00:00:00+00:00", None)]
@@ -108,6 +112,7 @@ def test_step_down_to_early_help(api):
 
 def test_section_47_to_a_cp_plan_transfers_to_sgcp_on_the_day_of_conference(api):
     instance = review(api, transferred(api), "section47")
+    steps.on(api, "2027-03-15T17:00:00Z")
     instance = work(api, instance, "section47_enquiry", TM, icpcHeld=True, icpcHeldOn="2027-03-15",
                     icpcOutcome="cp_plan")
     # The register moves the child on the day of conference; SGCP allocates that day.
@@ -128,12 +133,14 @@ def test_section_47_without_a_plan_carries_on_under_cin(api):
 def test_accommodated_transfers_at_the_child_in_care_meeting(api):
     instance = review(api, transferred(api), "accommodated")
     meeting = active(instance, "child_in_care_meeting")
-    assert meeting["assignee"] == SW and meeting["due"] == "2026-12-31T23:59:59+00:00"
-    instance = work(api, instance, "child_in_care_meeting", SW, childInCareMeetingOn="2026-12-22")
-    assert episodes(api, "CN-1")[1:] == [("cin", "cin_plan", ALLOCATED_AT, "2026-12-22T00:00:00+00:00"),
-                                         ("sgcp", "child_in_care", "2026-12-22T00:00:00+00:00", None)]
+    # 20 working days after the review on Mon 1 Mar 2027, over Easter: Wed 31 Mar (BST).
+    assert meeting["assignee"] == SW and meeting["due"] == "2027-03-31T22:59:59+00:00"
+    steps.on(api, "2027-03-22T17:00:00Z")
+    instance = work(api, instance, "child_in_care_meeting", SW, childInCareMeetingOn="2027-03-22")
+    assert episodes(api, "CN-1")[1:] == [("cin", "cin_plan", ALLOCATED_AT, "2027-03-22T00:00:00+00:00"),
+                                         ("sgcp", "child_in_care", "2027-03-22T00:00:00+00:00", None)]
     listed, instance = from_inbox(api, SGCP, "sgcp_child_in_care_allocation", sgcpSocialWorker="sgcp.sw2")
-    assert listed["candidateGroups"] == ["sgcp-tm"] and listed["due"] == "2026-12-22T23:59:59+00:00"
+    assert listed["candidateGroups"] == ["sgcp-tm"] and listed["due"] == "2027-03-22T23:59:59+00:00"
     assert instance["variables"]["outcome"] == "transferred_sgcp_child_in_care"
 
 
@@ -175,3 +182,14 @@ def test_the_start_asks_each_source_only_what_its_routes_decide_on(api):
     response = api.post("/process-definitions/cin_team/start", {"variables": {**a_and_i, "source": "cin_review"}})
     assert response.status_code == 422
     assert set(response.json["error"]["details"]) == {"cinManagerAgrees"}
+
+
+def test_a_review_or_meeting_cannot_be_recorded_later_than_today(api):
+    # The next review (3 months) and care team meeting (6 weeks) count from these dates.
+    instance = transferred(api)
+    response = complete(api, instance, "cin_review", SW, reviewHeldOn="2027-03-01", reviewProgress="7/10",
+                        reviewOutcome="continue")
+    assert response.json["error"]["details"] == {"reviewHeldOn": ["Date of the review must be today or in the past"]}
+    response = complete(api, instance, "care_team_meeting", SW, careTeamMeetingOn="2026-12-02", careTeamScaling="6/10")
+    assert response.json["error"]["details"] == {"careTeamMeetingOn": ["Date of the meeting must be today or in the past"]}
+    assert activities(api.get(f"/process-instances/{instance['id']}").json) == ["care_team_meeting", "cin_review"]

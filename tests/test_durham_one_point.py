@@ -16,12 +16,17 @@ import pytest
 
 from app.extensions import db
 from app.models import ProcessInstance
-from steps import active, activities, complete, work
+from steps import active, activities, complete, on, work
 
 EHTW, SEHTW, FIRST_CONTACT = "durham.ehtw", "durham.sehtw", "durham.first.contact"
 IFST_TM, KW, FH_TM, EHP = "durham.ifst.tm", "durham.ifst.kw", "durham.fh.tm", "durham.fh.ehp"
 OPS, STRATEGIC = "durham.ops", "durham.strategic"
 END_OF = "T23:59:59+00:00"
+
+
+def recorded(api, day):
+    """A step is recorded the evening of the day it happened: the story's clock moves on."""
+    on(api, f"{day}T17:00:00Z")
 
 
 def start(api, requester="parent", business_key="EH-1", **extra):
@@ -45,9 +50,11 @@ def allocate_ifst(api, instance, family_worker=False, timescale=28):
 
 
 def initial_steps(api, instance, user=KW, seen="2026-12-03"):
+    recorded(api, "2026-12-02")
     instance = work(api, instance, "contact_family", user, familyContactedOn="2026-12-01", referrerSpokenTo=True,
                     pvpRegisterChecked=True, consent="given", consentDate="2026-12-02")
     instance = work(api, instance, "risk_assessment", user, rapidCompletedOn="2026-12-02", visitRisks="None known")
+    recorded(api, seen)
     return work(api, instance, "first_home_visit", user, homeVisitOn=seen, introductoryPackConfirmed=True,
                 childSeenOn=seen, seenAlone=True)
 
@@ -57,8 +64,10 @@ def initial_work(api, instance):
                     strongerFamiliesOutcomes="School attendance; parenting")
     instance = work(api, instance, "sign_off_assessment", IFST_TM, sharedWithFamily=True,
                     assessmentOversight="Agreed")
+    recorded(api, "2026-12-08")
     instance = work(api, instance, "family_network_meeting", KW, familyNetworkMeetingOn="2026-12-08",
                     networkSupport="Grandmother does school runs")
+    recorded(api, "2026-12-10")
     instance = work(api, instance, "initial_taf", KW, tafHeldOn="2026-12-10", tafAttendees="School, health")
     instance = work(api, instance, "initial_plan_update", KW, planUpdatedOn="2026-12-11")
     return work(api, instance, "initial_plan_circulated", KW, planCirculatedOn="2026-12-14")
@@ -222,11 +231,14 @@ def test_ifst_initial_steps_and_their_deadlines(api):
     assert active(instance, "assessment")["due"] == "2027-01-14" + END_OF
     assert active(instance, "family_network_meeting")["due"] == "2027-01-14" + END_OF
     assert active(instance, "see_child")["due"] == "2027-01-05" + END_OF  # 20 working days after 3 Dec
+    # Allocated on Thu 3 Dec, the evening of the home visit: the key worker meets the Family
+    # Worker within 2 working days and visits with them within 5.
     instance = work(api, instance, "allocate_family_worker", IFST_TM, familyWorker="Jo (FW)",
                     familyWorkerFocus="Morning routines")
-    assert active(instance, "meet_family_worker")["due"] == "2026-12-03" + END_OF
+    assert active(instance, "meet_family_worker")["due"] == "2026-12-07" + END_OF
     instance = work(api, instance, "meet_family_worker", KW, familyWorkerPlan="Two visits a week")
-    assert active(instance, "family_worker_joint_visit")["due"] == "2026-12-08" + END_OF
+    assert active(instance, "family_worker_joint_visit")["due"] == "2026-12-10" + END_OF
+    recorded(api, "2026-12-07")
     instance = work(api, instance, "family_worker_joint_visit", KW, familyWorkerVisitOn="2026-12-07")
     instance = initial_work(api, instance)
     review = active(instance, "taf_review")
@@ -242,16 +254,18 @@ def test_the_key_worker_asks_for_a_family_worker_later_in_the_case(api):
     assert response.json["error"]["details"] == {
         "familyWorkerRequest": ["Enter support you are asking the Family Worker to give"]}
     instance = work(api, instance, "request_family_worker", KW, familyWorkerRequest="Bedtime routines")
-    # The same timescales as a request made at allocation, from this request.
+    # The same timescales as a request made at allocation, from this request (Thu 10 Dec, the
+    # evening of the initial TAF).
     allocate = active(instance, "allocate_family_worker")
-    assert allocate["candidateGroups"] == ["durham-ifst-tm"] and allocate["due"] == "2026-12-04" + END_OF
+    assert allocate["candidateGroups"] == ["durham-ifst-tm"] and allocate["due"] == "2026-12-15" + END_OF
     assert "request_family_worker" not in activities(instance)
     instance = work(api, instance, "allocate_family_worker", IFST_TM, familyWorker="Sam (FW)",
                     familyWorkerFocus="Bedtime routines, review at the next TAF")
-    assert active(instance, "meet_family_worker")["due"] == "2026-12-03" + END_OF
+    assert active(instance, "meet_family_worker")["due"] == "2026-12-14" + END_OF
     instance = work(api, instance, "meet_family_worker", KW, familyWorkerPlan="Three evening visits a week")
-    assert active(instance, "family_worker_joint_visit")["due"] == "2026-12-08" + END_OF
-    instance = work(api, instance, "family_worker_joint_visit", KW, familyWorkerVisitOn="2026-12-07")
+    assert active(instance, "family_worker_joint_visit")["due"] == "2026-12-17" + END_OF
+    recorded(api, "2026-12-14")
+    instance = work(api, instance, "family_worker_joint_visit", KW, familyWorkerVisitOn="2026-12-14")
     # The key worker can ask again; the TAF reviews carried on throughout.
     assert activities(instance) == ["family_contact", "request_family_worker", "see_child", "taf_review"]
     assert instance["variables"]["familyWorkerNeeded"] is False
@@ -310,6 +324,7 @@ def test_the_key_worker_has_contact_with_the_family_every_10_working_days(api, t
     contact = active(instance, "family_contact")
     assert contact["assignee"] == KW and contact["candidateGroups"] == ["durham-ifst-kw"]
     assert contact["due"] == "2026-12-17" + END_OF
+    recorded(api, "2026-12-10")
     response = complete(api, instance, "family_contact", KW, familyContactOn="2026-12-10")
     assert response.json["error"]["details"] == {"familyContactType": ["Select type of contact"]}
     instance = work(api, instance, "family_contact", KW, familyContactOn="2026-12-10", familyContactType="group")
@@ -321,6 +336,7 @@ def test_the_key_worker_has_contact_with_the_family_every_10_working_days(api, t
     assert active(instance, "no_contact_in_time")["candidateGroups"] == ["durham-ifst-tm"]
     active(instance, "family_contact")
     # The contact, when it happens, starts the next 10 days and closes the follow-up.
+    recorded(api, "2027-01-04")
     instance = work(api, instance, "family_contact", KW, familyContactOn="2027-01-04",
                     familyContactType="face_to_face")
     assert "no_contact_in_time" not in activities(instance)
@@ -347,6 +363,7 @@ ALONE_REASON = {"notSeenAloneReason": ["Enter why the child was not seen alone, 
 ])
 def test_a_child_5_or_over_is_seen_alone_or_the_reason_recorded(api, born, needs_reason):
     instance = ifst_case(api, **({"childDateOfBirth": born} if born else {}))
+    recorded(api, "2026-12-10")
     response = complete(api, instance, "see_child", KW, visitOutcome="seen", childSeenOn="2026-12-10")
     assert response.json["error"]["details"] == {"seenAlone": ["Select whether the child was seen alone"]}
     response = complete(api, instance, "see_child", KW, visitOutcome="seen", childSeenOn="2026-12-10",
@@ -358,17 +375,20 @@ def test_a_child_5_or_over_is_seen_alone_or_the_reason_recorded(api, born, needs
     assert response.status_code == 200, response.json
     instance = response.json
     # Seen alone needs no reason; nor does a missed appointment, whatever was said last time.
+    recorded(api, "2026-12-17")
     instance = work(api, instance, "see_child", KW, visitOutcome="seen", childSeenOn="2026-12-17", seenAlone=True)
     work(api, instance, "see_child", KW, visitOutcome="missed", missedInARow=1)
 
 
 def test_the_first_home_visits_check_seen_alone_too(api):
     ifst = allocate_ifst(api, triage(api, start(api, childDateOfBirth="2019-03-01")))
+    recorded(api, "2026-12-02")
     ifst = work(api, ifst, "contact_family", KW, familyContactedOn="2026-12-01", referrerSpokenTo=True,
                 pvpRegisterChecked=True, consent="given", consentDate="2026-12-02")
     ifst = work(api, ifst, "risk_assessment", KW, rapidCompletedOn="2026-12-02", visitRisks="None known")
     visit = {"homeVisitOn": "2026-12-03", "introductoryPackConfirmed": True, "childSeenOn": "2026-12-03",
              "seenAlone": False}
+    recorded(api, "2026-12-03")
     assert complete(api, ifst, "first_home_visit", KW, **visit).json["error"]["details"] == ALONE_REASON
     work(api, ifst, "first_home_visit", KW, **visit, notSeenAloneReason="Parent refused; manager told")
     hub = triage(api, start(api, business_key="EH-2", childDateOfBirth="2019-03-01"), needs="multiple", headline=3)
@@ -443,9 +463,23 @@ def test_child_not_seen_in_time_escalates_to_the_manager(api, timers_run_due):
     instance = api.get(f"/process-instances/{instance['id']}").json
     assert active(instance, "child_not_seen")["candidateGroups"] == ["durham-ifst-tm", "durham-fh-tm"]
     # Seeing the child starts the next 20 working days from that visit, and closes the follow-up.
+    recorded(api, "2027-01-07")
     instance = work(api, instance, "see_child", KW, visitOutcome="seen", childSeenOn="2027-01-07", seenAlone=True)
     assert active(instance, "see_child")["due"] == "2027-02-04" + END_OF
     assert "child_not_seen" not in activities(instance)
+
+
+def test_seeing_the_child_or_consent_cannot_be_recorded_later_than_today(api):
+    # The next 20 (or 10) working days to see the child, and the assessment's 28, count from
+    # these: a date mistyped into the future would hold back the escalation as far.
+    instance = allocate_ifst(api, triage(api, start(api)))
+    response = complete(api, instance, "contact_family", KW, familyContactedOn="2026-12-01", referrerSpokenTo=True,
+                        pvpRegisterChecked=True, consent="given", consentDate="2026-12-02")
+    assert response.json["error"]["details"] == {"consentDate": ["Date consent was given must be today or in the past"]}
+    instance = initial_steps(api, instance)  # on Thu 3 Dec
+    response = complete(api, instance, "see_child", KW, visitOutcome="seen", childSeenOn="2027-12-10", seenAlone=True)
+    assert response.json["error"]["details"] == {"childSeenOn": ["Date the child was seen must be today or in the past"]}
+    assert active(api.get(f"/process-instances/{instance['id']}").json, "see_child")["due"] == "2027-01-05" + END_OF
 
 
 def test_ifst_case_closes_with_survey_sign_off_and_letter(api):
@@ -481,10 +515,11 @@ def test_three_missed_appointments_non_engagement_then_immediate_step_up(api):
                     engagementDecision="step_up")
     instance = work(api, instance, "decide_step_up", IFST_TM, stepUpRoute="immediate",
                     stepUpReasons="Bruising seen at school")
-    assert active(instance, "discuss_families_first")["due"] == "2026-12-01" + END_OF
+    # The same day (Thu 3 Dec, the evening of the first home visit).
+    assert active(instance, "discuss_families_first")["due"] == "2026-12-03" + END_OF
     instance = work(api, instance, "discuss_families_first", IFST_TM, familiesFirstContact="FF duty",
-                    stepUpAgreedOn="2026-12-01")
-    assert active(instance, "start_step_up")["due"] == "2026-12-02" + END_OF
+                    stepUpAgreedOn="2026-12-03")
+    assert active(instance, "start_step_up")["due"] == "2026-12-04" + END_OF
     instance = work(api, instance, "start_step_up", IFST_TM, stepUpTeam="Families First", caseNoteAdded=True)
     assert instance["status"] == "completed"
     assert instance["variables"]["outcome"] == "stepped_up_families_first"
@@ -510,20 +545,22 @@ def test_step_down_to_a_family_hub_and_step_up_again(api):
     instance = taf_review(api, initial_work(api, ifst_case(api)), decision="step_down_family_hub")
     instance = work(api, instance, "step_down_meeting", IFST_TM, familyAndTafAgree=True, meetingHeldOn="2027-01-27",
                     stepDownDecision="agreed", outstandingWork="Routines")
+    recorded(api, "2027-01-28")  # the story's clock: the step down is done the day after the meeting
     instance = work(api, instance, "transfer_to_family_hub", IFST_TM, transferredOn="2027-01-28")
     assert activities(instance) == ["fh_allocation"]
     instance = work(api, instance, "fh_allocation", FH_TM, allocationDecision="allocate", leadProfessional=EHP,
                     allocationSummary="Stepped down from IFST")
     joint = active(instance, "joint_visit_key_worker")
-    assert joint["assignee"] == EHP and joint["due"] == "2026-12-08" + END_OF
-    instance = work(api, instance, "joint_visit_key_worker", EHP, jointVisitOn="2026-12-07")
-    instance = family_hub_initial(api, instance)
+    # Allocated on Thu 28 Jan: the joint visit with the key worker within 5 working days.
+    assert joint["assignee"] == EHP and joint["due"] == "2027-02-04" + END_OF
+    instance = work(api, instance, "joint_visit_key_worker", EHP, jointVisitOn="2027-02-01")
+    instance = family_hub_initial(api, instance, consent="2027-02-02", visit="2027-02-03")
     instance = family_hub_assessed(api, instance)
-    instance = work(api, instance, "case_discussion", FH_TM, reviewedOn="2027-01-13", progress="Slipping",
+    instance = work(api, instance, "case_discussion", FH_TM, reviewedOn="2027-03-16", progress="Slipping",
                     caseDecision="step_up_ifst")
     instance = work(api, instance, "step_up_ifst_meeting", FH_TM, assessmentFinalised=True,
-                    meetingHeldOn="2027-01-20", stepUpDecision="agreed")
-    instance = work(api, instance, "transfer_to_ifst", FH_TM, transferredOn="2027-01-21")
+                    meetingHeldOn="2027-03-23", stepUpDecision="agreed")
+    instance = work(api, instance, "transfer_to_ifst", FH_TM, transferredOn="2027-03-24")
     assert activities(instance) == ["ifst_allocation"]
     instance = allocate_ifst(api, instance)
     joint = active(instance, "joint_visit_family_hub")
@@ -532,12 +569,14 @@ def test_step_down_to_a_family_hub_and_step_up_again(api):
 
 # -- Family Hub case -------------------------------------------------------------------
 
-def family_hub_initial(api, instance):
+def family_hub_initial(api, instance, consent="2026-12-02", visit="2026-12-03", response="assessment"):
+    recorded(api, consent)
     instance = work(api, instance, "gain_consent", EHP, pvpRegisterChecked=True, consent="given",
-                    consentDate="2026-12-02")
-    instance = work(api, instance, "risk_assessment", EHP, rapidCompletedOn="2026-12-02", visitRisks="None")
-    return work(api, instance, "home_visit", EHP, homeVisitOn="2026-12-03", introductoryPackConfirmed=True,
-                childSeenOn="2026-12-03", seenAlone=True, familyNetworkMeetingOffered=True, response="assessment")
+                    consentDate=consent)
+    instance = work(api, instance, "risk_assessment", EHP, rapidCompletedOn=consent, visitRisks="None")
+    recorded(api, visit)
+    return work(api, instance, "home_visit", EHP, homeVisitOn=visit, introductoryPackConfirmed=True,
+                childSeenOn=visit, seenAlone=True, familyNetworkMeetingOffered=True, response=response)
 
 
 def family_hub_assessed(api, instance):
@@ -560,7 +599,8 @@ def test_family_hub_consent_assessment_and_quality_assurance_timescales(api):
     instance = family_hub_initial(api, instance)
     assert active(instance, "submit_assessment")["due"] == "2026-12-23" + END_OF  # 15 working days from consent
     instance = work(api, instance, "submit_assessment", EHP, assessmentAnalysis="Draft", headlineOutcomesIdentified=2)
-    assert active(instance, "quality_assure_assessment")["due"] == "2026-12-08" + END_OF  # 5 more
+    # 5 more working days from its submission (Thu 3 Dec, the evening of the home visit).
+    assert active(instance, "quality_assure_assessment")["due"] == "2026-12-10" + END_OF
     instance = work(api, instance, "quality_assure_assessment", FH_TM, qaDecision="returned",
                     qaFeedback="Voice of the child missing")
     instance = work(api, instance, "submit_assessment", EHP, assessmentAnalysis="With the child's voice",
@@ -580,12 +620,7 @@ def test_family_hub_consent_assessment_and_quality_assurance_timescales(api):
 
 
 def test_a_group_response_needs_no_further_assessment(api):
-    instance = family_hub_case(api)
-    instance = work(api, instance, "gain_consent", EHP, pvpRegisterChecked=True, consent="given",
-                    consentDate="2026-12-02")
-    instance = work(api, instance, "risk_assessment", EHP, rapidCompletedOn="2026-12-02", visitRisks="None")
-    instance = work(api, instance, "home_visit", EHP, homeVisitOn="2026-12-03", introductoryPackConfirmed=True,
-                    childSeenOn="2026-12-03", seenAlone=True, familyNetworkMeetingOffered=True, response="group")
+    instance = family_hub_initial(api, family_hub_case(api), response="group")
     assert activities(instance) == ["family_plan", "see_child"]
 
 
@@ -594,6 +629,7 @@ def test_family_hub_step_up_to_families_first(api):
     instance = work(api, instance, "case_discussion", FH_TM, reviewedOn="2027-01-13", progress="Worse",
                     caseDecision="step_up")
     instance = work(api, instance, "decide_step_up", FH_TM, stepUpRoute="weekly_meeting", stepUpReasons="Neglect")
+    recorded(api, "2027-01-20")
     instance = work(api, instance, "step_up_meeting", FH_TM, requestFormSent=True, meetingHeldOn="2027-01-20",
                     stepUpDecision="agreed", stepUpAgreedOn="2027-01-20")
     assert active(instance, "start_step_up")["due"] == "2027-01-21" + END_OF
@@ -674,6 +710,7 @@ def test_ifst_step_up_agreed_at_the_weekly_meeting(api):
     response = complete(api, instance, "step_up_meeting", IFST_TM, requestFormSent=True, meetingHeldOn="2027-01-27",
                         stepUpDecision="agreed")
     assert response.json["error"]["details"] == {"stepUpAgreedOn": ["Enter the date step up was agreed"]}
+    recorded(api, "2027-01-27")
     instance = work(api, instance, "step_up_meeting", IFST_TM, requestFormSent=True, meetingHeldOn="2027-01-27",
                     stepUpDecision="agreed", stepUpAgreedOn="2027-01-27")
     instance = work(api, instance, "start_step_up", IFST_TM, stepUpTeam="Families First", caseNoteAdded=True)
@@ -733,6 +770,7 @@ def test_each_child_of_the_family_is_seen_on_their_own_cadence(api):
     assert child_task(instance, "see_child", "C-1")["documentation"].startswith("See Amy (child C-1 of the family)")
     # Seen alone if 5 or over: Cara is 7, Ben 3.
     not_alone = {"visitOutcome": "seen", "childSeenOn": "2026-12-10", "seenAlone": False}
+    recorded(api, "2026-12-10")
     response = see(api, instance, "C-3", **not_alone)
     assert response.status_code == 422 and response.json["error"]["details"] == ALONE_REASON
     response = see(api, instance, "C-2", **not_alone)
@@ -748,6 +786,7 @@ def test_each_child_of_the_family_is_seen_on_their_own_cadence(api):
 
 def test_each_child_not_seen_in_time_escalates_on_their_own(api, timers_run_due):
     instance = ifst_case(api, children=FAMILY)
+    recorded(api, "2026-12-10")
     instance = see(api, instance, "C-2", visitOutcome="seen", childSeenOn="2026-12-10", seenAlone=True).json
     timers_run_due("2026-12-18T00:00:00+00:00")
     instance = api.get(f"/process-instances/{instance['id']}").json
@@ -761,7 +800,8 @@ def test_each_child_not_seen_in_time_escalates_on_their_own(api, timers_run_due)
     timers_run_due("2027-01-13T00:00:00+00:00")
     instance = api.get(f"/process-instances/{instance['id']}").json
     assert len([t for t in instance["activeTasks"] if t["activityId"] == "child_not_seen"]) == 3
-    # Seeing Amy closes her follow-up only.
+    # Seeing Amy (on Mon 11 Jan, recorded on the 13th) closes her follow-up only.
+    recorded(api, "2027-01-13")
     instance = see(api, instance, "C-1", visitOutcome="seen", childSeenOn="2027-01-11", seenAlone=True).json
     assert sorted(t["name"] for t in instance["activeTasks"] if t["activityId"] == "child_not_seen") == [
         "Ben (C-2) not seen in time: follow up", "Cara (C-3) not seen in time: follow up"]
@@ -827,6 +867,7 @@ def test_keep_engaging_with_one_child_leaves_the_others_as_they_were(api):
 
 def test_seeing_a_family_of_three_many_times_keeps_the_state_flat(api, app):
     instance = ifst_case(api, children=FAMILY)
+    recorded(api, "2026-12-10")
     sizes = {}
     for visit in range(1, 41):
         for child in ("C-1", "C-2", "C-3"):

@@ -44,18 +44,18 @@ def transfer(api, instance, to="cin", **change):
     return work(api, instance, "inform_family", SW, familyInformed=True, professionalsNotified=True)
 
 
-def moved_on_the_transfer_date(api, team, status):
+def moved_on_the_transfer_date(api, team, status, transfer_on=TRANSFER_ON):
     """The register: DAT held the child until the agreed transfer date, the receiving team from it."""
-    assert episodes(api, "H-1") == [("dat", "assessment", "2026-12-01T09:00:00+00:00", TRANSFER_ON),
-                                    (team, status, TRANSFER_ON, None)]
+    assert episodes(api, "H-1") == [("dat", "assessment", "2026-12-01T09:00:00+00:00", transfer_on),
+                                    (team, status, transfer_on, None)]
     assert held_by(api) == [("dat", "assessment")]  # today is before the transfer date
 
 
-def allocated(api, team, activity):
+def allocated(api, team, activity, transfer_on=TRANSFER_ON[:10]):
     """The receiving team's manager allocates the case from their inbox, by the transfer date."""
     listed, instance = from_inbox(api, RECEIVING[team], activity, receivingAllocatedTo="Ali Khan",
-                                  receivingAllocatedOn="2027-01-05")
-    assert listed["candidateGroups"] == [f"halton-{team}-tm"] and listed["due"] == "2027-01-05" + END_OF
+                                  receivingAllocatedOn=transfer_on)
+    assert listed["candidateGroups"] == [f"halton-{team}-tm"] and listed["due"] == transfer_on + END_OF
     return instance
 
 
@@ -210,15 +210,19 @@ def test_early_help_meeting_finds_no_needs(api):
 
 
 def test_child_protection_plan_transfers_at_the_initial_core_group(api):
-    instance = work(api, assessed(api, "child_protection"), "section47_enquiry", SW,
-                    strategyDiscussionOn="2026-12-17", significantHarm="likely")
+    instance = assessed(api, "child_protection")
+    steps.on(api, "2026-12-17T17:00:00Z")  # each meeting is recorded the day it was held
+    instance = work(api, instance, "section47_enquiry", SW, strategyDiscussionOn="2026-12-17", significantHarm="likely")
     assert active(instance, "icpc")["due"] == "2027-01-12" + END_OF  # 15 working days, over Christmas
+    steps.on(api, "2027-01-11T17:00:00Z")
     instance = work(api, instance, "icpc", SW, icpcHeldOn="2027-01-11", icpcOutcome="cp_plan")
     assert active(instance, "initial_core_group")["due"] == "2027-01-25" + END_OF  # 10 working days
+    steps.on(api, "2027-01-20T17:00:00Z")
     instance = work(api, instance, "initial_core_group", SW, coreGroupHeldOn="2027-01-20")
-    instance = transfer(api, instance)
-    moved_on_the_transfer_date(api, "cin", "cp_plan")
-    instance = allocated(api, "cin", "child_protection_receiving_allocation")
+    # The core group is the point of transfer: agreed that day, to take effect on Mon 25 Jan.
+    instance = transfer(api, instance, transferOn="2027-01-25")
+    moved_on_the_transfer_date(api, "cin", "cp_plan", "2027-01-25T00:00:00+00:00")
+    instance = allocated(api, "cin", "child_protection_receiving_allocation", "2027-01-25")
     assert instance["variables"]["outcome"] == "transferred_cin_cp_plan"
 
 
@@ -227,11 +231,14 @@ def test_child_protection_plan_transfers_at_the_initial_core_group(api):
     ("not_likely", None, "invite_cin_team"),
 ])
 def test_child_protection_routes_back_to_child_in_need(api, harm, icpc_outcome, next_step):
-    instance = work(api, assessed(api, "child_protection"), "section47_enquiry", SW,
-                    strategyDiscussionOn="2026-12-17", significantHarm=harm)
+    instance = assessed(api, "child_protection")
+    steps.on(api, "2026-12-17T17:00:00Z")  # each meeting is recorded the day it was held
+    instance = work(api, instance, "section47_enquiry", SW, strategyDiscussionOn="2026-12-17", significantHarm=harm)
     if icpc_outcome:
+        steps.on(api, "2027-01-11T17:00:00Z")
         instance = work(api, instance, "icpc", SW, icpcHeldOn="2027-01-11", icpcOutcome=icpc_outcome)
         assert active(instance, next_step)["due"] == "2027-01-25" + END_OF
+        steps.on(api, "2027-01-20T17:00:00Z")
         instance = work(api, instance, next_step, SW, cinMeetingOn="2027-01-20")
         assert activities(instance) == ["transfer_quality_assurance"]
     else:
@@ -241,6 +248,7 @@ def test_child_protection_routes_back_to_child_in_need(api, harm, icpc_outcome, 
 def test_emergency_order_transfers_at_the_initial_care_planning_meeting(api):
     instance = work(api, assessed(api, "emergency_order"), "legal_advice", SW, legalAdviceMeetingOn="2026-12-02",
                     proceedingsThreshold="met")
+    steps.on(api, "2026-12-03T16:00:00Z")  # recorded half an hour after the order was made
     instance = work(api, instance, "initial_hearing", SW, orderMadeAt="2026-12-03T15:30:00Z")
     assert active(instance, "initial_care_planning")["due"] == "2026-12-06T15:30:00+00:00"  # 72 hours
     instance = work(api, instance, "initial_care_planning", SW, carePlanningMeetingOn="2026-12-05")
@@ -284,3 +292,19 @@ def test_early_help_is_invited_two_weeks_before_the_cin_meeting(api):
     assert late.status_code == 422 and list(late.json["error"]["details"]) == ["earlyHelpInvitedOn"]
     work(api, instance, "invite_early_help", SW, cinMeetingOn="2026-12-15", earlyHelpInvited="locality",
          earlyHelpInvitedOn="2026-12-01")
+
+
+def test_a_meeting_or_order_cannot_be_recorded_later_than_today(api):
+    # The ICPC's 15 working days, the core group's 10 and the care planning meeting's 72 hours
+    # count from these: a date mistyped into the future would move them as far, silently.
+    response = api.post("/process-definitions/halton_dat/start", {"variables": {
+        "childId": "H-9", "familyId": "HF-9", "referralReceivedAt": "2027-11-30T10:00:00Z", "transferInOnPlan": "none"}})
+    assert response.status_code == 422
+    assert response.json["error"]["details"]["referralReceivedAt"] == ["Referral received at must be today or in the past"]
+    instance = assessed(api, "child_protection")
+    response = complete(api, instance, "section47_enquiry", SW, strategyDiscussionOn="2026-12-02", significantHarm="likely")
+    assert response.json["error"]["details"] == {
+        "strategyDiscussionOn": ["Date of the strategy discussion must be today or in the past"]}
+    instance = work(api, instance, "section47_enquiry", SW, strategyDiscussionOn="2026-12-01", significantHarm="likely")
+    response = complete(api, instance, "icpc", SW, icpcHeldOn="2026-12-02", icpcOutcome="cp_plan")
+    assert response.json["error"]["details"] == {"icpcHeldOn": ["Date of the ICPC must be today or in the past"]}
