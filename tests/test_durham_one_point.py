@@ -73,7 +73,23 @@ def initial_work(api, instance):
     return work(api, instance, "initial_plan_circulated", KW, planCirculatedOn="2026-12-14")
 
 
-def taf_review(api, instance, decision="continue", held="2027-01-20"):
+def keep_in_touch(api, instance, day):
+    """The key worker sees each child and has contact with the family on ``day``: a story
+    that moves weeks on does not leave them unseen (their follow-ups would be raised)."""
+    for task in [t for t in instance["activeTasks"] if t["activityId"] == "see_child"]:
+        response = api.as_(KW).post(f"/tasks/{task['id']}/complete", {"variables": {
+            "visitOutcome": "seen", "childSeenOn": day, "seenAlone": True, "notSeenAloneReason": None}})
+        assert response.status_code == 200, response.json
+        instance = response.json
+    if "family_contact" in activities(instance):
+        instance = work(api, instance, "family_contact", KW, familyContactOn=day, familyContactType="face_to_face")
+    return instance
+
+
+def taf_review(api, instance, decision="continue", held="2027-01-20", in_touch=True):
+    recorded(api, held)
+    if in_touch:
+        instance = keep_in_touch(api, instance, held)
     instance = work(api, instance, "taf_review", KW, tafHeldOn=held, scalingReview="6/10", caseDecision=decision)
     if "manager_at_taf" in activities(instance):  # every third TAF
         instance = work(api, instance, "manager_at_taf", IFST_TM, managerAttended=True,
@@ -275,6 +291,8 @@ def test_an_ops_manager_attends_every_third_taf(api):
     instance = initial_work(api, ifst_case(api))  # the initial TAF is the first
     instance = taf_review(api, instance)  # the second: no manager needed
     assert activities(instance) == ["family_contact", "request_family_worker", "see_child", "taf_review"]
+    recorded(api, "2027-02-17")
+    instance = keep_in_touch(api, instance, "2027-02-17")
     instance = work(api, instance, "taf_review", KW, tafHeldOn="2027-02-17", scalingReview="7/10",
                     caseDecision="continue")  # the third
     # The manager records attending it before the plan is updated.
@@ -300,6 +318,8 @@ def test_an_ops_manager_attends_every_third_taf(api):
 
 def test_no_manager_needed_at_a_third_taf_that_closes_the_case(api):
     instance = taf_review(api, initial_work(api, ifst_case(api)))
+    recorded(api, "2027-02-17")
+    instance = keep_in_touch(api, instance, "2027-02-17")
     instance = work(api, instance, "taf_review", KW, tafHeldOn="2027-02-17", scalingReview="9/10", caseDecision="close")
     assert activities(instance) == ["family_contact", "request_family_worker", "see_child", "taf_plan_update"]
     instance = work(api, instance, "taf_plan_update", KW, planUpdatedOn="2027-02-18")
@@ -313,6 +333,7 @@ def test_initial_taf_plan_updated_within_5_and_circulated_within_10_working_days
     assert "family_network_meeting" in activities(instance) and "initial_taf" not in activities(instance)
     instance = work(api, instance, "family_network_meeting", KW, familyNetworkMeetingOn="2026-12-08",
                     networkSupport="Aunt")
+    recorded(api, "2026-12-10")
     instance = work(api, instance, "initial_taf", KW, tafHeldOn="2026-12-10", tafAttendees="School")
     assert active(instance, "initial_plan_update")["due"] == "2026-12-17" + END_OF
     instance = work(api, instance, "initial_plan_update", KW, planUpdatedOn="2026-12-11")
@@ -480,6 +501,25 @@ def test_seeing_the_child_or_consent_cannot_be_recorded_later_than_today(api):
     response = complete(api, instance, "see_child", KW, visitOutcome="seen", childSeenOn="2027-12-10", seenAlone=True)
     assert response.json["error"]["details"] == {"childSeenOn": ["Date the child was seen must be today or in the past"]}
     assert active(api.get(f"/process-instances/{instance['id']}").json, "see_child")["due"] == "2027-01-05" + END_OF
+
+
+def test_a_timer_past_due_when_the_case_is_next_worked_fires_then_and_is_not_lost(api, timers_run_due):
+    # The family contact was due by 17 Dec and the 28-day assessment by 14 Jan; no timer job
+    # has fired them (the workers were down, or behind). Seeing the child on 20 Jan runs the
+    # case: both escalations fire in that action, rather than dropping out of the schedule.
+    instance = ifst_case(api)
+    recorded(api, "2027-01-20")
+    instance = work(api, instance, "see_child", KW, visitOutcome="seen", childSeenOn="2027-01-20", seenAlone=True)
+    assert active(instance, "no_contact_in_time")["candidateGroups"] == ["durham-ifst-tm"]
+    assert active(instance, "agree_extension")["candidateGroups"] == ["durham-ifst-tm"]
+    history = api.get(f"/process-instances/{instance['id']}/history").json
+    ended = sorted((e["type"], e["activityId"]) for e in history if e["type"] in ("timer_fired", "timer_cancelled")
+                   and e["activityId"] in ("contact_overdue", "assessment_timescale_reached"))
+    assert ended == [("timer_fired", "assessment_timescale_reached"), ("timer_fired", "contact_overdue")]
+    assert "nothing due" in timers_run_due("2027-01-20T18:00:00+00:00")  # fired once, not again
+    # The contact, when it is made, closes the follow-up.
+    instance = work(api, instance, "family_contact", KW, familyContactOn="2027-01-20", familyContactType="face_to_face")
+    assert "no_contact_in_time" not in activities(instance)
 
 
 def test_ifst_case_closes_with_survey_sign_off_and_letter(api):
@@ -654,7 +694,8 @@ def test_two_hundred_taf_review_cycles(api, app):
     instance = initial_work(api, ifst_case(api))
     sizes = {}
     for cycle in range(1, 201):
-        instance = taf_review(api, instance, held="2027-01-20")
+        # Reviews on one day, the children seen and the family contacted once, at the first.
+        instance = taf_review(api, instance, held="2027-01-20", in_touch=cycle == 1)
         if cycle in (1, 200):
             state = _state(app, instance["id"])
             sizes[cycle] = (_tasks_in(state), len(json.dumps(state)))

@@ -99,6 +99,11 @@ _STATE_REGISTRY = BpmnWorkflowSerializer.configure({**CONFIG, BpmnWorkflow: _Sta
 _STATE = _StateConverter(BpmnWorkflow, _STATE_REGISTRY)
 
 
+def _ready_engine_tasks(workflow: BpmnWorkflow) -> set[UUID]:
+    """Tasks ready for the engine (not people): a timer whose time has passed, say."""
+    return {t.id for t in workflow.get_tasks(state=TaskState.READY) if not t.task_spec.manual}
+
+
 def _iso_now(now: datetime) -> str:
     return now.astimezone(timezone.utc).isoformat()
 
@@ -294,7 +299,20 @@ class Engine:
     def _advance(self, workflow: BpmnWorkflow, trail: list[dict[str, Any]], at: datetime | None = None) -> None:
         at = at or self.clock()
         record = self._recorder(trail, at)
-        self._run(lambda: workflow.do_engine_steps(will_complete_task=self._before_complete, did_complete_task=record), at)
+
+        def steps():
+            workflow.do_engine_steps(will_complete_task=self._before_complete, did_complete_task=record)
+            # do_engine_steps ends by refreshing the timers: one whose time passed before a
+            # worker fired it is made ready there but not run, and would drop out of the
+            # schedule (its escalation lost until the next action on the case). Run it now.
+            ready = _ready_engine_tasks(workflow)
+            while ready:
+                workflow.do_engine_steps(will_complete_task=self._before_complete, did_complete_task=record)
+                ready, before = _ready_engine_tasks(workflow), ready
+                if ready == before:  # nothing the engine can run: leave them to the next action
+                    break
+
+        self._run(steps, at)
 
     def _register_values(self, task, actions: dict[str, str]) -> dict[str, Any]:
         """A step's register changes with their `${...}` expressions evaluated."""
