@@ -145,6 +145,8 @@ def spiff_way(name: str, roundtrip: bool) -> Way:
     # SpiffWorkflow as it comes: its own Camunda parser, DMN task and serializer.
     parser = CamundaParser()
     parser.add_dmn_xml(parse_xml((ROOT / "dmn" / "nel_assessment_track.dmn").read_bytes(), 1 << 22), "t.dmn")
+    # A transfer to the CIN team applies the CIN team's entry decision first.
+    parser.add_dmn_xml(parse_xml((ROOT / "dmn" / "cin_team_entry.dmn").read_bytes(), 1 << 22), "c.dmn")
     parser.add_bpmn_xml(parse_xml((ROOT / "bpmn" / "nel_section17.bpmn").read_bytes(), 1 << 22), "s.bpmn")
     # nel_section17 calls the strategy discussion pathway.
     parser.add_bpmn_xml(parse_xml((ROOT / "bpmn" / "nel_strategy_to_icpc.bpmn").read_bytes(), 1 << 22), "i.bpmn")
