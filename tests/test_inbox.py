@@ -169,6 +169,20 @@ def test_a_case_handed_over_links_the_two_cases(browser, api):
     assert "Case handed over: goes on in cin_team" in a_and_i and f'href="/cases/{cin_id}"' in a_and_i
 
 
+def test_a_field_another_answer_makes_required_is_not_labelled_optional(browser, api):
+    import test_nel_section17 as nel
+
+    instance = nel.assess(api, nel.allocate(api, nel.start(api)))
+    nel.on(api, "2027-01-06T17:00:00Z")
+    instance = nel.work(api, instance, "single_assessment", nel.SW1, assessmentCompletedOn="2027-01-06",
+                        recommendedOutcome="transfer_cin_team", assessmentSummary="Longer-term support")
+    sign_in(browser, "nel.ai.atm")
+    page = browser.get(f"/tasks/{nel.active(instance, 'agree_assessment_outcome')['id']}").get_data(as_text=True)
+    labels = [" ".join(m.split()) for m in re.findall(r"<(?:label|legend)[^>]*>(.*?)</(?:label|legend)>", page, re.S)]
+    assert "Expected weeks of CIN support (for a transfer to the CIN team)" in labels
+    assert "Rationale for the outcome" in labels and not any("(optional)" in label for label in labels[1:])
+
+
 def test_the_case_page(browser, api):
     instance = start_referral(api)
     (task,) = instance["activeTasks"]
