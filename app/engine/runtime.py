@@ -99,11 +99,6 @@ _STATE_REGISTRY = BpmnWorkflowSerializer.configure({**CONFIG, BpmnWorkflow: _Sta
 _STATE = _StateConverter(BpmnWorkflow, _STATE_REGISTRY)
 
 
-def _ready_engine_tasks(workflow: BpmnWorkflow) -> set[UUID]:
-    """Tasks ready for the engine (not people): a timer whose time has passed, say."""
-    return {t.id for t in workflow.get_tasks(state=TaskState.READY) if not t.task_spec.manual}
-
-
 def _iso_now(now: datetime) -> str:
     return now.astimezone(timezone.utc).isoformat()
 
@@ -301,16 +296,13 @@ class Engine:
         record = self._recorder(trail, at)
 
         def steps():
+            # do_engine_steps refreshes the timers only after its steps: a timer whose time
+            # passed before a worker fired it would be made ready there but not run, and drop
+            # out of the schedule (its escalation lost until the next action on the case).
+            # Refreshed first, it runs with the steps. (A timer the steps reach is checked as
+            # it is reached: one already due runs with them too.)
+            workflow.refresh_timers()
             workflow.do_engine_steps(will_complete_task=self._before_complete, did_complete_task=record)
-            # do_engine_steps ends by refreshing the timers: one whose time passed before a
-            # worker fired it is made ready there but not run, and would drop out of the
-            # schedule (its escalation lost until the next action on the case). Run it now.
-            ready = _ready_engine_tasks(workflow)
-            while ready:
-                workflow.do_engine_steps(will_complete_task=self._before_complete, did_complete_task=record)
-                ready, before = _ready_engine_tasks(workflow), ready
-                if ready == before:  # nothing the engine can run: leave them to the next action
-                    break
 
         self._run(steps, at)
 
