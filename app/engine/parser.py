@@ -419,20 +419,15 @@ def _unwrap_expressions(root: etree._Element) -> None:
                 el.text = unwrap(el.text)
 
 
-def _end_outcomes(root: etree._Element) -> dict[str, str]:
-    outcomes = {}
-    for end in root.iter(f"{{{BPMN_NS}}}endEvent"):
-        for prop in end.iterfind("bpmn:extensionElements/camunda:properties/camunda:property", NS):
-            if prop.get("name") == "outcome" and prop.get("value"):
-                outcomes[end.get("id")] = prop.get("value")
-    return outcomes
-
-
-def _hand_overs(root: etree._Element) -> list[tuple[str, str]]:
-    """(end event id, pathway key) for each end event that hands the case over."""
-    return [(end.get("id"), prop.get("value")) for end in root.iter(f"{{{BPMN_NS}}}endEvent")
+def _end_property(root: etree._Element, name: str) -> dict[str, str]:
+    """End event id → its extension property ``name`` (empty if given without a value)."""
+    return {end.get("id"): prop.get("value") or "" for end in root.iter(f"{{{BPMN_NS}}}endEvent")
             for prop in end.iterfind("bpmn:extensionElements/camunda:properties/camunda:property", NS)
-            if prop.get("name") == "handOverTo"]
+            if prop.get("name") == name}
+
+
+def _end_outcomes(root: etree._Element) -> dict[str, str]:
+    return {end: value for end, value in _end_property(root, "outcome").items() if value}
 
 
 def serialize_spec(parser: CamundaParser, key: str) -> dict[str, Any]:
@@ -527,7 +522,7 @@ def parse_deployment(
 
     known = (deployed_processes or set()) | {key for *_, keys in process_files for key in keys}
     for name, root, _, _ in process_files:
-        for end, target in _hand_overs(root):
+        for end, target in _end_property(root, "handOverTo").items():
             if not target or target not in known:
                 errors.setdefault(name, []).append(
                     f"end event {end} hands the case over to {target!r}, a process neither in this "
