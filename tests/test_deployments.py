@@ -277,3 +277,41 @@ def test_a_hand_over_to_a_pathway_that_is_not_deployed_is_refused(api):
     # A pathway deployed before may be named, alone in a later deployment.
     good = flow.replace(outcome, outcome + b'<camunda:property name="handOverTo" value="cin_team" />')
     assert deploy(api, ("hand_over_flow.bpmn", good)).status_code == 201
+
+
+TARGET = b"""<?xml version="1.0" encoding="UTF-8"?>
+<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL"
+  xmlns:camunda="http://camunda.org/schema/1.0/bpmn" id="target_defs" targetNamespace="http://bpmn.io/schema/bpmn">
+  <bpmn:process id="hand_over_target" name="Receiving pathway" isExecutable="true">
+    <bpmn:startEvent id="received">
+      <bpmn:extensionElements><camunda:formData>
+        <camunda:formField id="childId" label="Child" type="string"><camunda:properties>
+          <camunda:property id="requiredWhen" value="${no_such_answer == 1}" /></camunda:properties></camunda:formField>
+      </camunda:formData></bpmn:extensionElements>
+      <bpmn:outgoing>t1</bpmn:outgoing>
+    </bpmn:startEvent>
+    <bpmn:endEvent id="taken"><bpmn:incoming>t1</bpmn:incoming></bpmn:endEvent>
+    <bpmn:sequenceFlow id="t1" sourceRef="received" targetRef="taken" />
+  </bpmn:process>
+</bpmn:definitions>"""
+
+
+def test_a_hand_over_the_receiving_start_form_cannot_work_out_refuses_the_step_and_keeps_the_case(api):
+    # The receiving pathway's start form cannot be worked out (a requiredWhen naming an answer
+    # nobody gives): the message that would end the case is refused with why, and the case
+    # stays where it was, waiting; nothing is started.
+    outcome = b'<camunda:property name="outcome" value="close" />'
+    source = SMOKE.replace(b"smoke_flow", b"hand_over_source").replace(
+        outcome, outcome + b'<camunda:property name="handOverTo" value="hand_over_target" />')
+    assert deploy(api, ("hand_over_source.bpmn", source), ("hand_over_target.bpmn", TARGET)).status_code == 201
+    started = api.post("/process-definitions/hand_over_source/start", {"businessKey": "HO-1", "variables": {
+        "childId": "C-HO", "referralReceivedAt": "2026-12-01T08:00:00Z"}}).json
+    (visit,) = started["activeTasks"]
+    assert api.as_("nel.ai.sw1").post(f"/tasks/{visit['id']}/complete",
+                                      {"variables": {"visitDate": "2026-12-01"}}).status_code == 200
+    response = api.post("/messages", {"messageName": "policeUpdate", "businessKey": "HO-1"})
+    assert response.status_code == 422
+    assert response.json["error"]["message"].startswith("the case cannot be handed over to Receiving pathway:")
+    assert "no_such_answer" in response.json["error"]["message"]
+    assert api.get(f"/process-instances/{started['id']}").json["status"] == "active"
+    assert [i["definitionKey"] for i in api.get("/process-instances", businessKey="HO-1").json] == ["hand_over_source"]

@@ -10,7 +10,6 @@ from flask import current_app
 from ..errors import Invalid
 from ..extensions import db
 from ..models import ProcessDefinition, ProcessInstance
-from . import forms
 from .deployments import latest
 from .projection import audit, stored_spec
 
@@ -19,7 +18,7 @@ def hand_over(instance: ProcessInstance, step: dict[str, Any], variables: dict[s
               user_id: str | None) -> ProcessInstance:
     """Start ``step["handOverTo"]`` with the case's variables its start form asks for, under
     the same business key; both cases' histories name the other."""
-    from .instances import begin  # instances imports the projection, which calls this
+    from .instances import begin, start_values  # instances imports the projection, which calls this
 
     key = step["handOverTo"]
     engine = current_app.extensions["pathways.engine"]
@@ -30,7 +29,7 @@ def hand_over(instance: ProcessInstance, step: dict[str, Any], variables: dict[s
     form = engine.start_form(definition.id, stored_spec(definition.id))
     given = {field["id"]: variables[field["id"]] for field in form if field["id"] in variables}
     try:
-        values = forms.validate(form, given, {}, engine.evaluate)
+        values = start_values(engine, definition, given)
     except Invalid as exc:
         db.session.rollback()
         raise Invalid(f"the case cannot be handed over to {definition.name}: {exc.message}", exc.details) from None

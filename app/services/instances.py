@@ -30,16 +30,21 @@ def start(engine: Engine, user: User, key: str, business_key: str | None, variab
     on duty the day it arrived unless the caller names a `dutyTeam`. Returns the instance as
     written (see transaction.commit)."""
     definition = latest_definition(key)
-    try:
-        values = forms.validate(engine.start_form(definition.id, stored_spec(definition.id)), variables, {},
-                                engine.evaluate)
-    except EngineError as exc:  # a requiredWhen expression that cannot be worked out
-        raise engine_error(exc) from None
+    values = start_values(engine, definition, variables)
     team = values.get("dutyTeam") or (rota.team_for(values) if rota else None)
     if business_key is not None and (not isinstance(business_key, str) or len(business_key) > 200):
         raise Invalid("businessKey must be text of at most 200 characters", {"businessKey": ["too long"]})
     instance = begin(engine, user.id, definition, business_key, values, team)
     return commit(answer=instance)
+
+
+def start_values(engine: Engine, definition: ProcessDefinition, variables: Any) -> dict[str, Any]:
+    """``variables`` checked against the definition's start form; raises Invalid per field."""
+    try:
+        return forms.validate(engine.start_form(definition.id, stored_spec(definition.id)), variables, {},
+                              engine.evaluate)
+    except EngineError as exc:  # a requiredWhen expression that cannot be worked out
+        raise engine_error(exc) from None
 
 
 def begin(engine: Engine, user_id: str | None, definition: ProcessDefinition, business_key: str | None,
