@@ -13,6 +13,12 @@ def on(api, instant):
     api.app.extensions["pathways.engine"].clock = lambda: when
 
 
+def recorded(api, day):
+    """Do the steps that follow the evening (17:00 UTC) of ``day`` (YYYY-MM-DD): a step is
+    recorded the day what it records happened, and the story's clock moves on with it."""
+    on(api, f"{day}T17:00:00Z")
+
+
 def active(instance, activity_id):
     """The active task of ``activity_id``; fails naming the steps that are active instead."""
     matches = [t for t in instance["activeTasks"] if t["activityId"] == activity_id]

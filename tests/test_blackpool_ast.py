@@ -31,7 +31,7 @@ def cafa(api, outcome):
     assert api.post("/children", {"id": "BA-1"}).status_code == 201
     assert api.post("/children/BA-1/episodes", {"team": "ast", "status": "assessment",
                                                 "startedAt": "2026-11-30T12:00:00Z"}).status_code == 201
-    steps.on(api, "2026-12-20T17:00:00Z")  # recorded the day it was completed; the story's clock moves on
+    steps.recorded(api, "2026-12-20")  # recorded the day it was completed; the story's clock moves on
     return work(api, instance, "cafa", SW, cafaCompletedOn="2026-12-20", cafaSummary="Assessed",
                 astOutcome=outcome)
 
@@ -64,7 +64,7 @@ def test_cafa_due_in_45_working_days_with_checkpoints_at_10_30_and_45(api, timer
     instance = api.get(f"/process-instances/{instance['id']}").json
     instance = work(api, instance, "checkpoint_30", TM, checkpoint30Notes="Father not yet seen")
     # Completing the CAFA ends the checkpoints still to come.
-    steps.on(api, "2027-01-25T17:00:00Z")
+    steps.recorded(api, "2027-01-25")
     instance = work(api, instance, "cafa", SW, cafaCompletedOn="2027-01-25", cafaSummary="Done", astOutcome="close")
     assert instance["timers"] == [] and activities(instance) == ["close_case"]
 
@@ -121,7 +121,7 @@ def test_a_child_placed_at_the_first_hearing_transfers_at_the_first_looked_after
     instance = cafa(api, "care_proceedings")
     response = complete(api, instance, "first_hearing", SW, firstHearingOn="2026-12-21", placedAtHearing=True)
     assert response.json["error"]["details"] == {"placedOn": ["Enter the date the child was placed"]}
-    steps.on(api, "2026-12-22T17:00:00Z")
+    steps.recorded(api, "2026-12-22")
     instance = work(api, instance, "first_hearing", SW, firstHearingOn="2026-12-21", placedAtHearing=True,
                     placedOn="2026-12-22")
     instance = finish(api, work(api, prepare(api, instance), "agree_transfer", "blackpool.soc.tm", **AGREED))
@@ -130,7 +130,7 @@ def test_a_child_placed_at_the_first_hearing_transfers_at_the_first_looked_after
     visit = active(instance, "first_looked_after_visit")
     # Within 5 days of the placement, counted as working days: Christmas and the Boxing Day substitute skipped.
     assert visit["candidateGroups"] == ["blackpool-soc-tm"] and visit["due"] == "2026-12-31" + END_OF
-    steps.on(api, "2026-12-29T17:00:00Z")
+    steps.recorded(api, "2026-12-29")
     listed, instance = from_inbox(api, "blackpool.soc.tm", "first_looked_after_visit",
                                   lookedAfterVisitOn="2026-12-29", lookedAfterVisitBy="Jo Bloggs")
     assert listed["id"] == visit["id"] and instance["variables"]["outcome"] == "transferred"

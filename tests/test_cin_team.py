@@ -34,7 +34,7 @@ def transferred(api):
 
 
 def review(api, instance, outcome, held="2027-03-01"):
-    steps.on(api, f"{held}T17:00:00Z")  # recorded the day it was held; the story's clock moves on
+    steps.recorded(api, held)  # recorded the day it was held; the story's clock moves on
     return work(api, instance, "cin_review", SW, reviewHeldOn=held, reviewProgress="7/10", reviewOutcome=outcome)
 
 
@@ -60,7 +60,7 @@ def test_transfer_from_a_and_i_into_the_cin_plan(api):
     assert active(instance, "cin_review")["assignee"] == SW
     assert active(instance, "cin_review")["due"].startswith("2027-03-01")  # 3 months
     assert active(instance, "care_team_meeting")["due"].startswith("2027-01-12")  # 6 weeks
-    steps.on(api, "2027-01-05T17:00:00Z")
+    steps.recorded(api, "2027-01-05")
     instance = work(api, instance, "care_team_meeting", SW, careTeamMeetingOn="2027-01-05",
                     careTeamScaling="6/10")
     assert active(instance, "care_team_meeting")["due"].startswith("2027-02-16")
@@ -73,7 +73,7 @@ def test_irt_case_assessed_by_the_cin_team(api):
     instance = work(api, instance, "allocate", TM, cinSocialWorker=SW)
     assert held_by(api) == [("cin", "assessment")]
     assert active(instance, "cin_assessment")["due"] == "2027-02-05T23:59:59+00:00"  # 45 working days
-    steps.on(api, "2027-01-20T17:00:00Z")
+    steps.recorded(api, "2027-01-20")
     instance = work(api, instance, "cin_assessment", SW, assessmentCompletedOn="2027-01-20",
                     cinPlanOutcomes="School attendance above 90%")
     assert held_by(api) == [("cin", "cin_plan")]
@@ -99,7 +99,7 @@ def test_consent_withdrawn_needs_agencies_notified(api):
 
 def test_step_down_to_early_help(api):
     instance = review(api, transferred(api), "step_down")
-    steps.on(api, "2027-03-02T17:00:00Z")
+    steps.recorded(api, "2027-03-02")
     instance = work(api, instance, "step_down", SW, earlyHelpReferralOn="2027-03-02")
     # The register moves the child on the day of the referral, and Early Help has the next step.
     assert episodes(api, "CN-1")[1:] == [("cin", "cin_plan", ALLOCATED_AT, "2027-03-02T00:00:00+00:00"),
@@ -112,7 +112,7 @@ def test_step_down_to_early_help(api):
 
 def test_section_47_to_a_cp_plan_transfers_to_sgcp_on_the_day_of_conference(api):
     instance = review(api, transferred(api), "section47")
-    steps.on(api, "2027-03-15T17:00:00Z")
+    steps.recorded(api, "2027-03-15")
     instance = work(api, instance, "section47_enquiry", TM, icpcHeld=True, icpcHeldOn="2027-03-15",
                     icpcOutcome="cp_plan")
     # The register moves the child on the day of conference; SGCP allocates that day.
@@ -135,7 +135,7 @@ def test_accommodated_transfers_at_the_child_in_care_meeting(api):
     meeting = active(instance, "child_in_care_meeting")
     # 20 working days after the review on Mon 1 Mar 2027, over Easter: Wed 31 Mar (BST).
     assert meeting["assignee"] == SW and meeting["due"] == "2027-03-31T22:59:59+00:00"
-    steps.on(api, "2027-03-22T17:00:00Z")
+    steps.recorded(api, "2027-03-22")
     instance = work(api, instance, "child_in_care_meeting", SW, childInCareMeetingOn="2027-03-22")
     assert episodes(api, "CN-1")[1:] == [("cin", "cin_plan", ALLOCATED_AT, "2027-03-22T00:00:00+00:00"),
                                          ("sgcp", "child_in_care", "2027-03-22T00:00:00+00:00", None)]

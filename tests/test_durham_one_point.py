@@ -16,17 +16,12 @@ import pytest
 
 from app.extensions import db
 from app.models import ProcessInstance
-from steps import active, activities, complete, on, work
+from steps import active, activities, complete, recorded, work
 
 EHTW, SEHTW, FIRST_CONTACT = "durham.ehtw", "durham.sehtw", "durham.first.contact"
 IFST_TM, KW, FH_TM, EHP = "durham.ifst.tm", "durham.ifst.kw", "durham.fh.tm", "durham.fh.ehp"
 OPS, STRATEGIC = "durham.ops", "durham.strategic"
 END_OF = "T23:59:59+00:00"
-
-
-def recorded(api, day):
-    """A step is recorded the evening of the day it happened: the story's clock moves on."""
-    on(api, f"{day}T17:00:00Z")
 
 
 def start(api, requester="parent", business_key="EH-1", **extra):

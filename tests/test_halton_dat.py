@@ -211,13 +211,13 @@ def test_early_help_meeting_finds_no_needs(api):
 
 def test_child_protection_plan_transfers_at_the_initial_core_group(api):
     instance = assessed(api, "child_protection")
-    steps.on(api, "2026-12-17T17:00:00Z")  # each meeting is recorded the day it was held
+    steps.recorded(api, "2026-12-17")  # each meeting is recorded the day it was held
     instance = work(api, instance, "section47_enquiry", SW, strategyDiscussionOn="2026-12-17", significantHarm="likely")
     assert active(instance, "icpc")["due"] == "2027-01-12" + END_OF  # 15 working days, over Christmas
-    steps.on(api, "2027-01-11T17:00:00Z")
+    steps.recorded(api, "2027-01-11")
     instance = work(api, instance, "icpc", SW, icpcHeldOn="2027-01-11", icpcOutcome="cp_plan")
     assert active(instance, "initial_core_group")["due"] == "2027-01-25" + END_OF  # 10 working days
-    steps.on(api, "2027-01-20T17:00:00Z")
+    steps.recorded(api, "2027-01-20")
     instance = work(api, instance, "initial_core_group", SW, coreGroupHeldOn="2027-01-20")
     # The core group is the point of transfer: agreed that day, to take effect on Mon 25 Jan.
     instance = transfer(api, instance, transferOn="2027-01-25")
@@ -232,13 +232,13 @@ def test_child_protection_plan_transfers_at_the_initial_core_group(api):
 ])
 def test_child_protection_routes_back_to_child_in_need(api, harm, icpc_outcome, next_step):
     instance = assessed(api, "child_protection")
-    steps.on(api, "2026-12-17T17:00:00Z")  # each meeting is recorded the day it was held
+    steps.recorded(api, "2026-12-17")  # each meeting is recorded the day it was held
     instance = work(api, instance, "section47_enquiry", SW, strategyDiscussionOn="2026-12-17", significantHarm=harm)
     if icpc_outcome:
-        steps.on(api, "2027-01-11T17:00:00Z")
+        steps.recorded(api, "2027-01-11")
         instance = work(api, instance, "icpc", SW, icpcHeldOn="2027-01-11", icpcOutcome=icpc_outcome)
         assert active(instance, next_step)["due"] == "2027-01-25" + END_OF
-        steps.on(api, "2027-01-20T17:00:00Z")
+        steps.recorded(api, "2027-01-20")
         instance = work(api, instance, next_step, SW, cinMeetingOn="2027-01-20")
         assert activities(instance) == ["transfer_quality_assurance"]
     else:

@@ -172,10 +172,8 @@ def test_a_case_handed_over_links_the_two_cases(browser, api):
 def test_a_field_another_answer_makes_required_is_not_labelled_optional(browser, api):
     import test_nel_section17 as nel
 
-    instance = nel.assess(api, nel.allocate(api, nel.start(api)))
-    nel.on(api, "2027-01-06T17:00:00Z")
-    instance = nel.work(api, instance, "single_assessment", nel.SW1, assessmentCompletedOn="2027-01-06",
-                        recommendedOutcome="transfer_cin_team", assessmentSummary="Longer-term support")
+    instance = nel.assessment_done(api, nel.assess(api, nel.allocate(api, nel.start(api))), "transfer_cin_team",
+                                   "Longer-term support")
     sign_in(browser, "nel.ai.atm")
     page = browser.get(f"/tasks/{nel.active(instance, 'agree_assessment_outcome')['id']}").get_data(as_text=True)
     labels = [" ".join(m.split()) for m in re.findall(r"<(?:label|legend)[^>]*>(.*?)</(?:label|legend)>", page, re.S)]

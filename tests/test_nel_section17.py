@@ -7,7 +7,7 @@ count from a completed step count from then.
 from __future__ import annotations
 
 import pytest
-from steps import active, activities, complete, from_inbox, held_by, on, work
+from steps import active, activities, complete, from_inbox, held_by, on, recorded, work
 
 IFD, ATM, TM, SW1, SW2 = "nel.ifd.atm", "nel.ai.atm", "nel.ai.tm", "nel.ai.sw1", "nel.ai.sw2"
 RECEIVED = "2026-12-01T08:15:00Z"  # Tue 1 Dec 2026, 45 minutes before the suite's clock
@@ -30,7 +30,7 @@ def allocate(api, instance, worker=SW1):
 
 
 def assess(api, instance, complexity="low", escalating=False, agencies=False, visit="2026-12-22"):
-    on(api, f"{visit}T17:00:00Z")  # recorded the evening of the visit
+    recorded(api, visit)  # recorded the evening of the visit
     instance = work(api, instance, "initial_visit", SW1, visitDate=visit, childSeen=True)
     return work(api, instance, "formal_supervision", ATM, complexity=complexity,
                 concernsEscalating=escalating, multipleAgencies=agencies, assessmentFocus="Neglect")
@@ -40,10 +40,16 @@ def assess(api, instance, complexity="low", escalating=False, agencies=False, vi
 TRANSFER = dict(expectedSupportWeeks=26, clearPlanWithOutcomes=True, edgeOfCare=False)
 
 
+def assessment_done(api, instance, recommended, summary="Needs met by universal services",
+                    completed_on="2027-01-06"):
+    """The social worker records the assessment the evening it was completed."""
+    recorded(api, completed_on)
+    return work(api, instance, "single_assessment", SW1, assessmentCompletedOn=completed_on,
+                recommendedOutcome=recommended, assessmentSummary=summary)
+
+
 def finish(api, instance, outcome, completed_on="2027-01-06", **answers):
-    on(api, f"{completed_on}T17:00:00Z")
-    instance = work(api, instance, "single_assessment", SW1, assessmentCompletedOn=completed_on,
-                    recommendedOutcome=outcome, assessmentSummary="Needs met by universal services")
+    instance = assessment_done(api, instance, outcome, completed_on=completed_on)
     if outcome == "transfer_cin_team":
         answers = {**TRANSFER, **answers}
     return work(api, instance, "agree_assessment_outcome", ATM, assessmentOutcome=outcome,
@@ -98,7 +104,7 @@ def test_happy_path_low_complexity_ten_day_track_to_close(api):
                               {"variables": {"visitDate": "2026-12-03", "childSeen": True}})
     assert other.status_code == 403
 
-    on(api, "2026-12-22T17:00:00Z")  # recorded the evening of the visit
+    recorded(api, "2026-12-22")  # recorded the evening of the visit
     instance = work(api, instance, "initial_visit", SW1, visitDate="2026-12-22", childSeen=True)
     supervision = active(instance, "formal_supervision")
     # Visit Tue 22 Dec: 5 working days skip Christmas Day and the substitute Boxing Day (Mon 28).
@@ -153,7 +159,7 @@ def test_each_timescale_missed_raises_a_task_for_its_manager_and_the_case_goes_o
     instance = work(api, instance, "visit_overdue_followup", ATM, followUpNotes="Visit booked for 22 Dec")
 
     # Supervision was due by the end of Thu 31 Dec (5 working days after the 22 Dec visit); the TM.
-    on(api, "2026-12-22T17:00:00Z")
+    recorded(api, "2026-12-22")
     instance = work(api, instance, "initial_visit", SW1, visitDate="2026-12-22", childSeen=True)
     instance = fired("2027-01-01T00:00:00+00:00", "supervision_overdue_followup", "nel-ai-tm")
     on(api, "2027-01-04T09:00:00Z")
@@ -315,10 +321,8 @@ def test_a_transfer_the_cin_teams_criteria_refuse_comes_back_to_the_atm(api, ans
 
 
 def test_a_transfer_asks_what_the_cin_team_decides_on(api):
-    instance = assess(api, allocate(api, start(api)))
-    on(api, "2027-01-06T17:00:00Z")
-    instance = work(api, instance, "single_assessment", SW1, assessmentCompletedOn="2027-01-06",
-                    recommendedOutcome="transfer_cin_team", assessmentSummary="Longer-term CIN support needed")
+    instance = assessment_done(api, assess(api, allocate(api, start(api))), "transfer_cin_team",
+                               "Longer-term CIN support needed")
     response = complete(api, instance, "agree_assessment_outcome", ATM, assessmentOutcome="transfer_cin_team",
                         outcomeRationale="Agreed")
     assert response.status_code == 422
@@ -330,10 +334,8 @@ def test_a_transfer_asks_what_the_cin_team_decides_on(api):
 
 
 def test_atm_recommendation_may_differ_from_the_agreed_outcome(api):
-    instance = assess(api, allocate(api, start(api)))
-    on(api, "2027-01-06T17:00:00Z")
-    instance = work(api, instance, "single_assessment", SW1, assessmentCompletedOn="2027-01-06",
-                    recommendedOutcome="close", assessmentSummary="Ongoing worries about school attendance")
+    instance = assessment_done(api, assess(api, allocate(api, start(api))), "close",
+                               "Ongoing worries about school attendance")
     instance = work(api, instance, "agree_assessment_outcome", ATM, assessmentOutcome="short_cin_package",
                     outcomeRationale="Short package of work at CIN")
     assert instance["variables"]["outcome"] == "short_cin_package"
@@ -392,7 +394,7 @@ def test_forms_refuse_missing_and_wrong_values_per_field(api):
     assert response.status_code == 422
     assert response.json["error"]["details"] == {"visitDate": ["Date of the initial visit must be today or in the past"]}
 
-    on(api, "2026-12-22T17:00:00Z")
+    recorded(api, "2026-12-22")
     instance = work(api, instance, "initial_visit", SW1, visitDate="2026-12-22", childSeen=True)
     supervision = active(instance, "formal_supervision")
     response = api.as_(ATM).post(f"/tasks/{supervision['id']}/complete",
