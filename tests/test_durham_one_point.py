@@ -912,7 +912,8 @@ def test_seeing_a_family_of_three_many_times_keeps_the_state_flat(api, app):
             state = _state(app, instance["id"])
             sizes[visit] = (_tasks_in(state), len(json.dumps(state)))
     assert sizes[40][0] == sizes[1][0]
-    assert sizes[40][1] < sizes[1][1] + 40 * 3 * 60
+    # Each visit leaves only an empty place in its loop's count of iterations (4 bytes).
+    assert sizes[40][1] < sizes[1][1] + 40 * 3 * 6
 
 
 def test_a_family_hub_family_non_engagement_on_one_child_closes_them_all(api):
