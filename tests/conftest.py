@@ -26,6 +26,10 @@ from app.services import deployments
 ROOT = Path(__file__).resolve().parent.parent
 POSTGRES_URL = os.environ.get("PATHWAYS_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 TEST_NOW = datetime(2026, 12, 1, 9, 0, tzinfo=timezone.utc)
+# The benchmark suite run with a handful of instances each (tests/test_benchmark_suite.py): it
+# proves the benchmarks still run the code they measure; their figures and timing targets
+# mean nothing at that size and are not checked.
+BENCH_SMOKE = os.environ.get("PATHWAYS_BENCH_SMOKE") == "1"
 RUNTIME_TABLES = ("audit_event", "timer", "task_candidate_group", "task", "process_instance", "document", "team_episode", "child",
                   "family")
 

@@ -3,9 +3,9 @@ plan update, the plan sent out, and at every third TAF the manager's attendance)
 through the service layer on PostgreSQL as staff would through the API.
 
 Prints the median time of a cycle's three completions for the first ten cycles and the
-last ten, their ratio, and the bytes of engine state after the first and the last cycle.
+last ten, their ratio, and the bytes of engine state after the third cycle and the last.
 Checks, in this one run: the last cycles take at most twice the first (the issue's target),
-and the state grows by less than 60 bytes a cycle. Run with `make bench`.
+and the state grows by less than 10 bytes a cycle. Run with `make bench`.
 """
 from __future__ import annotations
 
@@ -16,13 +16,16 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from conftest import Api, make_app, seed, throwaway_postgres  # noqa: E402
+from conftest import BENCH_SMOKE, Api, make_app, seed, throwaway_postgres  # noqa: E402
 from test_durham_one_point import IFST_TM, KW, ifst_case, initial_work, keep_in_touch, recorded  # noqa: E402
 
 from app.extensions import db  # noqa: E402
 from app.models import ProcessInstance  # noqa: E402
 
-CYCLES = 200
+CYCLES = 12 if BENCH_SMOKE else 200
+# The state is measured from the end of the third cycle: by then it holds an answer of every
+# kind a cycle records (the manager's attendance comes at every third TAF).
+FIRST_MEASURED = 3
 
 
 def _cycle(api: Api, instance: dict) -> tuple[dict, float]:
@@ -66,7 +69,7 @@ def test_two_hundred_taf_cycles_do_not_slow_down():
         for cycle in range(1, CYCLES + 1):
             instance, seconds = _cycle(api, instance)
             times.append(seconds)
-            if cycle == 1:
+            if cycle == FIRST_MEASURED:
                 first_bytes = _state_bytes(app, instance["id"])
         last_bytes = _state_bytes(app, instance["id"])
         with app.app_context():
@@ -75,6 +78,8 @@ def test_two_hundred_taf_cycles_do_not_slow_down():
     print(f"\nDurham IFST case, {CYCLES} TAF review cycles on PostgreSQL (3 completions a cycle, 4 at every third TAF):")
     print(f"  cycles 1-10:    median {first * 1000:.1f} ms a cycle")
     print(f"  cycles {CYCLES - 9}-{CYCLES}: median {last * 1000:.1f} ms a cycle  (ratio {last / first:.2f})")
-    print(f"  engine state:   {first_bytes:,} bytes after cycle 1, {last_bytes:,} after cycle {CYCLES}")
-    assert last <= 2 * first
-    assert last_bytes - first_bytes < 60 * CYCLES
+    print(f"  engine state:   {first_bytes:,} bytes after cycle {FIRST_MEASURED}, {last_bytes:,} after cycle {CYCLES}"
+          f" ({(last_bytes - first_bytes) / (CYCLES - FIRST_MEASURED):.1f} bytes a cycle)")
+    assert last_bytes - first_bytes < 10 * (CYCLES - FIRST_MEASURED)
+    if not BENCH_SMOKE:
+        assert last <= 2 * first

@@ -24,9 +24,9 @@ from app.models import AuditEvent, ProcessInstance, Timer, User
 from app.services import instances
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from conftest import make_app, seed, throwaway_postgres  # noqa: E402
+from conftest import BENCH_SMOKE, make_app, seed, throwaway_postgres  # noqa: E402
 
-TIMERS = int(os.environ.get("PATHWAYS_BENCH_TIMERS", 10_000))
+TIMERS = int(os.environ.get("PATHWAYS_BENCH_TIMERS", 200 if BENCH_SMOKE else 10_000))
 WORKERS = int(os.environ.get("PATHWAYS_BENCH_WORKERS", 2))
 REDIS_URL = os.environ.get("PATHWAYS_TEST_REDIS_URL", "redis://127.0.0.1:6379/14")
 PATHWAYS = str(Path(sys.executable).parent / "pathways")
@@ -62,7 +62,8 @@ def test_ten_thousand_timers_due_at_once():
         app = make_app(url, REDIS_URL=REDIS_URL, PATHWAYS_TIMER_QUEUE=queue_name)
         app.extensions["pathways.engine"].clock = lambda: datetime.now(timezone.utc)
         seed(app)
-        due = (datetime.now(timezone.utc) + timedelta(seconds=45)).replace(microsecond=0)
+        # Far enough ahead to make and schedule every timer before any is due.
+        due = (datetime.now(timezone.utc) + timedelta(seconds=5 if BENCH_SMOKE else 45)).replace(microsecond=0)
         with app.app_context():
             user = db.session.get(User, "front.door")
             original_id = instances.start(app.extensions["pathways.engine"], user, "wait_timer", "BENCH-0",
@@ -121,4 +122,5 @@ def test_ten_thousand_timers_due_at_once():
     print(f"  throughput {len(lateness) / max(all_fired, 1e-9):.0f} timers/s")
     print(f"  duplicates {duplicates}, lost {lost}, instances completed {completed:,}")
     assert duplicates == 0 and lost == 0 and completed == TIMERS
-    assert all_fired <= 60
+    if not BENCH_SMOKE:
+        assert all_fired <= 60
