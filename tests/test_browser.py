@@ -164,7 +164,7 @@ def test_a_referral_worked_by_the_team(server, browser):
     page.click("button:has-text('Save and continue')")
     assert page.locator("h1").inner_text() == "Allocation discussion with the social worker"
     check(page, "07-next-task")
-    page.fill("#allocatedWorker", "nel.ai.sw1")
+    page.select_option("#allocatedWorker", "nel.ai.sw1")
     page.fill("#visitPlan", "Joint visit with the health visitor")
     page.click("label:has-text('Yes')")
     page.click("button:has-text('Save and continue')")

@@ -217,6 +217,9 @@ SEEN = b'<camunda:formField id="seen" label="Child seen" type="boolean" />'
     (b'<camunda:formField id="seen" label="Child seen" type="date"><camunda:properties>'
      b'<camunda:property id="notAfterToday" value="yes" /></camunda:properties></camunda:formField>',
      "notAfterToday must be 'true', on a date field"),
+    (b'<camunda:formField id="seen" label="Child seen" type="boolean"><camunda:properties>'
+     b'<camunda:property id="userInGroup" value="nel-ai-sw" /></camunda:properties></camunda:formField>',
+     "userInGroup names groups (comma-separated), on a string field"),
     (SEEN + b'</camunda:formData><camunda:inputOutput><camunda:outputParameter name="completedAt">1'
      b'</camunda:outputParameter></camunda:inputOutput><camunda:formData>',
      "output parameter 'completedAt' is not a variable name a diagram may set"),
@@ -228,6 +231,17 @@ def test_form_constraints_we_would_not_enforce_are_refused(api, field, expected)
     response = deploy(api, ("smoke_flow.bpmn", SMOKE.replace(SEEN, field)))
     assert response.status_code == 400
     assert expected in str(response.json["error"]["details"])
+
+
+def test_a_form_field_naming_who_is_given_a_task_must_say_whose_names_it_takes(api):
+    # The field's answer becomes the chase's assignee: without userInGroup any text would do.
+    diagram = SMOKE.replace(b'<bpmn:userTask id="chase" name="Chase visit">',
+                            b'<bpmn:userTask id="chase" name="Chase visit" camunda:assignee="${childId}">')
+    response = deploy(api, ("smoke_flow.bpmn", diagram))
+    assert response.status_code == 400
+    assert response.json["error"]["details"]["files"]["smoke_flow.bpmn"] == [
+        "start: form field 'childId' names the person given chase (camunda:assignee): give it a userInGroup "
+        "property naming the group or groups whose members may be given them"]
 
 
 def test_a_document_template_that_does_not_exist_is_refused(api):

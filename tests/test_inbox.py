@@ -181,6 +181,17 @@ def test_a_field_another_answer_makes_required_is_not_labelled_optional(browser,
     assert "Rationale for the outcome" in labels and not any("(optional)" in label for label in labels[1:])
 
 
+def test_the_worker_allocated_is_chosen_from_the_social_workers_who_do_the_visit(browser, api):
+    import test_nel_section17 as nel
+
+    instance = nel.work(api, nel.start(api), "duty_atm_review", nel.ATM, reviewDecision="accept")
+    sign_in(browser, "nel.ai.atm")
+    page = browser.get(f"/tasks/{nel.active(instance, 'allocation_discussion')['id']}").get_data(as_text=True)
+    (select,) = re.findall(r'<select[^>]*name="allocatedWorker"[^>]*>(.*?)</select>', page, re.S)
+    choices = re.findall(r'<option value="([^"]*)"', select)
+    assert choices[0] == "" and sorted(choices[1:]) == ["nel.ai.sw1", "nel.ai.sw2"]  # nel-ai-sw, no one else
+
+
 def test_the_case_page(browser, api):
     instance = start_referral(api)
     (task,) = instance["activeTasks"]

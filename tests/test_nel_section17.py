@@ -421,6 +421,27 @@ def test_allocation_waits_for_the_management_case_note(api):
     assert activities(instance) == ["initial_visit"]
 
 
+@pytest.mark.parametrize("worker,why", [
+    ("Sam", "there is no such user 'Sam'"),                 # how staff know nel.ai.sw1
+    ("durham.ehtw", "durham.ehtw is not"),                  # another council's worker
+    ("nel.ai.atm", "nel.ai.atm is not"),                    # an A&I user, not a social worker
+])
+def test_the_worker_allocated_must_be_an_a_and_i_social_worker(api, worker, why):
+    # The visit goes to whoever is named: a name nobody has, or someone who does not work
+    # A&I visits, would leave it where no social worker sees it, and the child unseen.
+    instance = work(api, start(api), "duty_atm_review", ATM, reviewDecision="accept")
+    discussion = active(instance, "allocation_discussion")
+    response = api.as_(ATM).post(f"/tasks/{discussion['id']}/complete", {"variables": {
+        "allocatedWorker": worker, "visitPlan": "Visit", "managementCaseNoteRecorded": True}})
+    assert response.status_code == 422
+    (message,) = response.json["error"]["details"]["allocatedWorker"]
+    assert message.startswith("Social worker allocated must be the user ID of someone in nel-ai-sw") and why in message
+    assert activities(api.get(f"/process-instances/{instance['id']}").json) == ["allocation_discussion"]
+    instance = work(api, instance, "allocation_discussion", ATM, allocatedWorker=f" {SW2} ", visitPlan="Visit",
+                    managementCaseNoteRecorded=True)
+    assert active(instance, "initial_visit")["assignee"] == SW2
+
+
 def test_start_variables_are_checked_per_field(api):
     response = api.post("/process-definitions/nel_section17/start", {
         "variables": {"childId": "C-1", "referralReceivedAt": "not a date", "strategyDiscussionRecommended": "no"}})
@@ -500,6 +521,34 @@ def test_referral_goes_to_the_team_on_duty_the_day_it_arrives(api, rota):
     assert a["id"] and c["id"] and override["id"]
     history = api.get(f"/process-instances/{b['id']}/history").json
     assert history[0]["details"]["team"] == "nel-ai-b"
+
+
+@pytest.mark.parametrize("team", ["NEL-AI", "nel-ai-c", ""])
+def test_a_referral_is_held_only_by_a_team_that_exists(api, rota, team):
+    # A team nobody is in would hold the duty review in no tray: the same-day review unseen.
+    response = api.post("/process-definitions/nel_section17/start", {"businessKey": "TEAM", "variables": {
+        "childId": "C-9", "referralId": "TEAM", "referralReceivedAt": RECEIVED,
+        "strategyDiscussionRecommended": False, "dutyTeam": team}})
+    if team == "":  # left empty: the duty rota decides
+        assert response.status_code == 201
+        history = api.get(f"/process-instances/{response.json['id']}/history").json
+        assert history[0]["details"]["team"] == "nel-ai"
+        return
+    assert response.status_code == 422
+    assert response.json["error"]["details"] == {
+        "dutyTeam": ["Team holding the referral must be one of the teams on the duty rota: nel-ai, nel-ai-b"]}
+    assert api.get("/process-instances", businessKey="TEAM").json == []
+
+
+def test_without_a_rota_a_referral_is_held_by_some_users_team(api):
+    variables = {"childId": "C-9", "referralId": "T", "referralReceivedAt": RECEIVED,
+                 "strategyDiscussionRecommended": False}
+    held = api.post("/process-definitions/nel_section17/start",
+                    {"businessKey": "T", "variables": {**variables, "dutyTeam": "nel-ai "}})
+    assert held.status_code == 201, held.json
+    refused = api.post("/process-definitions/nel_section17/start",
+                       {"businessKey": "T", "variables": {**variables, "dutyTeam": "zz"}})
+    assert refused.status_code == 422 and "nel-ai" in refused.json["error"]["details"]["dutyTeam"][0]
 
 
 @pytest.mark.parametrize("text,message", [

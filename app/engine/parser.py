@@ -310,6 +310,7 @@ def _check_bpmn(root: etree._Element) -> list[str]:
             problems += [f"start event {node.get('id')}: form field {f['id']!r}: {name} is checked on user "
                          f"tasks only" for f in fields for name in ("notBefore", "notAfter")
                          if name in f["properties"]]
+        problems += _check_assignee_fields(process)
         for flow in process.iter(f"{{{BPMN_NS}}}sequenceFlow"):
             condition = flow.find("bpmn:conditionExpression", NS)
             if condition is not None and (msg := check_syntax(unwrap(condition.text) or "")):
@@ -324,6 +325,28 @@ def _check_bpmn(root: etree._Element) -> list[str]:
                 if etree.QName(expr).localname in ("timeDate", "timeDuration", "timeCycle"):
                     if msg := check_syntax(unwrap(expr.text) or ""):
                         problems.append(f"timer on {owner.get('id')}: {msg}")
+    return problems
+
+
+_ASSIGNEE_VARIABLE = re.compile(r"^\$\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}$")
+
+
+def _check_assignee_fields(process: etree._Element) -> list[str]:
+    """A form field whose answer becomes a task's assignee (`camunda:assignee="${field}"`)
+    must say whose id it takes (`userInGroup`), so that a name mistyped, or someone outside
+    the team, is refused when it is given, not found out when nobody does the visit."""
+    assigned: dict[str, list[str]] = {}
+    for node in process.iter(f"{{{BPMN_NS}}}userTask"):
+        if match := _ASSIGNEE_VARIABLE.match(_camunda(node, "assignee") or ""):
+            assigned.setdefault(match.group(1), []).append(node.get("id"))
+    problems = []
+    for node in process.iter(f"{{{BPMN_NS}}}userTask", f"{{{BPMN_NS}}}startEvent"):
+        for f in form_fields(node):
+            if f["id"] in assigned and not f["properties"].get("userInGroup", "").strip():
+                problems.append(
+                    f"{node.get('id')}: form field {f['id']!r} names the person given "
+                    f"{', '.join(assigned[f['id']])} (camunda:assignee): give it a userInGroup property "
+                    f"naming the group or groups whose members may be given them")
     return problems
 
 
@@ -375,6 +398,9 @@ def _check_form(label: str, fields: list[dict[str, Any]]) -> list[str]:
                     or not re.fullmatch(r"\d+w?", amount.strip())):
                 problems.append(f"{label}: form field {f['id']!r}: noticeBefore must be 'field:N' (working days) or "
                                 f"'field:Nw' (weeks) on a date field, naming another date field of the same form")
+        if "userInGroup" in f["properties"] and (f["type"] != "string" or not f["properties"]["userInGroup"].strip()):
+            problems.append(f"{label}: form field {f['id']!r}: userInGroup names groups (comma-separated), "
+                            f"on a string field")
         today = f["properties"].get("notAfterToday")
         if today is not None and (f["type"] != "date" or today != "true"):
             problems.append(f"{label}: form field {f['id']!r}: notAfterToday must be 'true', on a date field")

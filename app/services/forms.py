@@ -9,11 +9,14 @@ import re
 from datetime import date, timedelta
 from typing import Any, Callable
 
+import sqlalchemy as sa
 from flask import current_app, has_app_context
 
 from ..calendar import WorkingCalendar, to_london
 from ..engine import expression_in
 from ..errors import Invalid
+from ..extensions import db
+from ..models import User
 
 # Set by the engine on completion; a caller writing them would falsify the record.
 RESERVED = {"completedAt", "completedBy", "outcome"}
@@ -110,7 +113,32 @@ def _coerce(field: dict[str, Any], value: Any) -> Any:
             raise ValueError("must be a date as YYYY-MM-DD or an ISO 8601 date and time") from None
     if len(value) > MAX_TEXT:
         raise ValueError(f"must be at most {MAX_TEXT:,} characters")
+    if groups := user_groups(field):
+        return _member_of(value.strip(), groups)
     return value
+
+
+def user_groups(field: dict[str, Any]) -> list[str]:
+    """The groups named by a field's `userInGroup` property: its value is a person given the
+    case's next steps (a worker allocated), who must be a user in one of them."""
+    return [g.strip() for g in field.get("properties", {}).get("userInGroup", "").split(",") if g.strip()]
+
+
+def members(groups: list[str]) -> list[User]:
+    """The users of ``groups`` who work tasks, by name: the people such a field may name."""
+    users = db.session.execute(sa.select(User).order_by(User.display_name, User.id)).scalars()
+    return [u for u in users if u.works_tasks and set(u.groups or []) & set(groups)]
+
+
+def _member_of(user_id: str, groups: list[str]) -> str:
+    # A name the inbox does not know, or someone outside the groups, would be given the
+    # visit and nobody who can do it would see it: the child would not be seen.
+    user = db.session.get(User, user_id) if has_app_context() else None
+    if user is None or not user.works_tasks or not set(user.groups or []) & set(groups):
+        raise ValueError(f"must be the user ID of someone in {' or '.join(groups)}: there is no such user "
+                         f"{user_id!r}" if user is None else
+                         f"must be the user ID of someone in {' or '.join(groups)}: {user_id} is not")
+    return user_id
 
 
 def _phrase(label: str) -> str:

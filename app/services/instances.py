@@ -31,11 +31,26 @@ def start(engine: Engine, user: User, key: str, business_key: str | None, variab
     written (see transaction.commit)."""
     definition = latest_definition(key)
     values = start_values(engine, definition, variables)
-    team = values.get("dutyTeam") or (rota.team_for(values) if rota else None)
+    if values.get("dutyTeam") is not None:
+        values["dutyTeam"] = team = _known_team(values["dutyTeam"], rota)
+    else:
+        team = rota.team_for(values) if rota else None
     if business_key is not None and (not isinstance(business_key, str) or len(business_key) > 200):
         raise Invalid("businessKey must be text of at most 200 characters", {"businessKey": ["too long"]})
     instance = begin(engine, user.id, definition, business_key, values, team)
     return commit(answer=instance)
+
+
+def _known_team(team: Any, rota: DutyRota | None) -> str:
+    """A team named to hold the case must be one that exists (on the pathway's duty rota, or
+    some user's team): any other would put its tasks in no team's tray, seen by nobody."""
+    teams = set(rota.teams) if rota is not None else set(
+        db.session.execute(sa.select(User.team).where(User.team.is_not(None)).distinct()).scalars())
+    if isinstance(team, str) and team.strip() in teams:
+        return team.strip()
+    shown = ", ".join(sorted(teams)) or "none (no user has a team)"
+    where = "on the duty rota" if rota is not None else "of the users"
+    raise Invalid(f"no team {team!r}", {"dutyTeam": [f"Team holding the referral must be one of the teams {where}: {shown}"]})
 
 
 def start_values(engine: Engine, definition: ProcessDefinition, variables: Any) -> dict[str, Any]:

@@ -6,13 +6,26 @@ import re
 from datetime import date
 from typing import Any
 
+from ..services.forms import members, user_groups
+
 # The posted value could not be read at all (the services check everything else).
 _TIME = re.compile(r"^(\d{1,2})[:.](\d{2})$")
+
+
+def shown(fields: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The fields as the page shows them: each with its widget; a field naming a person
+    given the next steps (`userInGroup`) with those who may be named as its choices."""
+    return [{**f, "widget": widget(f), **({"options": [{"id": u.id, "name": f"{u.display_name} ({u.id})"}
+                                                        for u in members(groups)]}
+                                          if (groups := user_groups(f)) else {})}
+            for f in fields]
 
 
 def widget(field: dict[str, Any]) -> str:
     """Which GOV.UK component shows the field."""
     kind = field["type"]
+    if user_groups(field):
+        return "select"
     if kind == "boolean":
         return "yes_no"
     if kind == "enum":

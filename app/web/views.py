@@ -20,7 +20,7 @@ from ..services import tasks as task_service
 from ..services.transaction import commit
 from . import bp
 from .due import due_words
-from .formfields import read, widget
+from .formfields import read, shown
 from .labels import group_label, teams_label
 from .oidc import enabled as oidc_enabled
 from .rows import display_names, now, task_rows
@@ -167,7 +167,7 @@ def task_page(task_id: str):
         task = _visible_task(task_id)
     except NotFound:
         return render_template("web/not_found.html"), 404
-    fields = [{**f, "widget": widget(f)} for f in task.form]
+    fields = shown(task.form)
     errors: dict[str, str] = {}
     raw: dict[str, Any] = {}
     if request.method == "POST":
@@ -415,7 +415,7 @@ def start_pathway(key: str):
     # A list of the family's children (type "children") has no GOV.UK input: it is given by
     # the API, and the pathway starts without it (the case's one child) when started here.
     form_spec = [f for f in engine.start_form(definition.id, stored_spec(definition.id)) if f["type"] != "children"]
-    fields = [{**f, "widget": widget(f)} for f in form_spec]
+    fields = shown(form_spec)
     errors: dict[str, str] = {}
     raw: dict[str, Any] = {}
     business_key = request.form.get("businessKey", "").strip()
