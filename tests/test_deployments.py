@@ -244,6 +244,146 @@ def test_a_form_field_naming_who_is_given_a_task_must_say_whose_names_it_takes(a
         "property naming the group or groups whose members may be given them"]
 
 
+TIMER = b'<bpmn:timeDate xsi:type="bpmn:tFormalExpression">working_days(3, referralReceivedAt)</bpmn:timeDate>'
+
+
+def _with_timer(key: str, timer: bytes) -> bytes:
+    return renamed(key).replace(TIMER, timer)
+
+
+@pytest.mark.parametrize("timer,due", [
+    # As Camunda Modeler writes them: bare ISO 8601 values, read as the text they are.
+    (b"<bpmn:timeDuration>P3D</bpmn:timeDuration>", "2026-12-04T09:00:00+00:00"),
+    (b"<bpmn:timeDuration>${PT24H}</bpmn:timeDuration>", "2026-12-02T09:00:00+00:00"),
+    (b"<bpmn:timeDate>2027-01-04T09:00:00Z</bpmn:timeDate>", "2027-01-04T09:00:00+00:00"),
+    # Without its offset, London's (here in summer time).
+    (b"<bpmn:timeDate>2027-07-05T09:00</bpmn:timeDate>", "2027-07-05T08:00:00+00:00"),
+    (b"<bpmn:timeCycle>R2/P1D</bpmn:timeCycle>", "2026-12-02T09:00:00+00:00"),
+])
+def test_timers_written_as_camunda_modeler_writes_them_run(api, timer, due):
+    assert deploy(api, ("plain_timer.bpmn", _with_timer("plain_timer", timer))).status_code == 201
+    response = api.post("/process-definitions/plain_timer/start",
+                        {"variables": {"childId": "C-1", "referralReceivedAt": "2026-12-01T08:00:00Z"}})
+    assert response.status_code == 201, response.json
+    (waiting,) = [t for t in response.json["timers"] if t["activityId"] == "visit_late"]
+    assert waiting["dueAt"] == due
+
+
+@pytest.mark.parametrize("timer,expected", [
+    (b"<bpmn:timeDuration>P3X</bpmn:timeDuration>",
+     "timer visit_late (Visit overdue): 'P3X' is not an ISO 8601 duration such as \"P3D\" or \"PT24H\""),
+    (b'<bpmn:timeDuration>"3 days"</bpmn:timeDuration>',
+     "timer visit_late (Visit overdue): '3 days' is not an ISO 8601 duration"),
+    (b"<bpmn:timeDate>2026-13-45T00:00:00Z</bpmn:timeDate>",
+     "timer visit_late (Visit overdue): '2026-13-45T00:00:00Z' is not an ISO 8601 date and time"),
+    (b"<bpmn:timeCycle>0 0 9 * * ?</bpmn:timeCycle>", "timer visit_late (Visit overdue): invalid syntax"),
+    (b"<bpmn:timeDate>working_dayz(3, referralReceivedAt)</bpmn:timeDate>",
+     "timer visit_late (Visit overdue): working_dayz() in 'working_dayz(3, referralReceivedAt)' is not a "
+     "function a diagram can call"),
+])
+def test_a_timer_the_engine_could_not_read_is_refused_naming_it(api, timer, expected):
+    response = deploy(api, ("bad_timer.bpmn", _with_timer("bad_timer", timer)))
+    assert response.status_code == 400
+    (problem,) = response.json["error"]["details"]["files"]["bad_timer.bpmn"]
+    assert problem.startswith(expected), problem
+    assert "bad_timer" not in versions_of(api)
+
+
+def versions_of(api) -> set[str]:
+    return {d["key"] for d in api.get("/process-definitions").json}
+
+
+def test_a_timer_whose_expression_gives_what_the_engine_cannot_use_is_refused_with_why(api):
+    # Worked out when the step runs: text that is not a duration. Refused (422), not a 500.
+    diagram = _with_timer("late_timer", b'<bpmn:timeDuration>"P" + childId</bpmn:timeDuration>')
+    assert deploy(api, ("late_timer.bpmn", diagram)).status_code == 201
+    response = api.post("/process-definitions/late_timer/start",
+                        {"variables": {"childId": "C-1", "referralReceivedAt": "2026-12-01T08:00:00Z"}})
+    assert response.status_code == 422
+    assert "a timer's value must be an ISO 8601" in response.json["error"]["message"]
+
+
+@pytest.mark.parametrize("due,expected", [
+    (b"${dateTime().plusDays(2).toDate()}", "dateTime() in"),
+    (b"working_days(3, referralReceivedAt) if seen eq true else None", "JUEL's eq, ne"),
+])
+def test_expressions_in_camundas_own_language_are_refused_saying_what_to_write(api, due, expected):
+    diagram = renamed("juel").replace(b"${working_days(3, referralReceivedAt)}", due)
+    problems = deploy(api, ("juel.bpmn", diagram)).json["error"]["details"]["files"]["juel.bpmn"]
+    assert any(expected in p for p in problems), problems
+
+
+def test_the_same_decision_in_two_files_is_refused(api):
+    # A backup copy kept beside the edited table: deploying either silently would be a guess.
+    edited = DMN.replace(b'id="strict_route"', b'id="twice"')
+    response = deploy(api, ("twice.dmn", edited), ("twice_old.dmn", edited.replace(b'"ast"', b'"ssf"')))
+    assert response.status_code == 400
+    assert response.json["error"]["details"]["files"] == {
+        "twice.dmn": ["decision twice is in both twice.dmn and twice_old.dmn: deploy one of them"],
+        "twice_old.dmn": ["decision twice is in both twice.dmn and twice_old.dmn: deploy one of them"]}
+    assert all(d["key"] != "twice" for d in api.get("/decisions").json)
+
+
+CHASE = b'<bpmn:userTask id="chase" name="Chase visit">'
+
+
+@pytest.mark.parametrize("change,expected", [
+    ((CHASE, b'<bpmn:serviceTask id="chase" name="Chase visit" camunda:type="external" camunda:topic="letters">'),
+     "service task chase (Chase visit): service tasks are not run by Pathways"),
+    ((CHASE, b'<bpmn:scriptTask id="chase" name="Chase visit" scriptFormat="groovy">'),
+     "script task chase (Chase visit): scripts in groovy are not run by Pathways"),
+    ((CHASE, b'<bpmn:userTask id="chase" name="Chase visit" camunda:formRef="chaseForm">'),
+     "user task chase (Chase visit): camunda:formRef is not supported: Camunda Forms"),
+    ((CHASE, b'<bpmn:userTask id="chase" name="Chase visit" camunda:formKey="embedded:app:chase.html">'),
+     "user task chase (Chase visit): camunda:formKey is not supported"),
+    ((CHASE, CHASE + b'<bpmn:extensionElements><camunda:taskListener event="create" class="x.Notify" />'
+                     b'</bpmn:extensionElements>'),
+     "user task chase (Chase visit): a task listener: it would not run"),
+    ((b'<bpmn:sequenceFlow id="f2" sourceRef="visit" targetRef="wait_police" />',
+      b'<bpmn:sequenceFlow id="f2" sourceRef="visit" targetRef="gw" /><bpmn:exclusiveGateway id="gw" name="Seen?" />'
+      b'<bpmn:sequenceFlow id="f_yes" name="Yes" sourceRef="gw" targetRef="wait_police">'
+      b'<bpmn:conditionExpression>seen</bpmn:conditionExpression></bpmn:sequenceFlow>'
+      b'<bpmn:sequenceFlow id="f_no" name="No" sourceRef="gw" targetRef="done" />'),
+     "exclusive gateway gw (Seen?): sequence flow f_no (No) has no condition: give it one, or make it the "
+     "gateway's default flow"),
+    ((CHASE, b'<bpmn:callActivity id="chase" name="Chase visit" calledElement="nel_strategy_to_icpc">'),
+     "call activity chase (Chase visit) calls process 'nel_strategy_to_icpc', which is not in this deployment: "
+     "deploy nel_strategy_to_icpc's file with it"),
+    ((b"<bpmn:definitions ", b'<bpmn:definitions xmlns:modeler="http://camunda.org/schema/modeler/1.0" '
+                             b'modeler:executionPlatform="Camunda Cloud" '),
+     "this diagram is for Camunda 8 (Zeebe)"),
+])
+def test_what_pathways_would_not_run_as_drawn_is_refused_naming_the_element(api, change, expected):
+    diagram = renamed("unsupported").replace(*change)
+    if change[0] == CHASE and not change[1].startswith(b"<bpmn:userTask"):  # the element's end tag too
+        kind = change[1].split(b" ")[0][1:]
+        diagram = diagram.replace(b'<bpmn:outgoing>f6</bpmn:outgoing></bpmn:userTask>',
+                                  b'<bpmn:outgoing>f6</bpmn:outgoing></' + kind + b'>')
+    response = deploy(api, ("unsupported.bpmn", diagram))
+    assert response.status_code == 400, response.json
+    problems = response.json["error"]["details"]["files"]["unsupported.bpmn"]
+    assert any(p.startswith(expected) for p in problems), problems
+
+
+def test_a_step_the_diagram_has_no_way_on_for_is_refused_in_words_and_nothing_changes(api):
+    gateway = (b'<bpmn:sequenceFlow id="f2" sourceRef="visit" targetRef="gw" /><bpmn:exclusiveGateway id="gw" '
+               b'name="Child seen?" /><bpmn:sequenceFlow id="f_yes" sourceRef="gw" targetRef="wait_police">'
+               b'<bpmn:conditionExpression>variable("seen") == True</bpmn:conditionExpression></bpmn:sequenceFlow>'
+               b'<bpmn:sequenceFlow id="f_no" sourceRef="gw" targetRef="done">'
+               b'<bpmn:conditionExpression>variable("seen") == False</bpmn:conditionExpression></bpmn:sequenceFlow>')
+    diagram = renamed("no_way_on").replace(
+        b'<bpmn:sequenceFlow id="f2" sourceRef="visit" targetRef="wait_police" />', gateway)
+    assert deploy(api, ("no_way_on.bpmn", diagram)).status_code == 201
+    instance = api.post("/process-definitions/no_way_on/start",
+                        {"variables": {"childId": "C-1", "referralReceivedAt": "2026-12-01T08:00:00Z"}}).json
+    (visit,) = [t for t in instance["activeTasks"] if t["activityId"] == "visit"]
+    response = api.as_("nel.ai.sw1").post(f"/tasks/{visit['id']}/complete", {"variables": {"visitDate": "2026-12-01"}})
+    assert response.status_code == 422
+    assert response.json["error"]["message"].startswith(
+        "The pathway has no way on from 'Child seen?' for these answers, so nothing was saved")
+    assert api.get(f"/tasks/{visit['id']}").json["status"] == "active"
+
+
 def test_a_document_template_that_does_not_exist_is_refused(api):
     bad = SMOKE.replace(SEEN, b'<camunda:formField id="seen" label="Child seen" type="boolean" />').replace(
         b'<camunda:formData>', b'<camunda:properties><camunda:property name="document" value="leter" />'

@@ -8,6 +8,8 @@ because timer values must be ISO strings and task data must stay JSON.
 from __future__ import annotations
 
 import ast
+import builtins
+import re
 from datetime import date, datetime
 from functools import lru_cache
 from typing import Any, Callable
@@ -68,12 +70,27 @@ def create_script_engine(calendar: WorkingCalendar) -> PythonScriptEngine:
     return PythonScriptEngine(environment=_Environment(expression_globals(calendar)))
 
 
-def check_syntax(expression: str) -> str | None:
-    """Return a message if ``expression`` is not a Python expression, else None."""
+# What a process owner used to Camunda writes that Python does not read (JUEL's operators).
+_JUEL_OPERATORS = re.compile(r"\b(eq|ne|lt|gt|le|ge|empty)\b|&&|\|\||!(?!=)")
+
+
+def check_expression(expression: str) -> str | None:
+    """Return a message if ``expression`` cannot run as a diagram expression, else None: not
+    a Python expression, or calling a function no diagram has (`working_dayz(...)`, Camunda's
+    `dateTime()`). Variables are data, never functions, so such a call could only fail."""
     try:
         compile(expression, "<expression>", "eval")
     except SyntaxError as exc:
-        return f"{exc.msg} in {expression.strip()!r}"
+        hint = (" (JUEL's eq, ne, lt, gt, &&, || and ! are not read here: write ==, !=, <, >, and, or, not)"
+                if _JUEL_OPERATORS.search(expression) else "")
+        return f"{exc.msg} in {expression.strip()!r}{hint}"
+    unknown = sorted({node.func.id for node in ast.walk(ast.parse(expression.strip(), mode="eval"))
+                      if isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
+                      and node.func.id not in _CALLABLE})
+    if unknown:
+        return (f"{', '.join(unknown)}() in {expression.strip()!r} is not a function a diagram can call "
+                f"(the calendar's are {', '.join(CALENDAR_FUNCTIONS)}; variable(name, default) reads a variable "
+                f"that may not be set)")
     return None
 
 
@@ -97,3 +114,7 @@ def names_read(expression: str) -> frozenset[str]:
 
 _HELPER_NAMES = ("working_days", "hours", "weeks", "months", "now", "before", "true", "false", "null",
                  "date", "datetime", "variable")
+CALENDAR_FUNCTIONS = ("working_days", "hours", "weeks", "months", "now", "before")
+# Python's own functions are there too (an expression is evaluated with its builtins).
+_CALLABLE = frozenset(_HELPER_NAMES) | frozenset(
+    name for name in dir(builtins) if not name.startswith("_") and callable(getattr(builtins, name)))

@@ -8,10 +8,12 @@ task spec's `extensions`, which SpiffWorkflow serializes; plain attributes it wo
 """
 from __future__ import annotations
 
+import ast
 import hashlib
 import json
 import re
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from lxml import etree
@@ -20,6 +22,7 @@ from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
 from SpiffWorkflow.bpmn.serializer.workflow import BpmnWorkflowSerializer
 from SpiffWorkflow.camunda.parser.CamundaParser import CamundaParser
 from SpiffWorkflow.bpmn.specs.defaults import ScriptTask
+from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 from SpiffWorkflow.camunda.parser.task_spec import CamundaTaskParser, UserTaskParser
 from SpiffWorkflow.camunda.serializer.config import CAMUNDA_CONFIG
 from SpiffWorkflow.bpmn.serializer.default.task_spec import MultiInstanceTaskConverter
@@ -27,10 +30,11 @@ from SpiffWorkflow.camunda.serializer.event_definition import MessageEventDefini
 from SpiffWorkflow.camunda.specs.user_task import UserTask
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 
+from ..calendar import to_london
 from . import messages
 from .multiinstance import PathwaysCallActivityParser, ScopedParallelMultiInstanceTask
 from .decision_tables import TableError, parse_tables
-from .expressions import check_syntax
+from .expressions import check_expression
 from .xmlsafe import XmlRejected, parse_xml
 
 BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
@@ -168,7 +172,7 @@ def _assessment_problem(value: str) -> str | None:
     if value.isdigit() and int(value) > 0:
         return None
     if _JUEL.match(value):
-        msg = check_syntax(unwrap(value))
+        msg = check_expression(unwrap(value))
         return f"{ASSESSMENT_PROPERTY} expression: {msg}" if msg else None
     return f"{ASSESSMENT_PROPERTY} must be a whole number of working days or ${{expression}}, not {value!r}"
 
@@ -277,12 +281,94 @@ def _is_dmn(root: etree._Element) -> bool:
     return etree.QName(root).namespace in DMN_NAMESPACES
 
 
-def _check_bpmn(root: etree._Element) -> list[str]:
-    """What SpiffWorkflow would accept but run wrongly, or a process owner would regret."""
+ZEEBE_NS = "http://camunda.org/schema/zeebe/1.0"
+MODELER_NS = "http://camunda.org/schema/modeler/1.0"
+# Camunda 7 settings Pathways would not act on: refused by name rather than ignored.
+_UNSUPPORTED_ATTRIBUTES = {
+    "formKey": "a form key (an embedded or external form): give the task Form fields (camunda:formData)",
+    "formRef": "Camunda Forms (camunda:formRef): give the task Form fields (camunda:formData)",
+    "followUpDate": "a follow-up date: the inbox orders tasks by their due date (camunda:dueDate)",
+    "priority": "a task priority: the inbox orders tasks by their due date (camunda:dueDate)",
+    "class": "a Java class: Pathways runs no Java",
+    "delegateExpression": "a Java delegate: Pathways runs no Java",
+    "type": "an external task for a worker to fetch: Pathways has no external task workers",
+}
+_UNSUPPORTED_ELEMENTS = {
+    "taskListener": "a task listener: it would not run; if someone must be told, give them a task",
+    "executionListener": "an execution listener: it would not run; if someone must be told, give them a task",
+    "connector": "a connector: Pathways calls no services",
+}
+
+
+def _label(node: etree._Element) -> str:
+    kind = re.sub(r"(?<!^)(?=[A-Z])", " ", etree.QName(node).localname).lower()
+    return f"{kind} {node.get('id')} ({node.get('name') or 'unnamed'})"
+
+
+def _camunda_8(root: etree._Element) -> bool:
+    return (root.get(f"{{{MODELER_NS}}}executionPlatform") == "Camunda Cloud"
+            or any(isinstance(n.tag, str) and etree.QName(n).namespace == ZEEBE_NS for n in root.iter()))
+
+
+def _check_unsupported(process: etree._Element, called: set[str]) -> list[str]:
+    """Camunda 7 elements and settings the engine would not run as the diagram means."""
+    problems = []
+    for node in process.iter():
+        if not isinstance(node.tag, str):
+            continue
+        tag = etree.QName(node)
+        if tag.namespace == BPMN_NS and tag.localname in ("serviceTask", "sendTask"):
+            problems.append(f"{_label(node)}: {tag.localname[:-4]} tasks are not run by Pathways (it calls no "
+                            f"services): use a user task for what someone does, or a business rule task for a "
+                            f"decision table")
+            continue
+        if tag.namespace == BPMN_NS and tag.localname == "scriptTask":
+            language = (node.get("scriptFormat") or "python").lower()
+            if language not in ("python", "python3"):
+                problems.append(f"{_label(node)}: scripts in {language} are not run by Pathways (a script task's "
+                                f"script is Python)")
+        if tag.namespace == CAMUNDA_NS and tag.localname in _UNSUPPORTED_ELEMENTS:
+            owner = node.getparent().getparent()
+            problems.append(f"{_label(owner)}: {_UNSUPPORTED_ELEMENTS[tag.localname]}")
+        if tag.namespace == BPMN_NS:
+            for name, why in _UNSUPPORTED_ATTRIBUTES.items():
+                if node.get(f"{{{CAMUNDA_NS}}}{name}"):
+                    problems.append(f"{_label(node)}: camunda:{name} is not supported: {why}")
+        if tag.namespace == BPMN_NS and tag.localname in ("exclusiveGateway", "inclusiveGateway"):
+            problems += _check_gateway(process, node)
+        if tag.namespace == BPMN_NS and tag.localname == "callActivity":
+            target = node.get("calledElement")
+            if target and target not in called:
+                problems.append(
+                    f"{_label(node)} calls process {target!r}, which is not in this deployment: deploy "
+                    f"{target}'s file with it (a process is deployed with the processes it calls, even "
+                    f"one deployed before)")
+    return problems
+
+
+def _check_gateway(process: etree._Element, gateway: etree._Element) -> list[str]:
+    """Each way out of a gateway that chooses, but its default, needs a condition: the
+    engine would refuse the diagram without saying which flow."""
+    outgoing = [f for f in process.iterfind("bpmn:sequenceFlow", NS) if f.get("sourceRef") == gateway.get("id")]
+    if len(outgoing) < 2:
+        return []
+    return [f"{_label(gateway)}: sequence flow {flow.get('id')} ({flow.get('name') or 'unnamed'}) has no "
+            f"condition: give it one, or make it the gateway's default flow"
+            for flow in outgoing
+            if flow.get("id") != gateway.get("default") and flow.find("bpmn:conditionExpression", NS) is None]
+
+
+def _check_bpmn(root: etree._Element, called: set[str] | None = None) -> list[str]:
+    """What SpiffWorkflow would accept but run wrongly, or a process owner would regret.
+    ``called``: the processes a call activity may call (those in the deployment)."""
+    if _camunda_8(root):
+        return ["this diagram is for Camunda 8 (Zeebe); Pathways reads diagrams for Camunda 7 (in Camunda "
+                "Modeler: File > New File > BPMN diagram (Camunda 7))"]
     problems: list[str] = []
     for process in root.iterfind("bpmn:process", NS):
         if process.get("isExecutable", "false") != "true":
             continue
+        problems += _check_unsupported(process, called if called is not None else set())
         for node in process.iter(f"{{{BPMN_NS}}}userTask"):
             label = f"user task {node.get('id')} ({node.get('name') or 'unnamed'})"
             if not (_split(_camunda(node, "candidateGroups")) or _lane_groups(node)):
@@ -291,10 +377,10 @@ def _check_bpmn(root: etree._Element) -> list[str]:
                     f"or set camunda:candidateGroups"
                 )
             due = _camunda(node, "dueDate")
-            if due and (msg := check_syntax(unwrap(due))):
+            if due and (msg := check_expression(unwrap(due))):
                 problems.append(f"{label}: due date expression: {msg}")
             assignee = _camunda(node, "assignee")
-            if assignee and _JUEL.match(assignee) and (msg := check_syntax(unwrap(assignee))):
+            if assignee and _JUEL.match(assignee) and (msg := check_expression(unwrap(assignee))):
                 problems.append(f"{label}: assignee expression: {msg}")
             timescale = assessment_timescale(node)
             if timescale is not None and (msg := _assessment_problem(timescale)):
@@ -303,7 +389,7 @@ def _check_bpmn(root: etree._Element) -> list[str]:
             problems += _check_outputs(label, node)
             for what, text in (("name", node.get("name")), ("documentation", node.findtext("bpmn:documentation", None, NS))):
                 problems += [f"{label}: {what} expression: {msg}" for part in NAME_EXPRESSION.findall(text or "")
-                             if (msg := check_syntax(part))]
+                             if (msg := check_expression(part))]
         for node in process.iter(f"{{{BPMN_NS}}}startEvent"):
             fields = form_fields(node)
             problems += _check_form(f"start event {node.get('id')}", fields)
@@ -313,19 +399,72 @@ def _check_bpmn(root: etree._Element) -> list[str]:
         problems += _check_assignee_fields(process)
         for flow in process.iter(f"{{{BPMN_NS}}}sequenceFlow"):
             condition = flow.find("bpmn:conditionExpression", NS)
-            if condition is not None and (msg := check_syntax(unwrap(condition.text) or "")):
+            if condition is not None and (msg := check_expression(unwrap(condition.text) or "")):
                 problems.append(f"sequence flow {flow.get('id')}: condition: {msg}")
         for condition in process.iter(f"{{{BPMN_NS}}}completionCondition"):
             owner = condition.getparent().getparent()
-            if msg := check_syntax(unwrap(condition.text) or ""):
+            if msg := check_expression(unwrap(condition.text) or ""):
                 problems.append(f"completion condition of {owner.get('id')}: {msg}")
         for timer in process.iter(f"{{{BPMN_NS}}}timerEventDefinition"):
             owner = timer.getparent()
             for expr in timer:
-                if etree.QName(expr).localname in ("timeDate", "timeDuration", "timeCycle"):
-                    if msg := check_syntax(unwrap(expr.text) or ""):
-                        problems.append(f"timer on {owner.get('id')}: {msg}")
+                kind = etree.QName(expr).localname
+                if kind in _TIMER_KINDS and (msg := _timer_problem(kind, timer_expression(kind, expr.text))):
+                    problems.append(f"timer {owner.get('id')} ({owner.get('name') or 'unnamed'}): {msg}")
     return problems
+
+
+# A timer's value as Camunda Modeler takes it: a bare ISO 8601 duration, cycle or date.
+_TIMER_KINDS = {
+    "timeDuration": (re.compile(r"^P(?=\d|T\d)[0-9A-Z.,]*$", re.I), "duration", '"P3D" or "PT24H"'),
+    "timeCycle": (re.compile(r"^R\d*/\S+$", re.I), "repeating interval", '"R3/P1D"'),
+    "timeDate": (re.compile(r"^\d{4}-\d{2}-\d{2}([T ][0-9:.]+(Z|[+-]\d{2}(:?\d{2})?)?)?$", re.I),
+                 "date and time", '"2027-01-04T09:00:00Z"'),
+}
+
+
+def timer_expression(kind: str, text: str | None) -> str:
+    """A timer's expression: `${...}` unwrapped, and a bare ISO 8601 value (`P3D`, `R3/P1D`,
+    `2027-01-04T09:00`) read as the text it is in Camunda, not as Python (where `P3D` is an
+    unknown name and a date is a subtraction). A date given without its offset is London's."""
+    expression = unwrap(text) or ""
+    if _TIMER_KINDS[kind][0].match(expression):
+        expression = repr(expression)
+    if kind == "timeDate" and isinstance(value := _literal(expression), str):
+        try:
+            if datetime.fromisoformat(value).tzinfo is None:
+                expression = repr(to_london(value).isoformat())
+        except ValueError:
+            pass  # refused by _timer_problem
+    return expression
+
+
+def _literal(expression: str) -> Any:
+    try:
+        return ast.literal_eval(expression)
+    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+        return None
+
+
+def _timer_problem(kind: str, expression: str) -> str | None:
+    """A timer's value written as text is checked now, as the engine will read it; an
+    expression (`working_days(...)`) only as an expression, its value known when it runs."""
+    value = _literal(expression)
+    if value is None:
+        return check_expression(expression)
+    _, what, example = _TIMER_KINDS[kind]
+    try:
+        if not isinstance(value, str):
+            raise ValueError
+        if kind == "timeDuration":
+            TimerEventDefinition.parse_iso_duration(value)
+        elif kind == "timeCycle":
+            TimerEventDefinition.parse_iso_recurring_interval(value)
+        else:
+            datetime.fromisoformat(value)
+    except Exception:  # SpiffWorkflow raises a bare Exception for a bad duration or cycle
+        return f"{value!r} is not an ISO 8601 {what} such as {example}"
+    return None
 
 
 _ASSIGNEE_VARIABLE = re.compile(r"^\$\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}$")
@@ -361,7 +500,7 @@ def _check_outputs(label: str, node: etree._Element) -> list[str]:
     for name, expression in output_parameters(node).items():
         if not _IDENTIFIER.match(name) or name in _RESERVED_VARIABLES:
             problems.append(f"{label}: output parameter {name!r} is not a variable name a diagram may set")
-        elif msg := check_syntax(expression):
+        elif msg := check_expression(expression):
             problems.append(f"{label}: output parameter {name!r}: {msg}")
     return problems
 
@@ -383,7 +522,7 @@ def _check_form(label: str, fields: list[dict[str, Any]]) -> list[str]:
             problems.append(f"{label}: enum form field {f['id']!r} has no values")
         condition = f["properties"].get("requiredWhen")
         if condition is not None and _JUEL.match(condition):
-            if msg := check_syntax(unwrap(condition)):
+            if msg := check_expression(unwrap(condition)):
                 problems.append(f"{label}: form field {f['id']!r}: requiredWhen expression: {msg}")
         elif condition is not None:
             other = condition.partition("=")[0].strip()
@@ -410,7 +549,7 @@ def _check_form(label: str, fields: list[dict[str, Any]]) -> list[str]:
                 continue
             if f["type"] != "date":
                 problems.append(f"{label}: form field {f['id']!r}: {name} applies to date fields, not {f['type']}")
-            elif msg := check_syntax(unwrap(expression) or ""):
+            elif msg := check_expression(unwrap(expression) or ""):
                 problems.append(f"{label}: form field {f['id']!r}: {name} expression: {msg}")
         for name, config in f["constraints"].items():
             problem = _constraint_problem(f["type"], name, config)
@@ -437,12 +576,16 @@ def _constraint_problem(kind: str, name: str, config: str | None) -> str | None:
 
 
 def _unwrap_expressions(root: etree._Element) -> None:
-    """Accept `${...}` around conditions and timers, as Camunda Modeler users write them."""
-    tags = ("conditionExpression", "completionCondition", "timeDate", "timeDuration", "timeCycle")
-    for tag in tags:
+    """Accept `${...}` around conditions and timers, and timers' bare ISO values, as Camunda
+    Modeler users write them."""
+    for tag in ("conditionExpression", "completionCondition"):
         for el in root.iter(f"{{{BPMN_NS}}}{tag}"):
             if el.text:
                 el.text = unwrap(el.text)
+    for kind in _TIMER_KINDS:
+        for el in root.iter(f"{{{BPMN_NS}}}{kind}"):
+            if el.text:
+                el.text = timer_expression(kind, el.text)
 
 
 def _end_property(root: etree._Element, name: str) -> dict[str, str]:
@@ -511,6 +654,13 @@ def parse_deployment(
             continue
         for decision in root.findall("{*}decision"):
             key = decision.get("id")
+            if key in uploaded_decisions:
+                # A backup copy beside the edited table: which one is meant cannot be guessed.
+                first = uploaded_decisions[key].source_file
+                for file in (first, name):
+                    errors.setdefault(file, []).append(
+                        f"decision {key} is in both {first} and {name}: deploy one of them")
+                continue
             uploaded_decisions[key] = ParsedDecision(
                 key=key,
                 name=decision.get("name") or key,
@@ -524,8 +674,9 @@ def parse_deployment(
     }
 
     process_files: list[tuple[str, etree._Element, bytes, list[str]]] = []
+    in_deployment = {p.get("id") for _, root, _ in bpmn_roots for p in root.iterfind("bpmn:process", NS)}
     for name, root, data in bpmn_roots:
-        problems = _check_bpmn(root)
+        problems = _check_bpmn(root, in_deployment)
         if document_kinds is not None:
             for node in root.iter():
                 for kind in (messages.documents(node) if isinstance(node.tag, str) else []):

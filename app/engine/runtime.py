@@ -241,10 +241,19 @@ class Engine:
         try:
             with frozen_at(at or self.clock()):
                 action()
-        except DecisionFailed:
+        except EngineError:
             raise
         except SpiffWorkflowException as exc:
-            raise EngineError(_describe(exc)) from exc
+            raise EngineError(_no_way_on(exc) or _describe(exc)) from exc
+        except Exception as exc:
+            # SpiffWorkflow reads a timer's value outside its own exceptions: a bare Exception
+            # for a duration or cycle that is not ISO 8601, ValueError or TypeError for a date
+            # (one without its offset). The diagram gave a value it cannot use: say so, as
+            # for any expression, rather than fail as if Pathways were broken.
+            if type(exc) not in (ValueError, TypeError, Exception):
+                raise
+            raise EngineError(f"the diagram gave a value the engine cannot use ({_describe(exc)}): "
+                              f"a timer's value must be an ISO 8601 date and time, duration or cycle") from exc
 
     def _before_complete(self, task) -> None:
         """Before a business rule task completes, run its decision into the task's data.
@@ -625,6 +634,18 @@ def _outcome_key(task, workflow: BpmnWorkflow) -> str:
     if task.workflow is workflow:
         return task.task_spec.bpmn_id
     return f"{task.workflow.spec.name}:{task.task_spec.bpmn_id}"
+
+
+def _no_way_on(exc: SpiffWorkflowException) -> str | None:
+    """A gateway none of whose ways on fits the answers given, in words for whoever gave them
+    (the diagram is missing a way, or a default): the step is refused and nothing changes."""
+    if not str(exc).startswith("No conditions satisfied"):
+        return None
+    task = getattr(exc, "task", None)
+    spec = getattr(exc, "task_spec", None) or getattr(task, "task_spec", None)
+    where = f"{spec.bpmn_name or spec.bpmn_id}" if getattr(spec, "bpmn_id", None) else "a decision point"
+    return (f"The pathway has no way on from {where!r} for these answers, so nothing was saved: check the "
+            f"answers, and tell the process owner (the diagram needs a way on, or a default, for them)")
 
 
 def _describe(exc: Exception) -> str:
