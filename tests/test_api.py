@@ -358,6 +358,57 @@ def test_two_concurrent_completions_one_wins(api):
     assert api.post("/messages", {"messageName": "policeUpdate", "businessKey": "B-1"}).json["correlated"] == 1
 
 
+def test_two_concurrent_claims_one_wins(api):
+    # Each read the task unclaimed; the second to write must not take it from the first.
+    import threading
+
+    for round_ in range(8):
+        task_id = start_smoke(api, business_key=f"CLAIM-{round_}")["activeTasks"][0]["id"]
+        barrier = threading.Barrier(2)
+        results = {}
+
+        def claim(user):
+            client = api.as_(user)
+            barrier.wait()
+            results[user] = client.post(f"/tasks/{task_id}/claim")
+
+        threads = [threading.Thread(target=claim, args=(u,)) for u in ("nel.ai.sw1", "nel.ai.sw2")]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert sorted(r.status_code for r in results.values()) == [200, 409], {u: r.json for u, r in results.items()}
+        winner = next(u for u, r in results.items() if r.status_code == 200)
+        assert api.get(f"/tasks/{task_id}").json["assignee"] == winner
+        history = api.get(f"/process-instances/{api.get(f'/tasks/{task_id}').json['processInstanceId']}/history").json
+        assert [e["user"] for e in history if e["type"] == "task_claimed"] == [winner]
+
+
+@pytest.mark.parametrize("received", ["0001-01-01T00:00:00Z", "9999-12-31T23:59:59Z", "0202-12-01"])
+def test_a_date_outside_any_case_is_refused_naming_the_field(api, received):
+    response = api.post("/process-definitions/smoke_flow/start",
+                        {"variables": {**START, "referralReceivedAt": received}})
+    assert response.status_code == 422
+    assert "between 1900 and 2199" in response.json["error"]["details"]["referralReceivedAt"][0]
+
+
+def test_a_body_nested_past_any_form_is_a_clear_400(api):
+    nested = "[" * 400 + "]" * 400
+    for body in ('{"variables": {"childId": ' + nested + "}}", '{"variables": ' + '{"a": ' * 40 + "1" + "}" * 41):
+        response = api.post("/process-definitions/smoke_flow/start", data=body, content_type="application/json")
+        assert response.status_code == 400, response.json
+        assert "nested more than 32 levels deep" in response.json["error"]["message"]
+
+
+def test_text_with_half_a_surrogate_pair_is_refused_naming_the_field(api):
+    body = '{"variables": {"childId": "C-\\ud800", "referralReceivedAt": "2026-12-01T08:00:00Z"}}'
+    response = api.post("/process-definitions/smoke_flow/start", data=body, content_type="application/json")
+    assert response.status_code == 422
+    assert response.json["error"]["details"] == {
+        "variables": ["must not contain a lone UTF-16 surrogate (such as \\ud800 without its pair)"]}
+    assert api.get("/process-instances", definitionKey="smoke_flow").json == []
+
+
 def test_database_outage_is_a_clean_503(tmp_path):
     from conftest import make_app
 

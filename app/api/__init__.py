@@ -13,26 +13,45 @@ from ..errors import BadRequest, Invalid, NotFound, PathwaysError
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
-# PostgreSQL text cannot hold NUL, so input carrying one is refused here, the same answer on
-# either database, instead of failing in the database.
+# PostgreSQL text cannot hold NUL, and neither database a lone UTF-16 surrogate (JSON's
+# "\ud800" alone), so input carrying one is refused here, the same answer on either database,
+# instead of failing in the database.
 NUL = "\x00"
+# Deeper than any form's answers go (a list of children is 3 levels): refused before anything
+# walks it, where Python's own limit would otherwise end the request with a 500.
+MAX_DEPTH = 32
 
 
 def _has_nul(value: Any) -> bool:
-    if isinstance(value, str):
-        return NUL in value
-    if isinstance(value, dict):
-        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
-    if isinstance(value, list):
-        return any(_has_nul(v) for v in value)
-    return False
+    return _text_problem(value) is not None
+
+
+def _text_problem(value: Any) -> str | None:
+    """Why ``value`` (JSON) cannot be stored, or None; walked without recursion."""
+    pending = [(value, 1)]
+    while pending:
+        item, depth = pending.pop()
+        if depth > MAX_DEPTH:
+            raise BadRequest(f"the request body is nested more than {MAX_DEPTH} levels deep")
+        if isinstance(item, str):
+            if NUL in item:
+                return "must not contain the NUL character"
+            try:
+                item.encode("utf-8")
+            except UnicodeEncodeError:
+                return "must not contain a lone UTF-16 surrogate (such as \\ud800 without its pair)"
+        elif isinstance(item, dict):
+            pending += [(k, depth + 1) for k in item] + [(v, depth + 1) for v in item.values()]
+        elif isinstance(item, list):
+            pending += [(v, depth + 1) for v in item]
+    return None
 
 
 def _refuse_nul(values: dict[str, Any], message: str) -> None:
-    bad = {name: ["must not contain the NUL character"] for name, value in values.items()
-           if _has_nul(name) or _has_nul(value)}
+    bad = {name: [problem] for name, value in values.items()
+           if (problem := _text_problem(name) or _text_problem(value))}
     if bad:
-        raise Invalid(message, bad)
+        raise Invalid(message, {str(k).encode("utf-8", "replace").decode(): v for k, v in bad.items()})
 
 
 @bp.before_request
@@ -50,7 +69,10 @@ def schema_for(schema: type[Schema], many: bool = False) -> Schema:
 
 
 def body(schema: type[Schema]) -> dict[str, Any]:
-    data = request.get_json(silent=True)
+    try:
+        data = request.get_json(silent=True)
+    except RecursionError:
+        raise BadRequest(f"the request body is nested more than {MAX_DEPTH} levels deep") from None
     if data is None:
         if request.content_length in (None, 0):
             data = {}

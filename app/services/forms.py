@@ -104,13 +104,15 @@ def _coerce(field: dict[str, Any], value: Any) -> Any:
         text = value.strip()
         if _DATE.match(text):
             try:
-                return date.fromisoformat(text).isoformat()
+                day = date.fromisoformat(text)
             except ValueError:
                 raise ValueError("is not a real date") from None
+            return _in_years(day).isoformat()
         try:
-            return to_london(text).isoformat()
-        except ValueError:
-            raise ValueError("must be a date as YYYY-MM-DD or an ISO 8601 date and time") from None
+            return _in_years(to_london(text)).isoformat()
+        except (ValueError, OverflowError):  # OverflowError: a year 1 or 9999 moved to London time
+            raise ValueError("must be a date as YYYY-MM-DD or an ISO 8601 date and time, "
+                             f"between {YEARS.start} and {YEARS.stop - 1}") from None
     if len(value) > MAX_TEXT:
         raise ValueError(f"must be at most {MAX_TEXT:,} characters")
     if groups := user_groups(field):
@@ -139,6 +141,16 @@ def _member_of(user_id: str, groups: list[str]) -> str:
                          f"{user_id!r}" if user is None else
                          f"must be the user ID of someone in {' or '.join(groups)}: {user_id} is not")
     return user_id
+
+
+# Any date a case records falls in these years; outside them, a typing slip (0202, 20266).
+YEARS = range(1900, 2200)
+
+
+def _in_years(day: Any) -> Any:
+    if day.year not in YEARS:
+        raise ValueError(f"must be a date between {YEARS.start} and {YEARS.stop - 1}")
+    return day
 
 
 def _phrase(label: str) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 from typing import Any, Callable
 
 import sqlalchemy as sa
+from sqlalchemy.orm.attributes import set_committed_value
 
 from .. import access
 from ..auth import deny
@@ -98,7 +99,7 @@ def claim(user: User, task_id: str) -> Task:
     _require_active(task)
     if task.assignee and task.assignee != user.id:
         raise Conflict(f"task {task.id} is already claimed by {task.assignee}")
-    task.assignee = user.id
+    _change_assignee(task, user.id, held_by=(None, user.id))
     audit(task.instance_id, "task_claimed", user.id, activity_id=task.activity_id, task_id=task.id)
     commit()
     return task
@@ -109,11 +110,31 @@ def unclaim(user: User, task_id: str) -> Task:
     _require_active(task)
     if task.assignee not in (None, user.id) and not user.has_role("manager"):
         raise deny(user, "release a task claimed by someone else", task.instance_id, task.id)
-    previous, task.assignee = task.assignee, None
+    previous = task.assignee
+    _change_assignee(task, None, held_by=(previous,))
     audit(task.instance_id, "task_unclaimed", user.id, activity_id=task.activity_id, task_id=task.id,
           previousAssignee=previous)
     commit()
     return task
+
+
+def _change_assignee(task: Task, assignee: str | None, held_by: tuple[str | None, ...] | None = None) -> None:
+    """Give ``task`` to ``assignee`` if it is still active and, with ``held_by``, still held
+    as read: one conditional UPDATE, so that of two people claiming at once one gets 409
+    (the database checks the row as it is when it writes, not as each of them read it), and a
+    task completed meanwhile is not claimed."""
+    conditions = [Task.id == task.id, Task.status == TaskStatus.ACTIVE.value]
+    if held_by is not None:
+        conditions.append(sa.or_(*(Task.assignee.is_(None) if h is None else Task.assignee == h for h in held_by)))
+    changed = db.session.execute(sa.update(Task).where(*conditions).values(assignee=assignee)
+                                 .execution_options(synchronize_session=False)).rowcount
+    if changed != 1:
+        db.session.rollback()
+        now = db.session.get(Task, task.id)
+        if now is None or now.status != TaskStatus.ACTIVE.value:
+            raise Conflict(f"task {task.id} is {now.status if now else 'gone'}, not active")
+        raise Conflict(f"task {task.id} was claimed by {now.assignee or 'nobody'} at the same time; reload and try again")
+    set_committed_value(task, "assignee", assignee)
 
 
 def assign(user: User, task_id: str, assignee_id: Any) -> Task:
@@ -130,7 +151,7 @@ def assign(user: User, task_id: str, assignee_id: Any) -> Task:
                                    team=task.team)):
         raise Invalid(f"{assignee_id} is not in a group that works this task",
                       {"userId": [f"must belong to one of: {', '.join(task.candidate_groups)}"]})
-    task.assignee = assignee_id
+    _change_assignee(task, assignee_id)
     audit(task.instance_id, "task_assigned", user.id, activity_id=task.activity_id, task_id=task.id,
           assignee=assignee_id)
     commit()
