@@ -266,6 +266,38 @@ def clock(app, monkeypatch):
     return lambda **later: instant.update(now=TEST_NOW + timedelta(**later))
 
 
+def test_times_and_dates_are_london_time_in_summer(browser, api, clock):
+    # 00:30 on 15 July by London's clock is 23:30 on 14 July by UTC, the stored time.
+    clock(days=225, hours=14, minutes=30)  # Wed 14 July 2027 23:30 UTC
+    instance = start_referral(api, received="2027-07-14T23:30:00Z", ref="REF-BST")
+    instance = work(api, instance, "duty_atm_review", "nel.ai.atm", reviewDecision="accept")
+    sign_in(browser, "nel.ai.atm")
+    page = browser.get(f"/cases/{instance['id']}").get_data(as_text=True)
+    # The timeline (the case's start is the wall clock's, which this test does not move).
+    assert "15 Jul 2027 00:30" in page and "14 Jul 2027" not in page
+    # 12 weeks from 15 July is 7 October (stored as 23:30 UTC on the 6th).
+    assert "Waiting for: 12 weeks since the referral (7 October 2027)" in page
+
+
+@pytest.mark.parametrize("now,due,words", [
+    # A 24-hour deadline set on a Friday falls on the Saturday, not the next working day.
+    ("2026-12-04T03:17:00Z", "2026-12-05T03:17:00Z", "due tomorrow (Saturday 5 December at 03:17)"),
+    ("2026-12-04T09:00:00Z", "2026-12-04T15:00:00Z", "due today at 15:00"),
+    ("2026-12-04T09:00:00Z", "2026-12-04T23:59:59Z", "due today"),
+    ("2026-12-04T09:00:00Z", "2026-12-08T23:59:59Z", "due in 2 working days (Tuesday 8 December)"),
+    ("2026-12-08T09:00:00Z", "2026-12-04T23:59:59Z", "overdue by 2 working days (due Friday 4 December)"),
+    # In summer time, London's day and hour.
+    ("2027-07-01T09:00:00Z", "2027-07-01T22:59:59Z", "due today"),
+])
+def test_due_words_give_the_day_and_a_deadline_set_in_hours_its_time(now, due, words):
+    from datetime import datetime
+
+    from app.calendar import WorkingCalendar
+    from app.web.due import due_words
+
+    assert due_words(WorkingCalendar(), datetime.fromisoformat(due), datetime.fromisoformat(now))[0] == words
+
+
 def in_assessment(api, ref, child, received, visit, complexity):
     """A referral worked to the single assessment: the visit on ``visit``, the track decided."""
     instance = start_referral(api, received=received, ref=ref, child=child)

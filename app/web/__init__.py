@@ -12,6 +12,8 @@ from flask import Blueprint, Flask, abort, g, send_from_directory
 from flask_wtf.csrf import CSRFProtect
 from jinja2 import ChoiceLoader, PackageLoader, PrefixLoader
 
+from ..calendar import to_london
+
 bp = Blueprint("web", __name__)
 csrf = CSRFProtect()
 NODE_MODULES = Path(__file__).resolve().parents[2] / "node_modules"
@@ -90,6 +92,12 @@ def error_link(item: tuple) -> dict:
     """An error summary entry linking to its field (a date's first box)."""
     field_id, message = item
     return {"text": message, "href": f"#{field_id}"}
+
+
+@bp.app_template_filter("london")
+def london(value, fmt: str = "%-d %B %Y %H:%M") -> str:
+    """A stored instant (UTC) as London's clock shows it: an hour on in summer time."""
+    return to_london(value).strftime(fmt)
 
 
 @bp.app_template_filter("radio")
