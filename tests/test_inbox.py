@@ -132,6 +132,11 @@ def test_dates_are_read_from_day_month_and_year(browser, api):
                                                       "visitDate-month": "2", "visitDate-year": "2027",
                                                       "childSeen": "true"})
     assert bad.status_code == 400 and "must be a real date" in bad.get_data(as_text=True)
+    # Every problem at once: the unreadable date and the question left unanswered.
+    both = browser.post(f"/tasks/{visit['id']}", data={"csrf_token": csrf(page), "visitDate-day": "31",
+                                                       "visitDate-month": "2", "visitDate-year": "2027"})
+    summary = re.search(r'govuk-error-summary__list">(.*?)</ul>', both.get_data(as_text=True), re.S).group(1)
+    assert "must be a real date" in summary and "Select" in summary, summary
     # The suite's clock is Tue 1 Dec 2026: a visit on the 2nd has not happened yet.
     future = browser.post(f"/tasks/{visit['id']}", data={"csrf_token": csrf(page), "visitDate-day": "2",
                                                          "visitDate-month": "12", "visitDate-year": "2026",

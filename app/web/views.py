@@ -10,6 +10,7 @@ from flask import current_app, flash, g, redirect, render_template, request, ses
 from werkzeug.security import check_password_hash
 
 from .. import access
+from ..engine import EngineError
 from ..errors import Conflict, Forbidden, Invalid, NotFound
 from ..extensions import db
 from ..models import Task, TaskStatus, User
@@ -172,6 +173,10 @@ def task_page(task_id: str):
     raw: dict[str, Any] = {}
     if request.method == "POST":
         variables, errors, raw = read(task.form, request.form)
+        if errors:
+            engine = current_app.extensions["pathways.engine"]
+            _every_error(errors, task.form, variables,
+                         task.instance.variables if forms.reads_case_variables(task.form) else {}, engine.evaluate)
         if not errors:
             try:
                 task_service.complete(current_app.extensions["pathways.engine"], g.user, task.id, variables)
@@ -423,10 +428,8 @@ def start_pathway(key: str):
         variables, errors, raw = read(form_spec, request.form)
         if not business_key:
             errors["businessKey"] = "Enter the case reference"
-            try:  # report every field at once, not only the reference
-                forms.validate(form_spec, variables)
-            except Invalid as exc:
-                errors.update({k: v[0] for k, v in exc.details.items() if k not in errors})
+        if errors:
+            _every_error(errors, form_spec, variables)
         if not errors:
             try:
                 rota = current_app.extensions["pathways.duty_rotas"].get(key)
@@ -439,6 +442,18 @@ def start_pathway(key: str):
                 return redirect(url_for("web.case_page", instance_id=instance.id))
     return render_template("web/start.html", definition=definition, fields=fields, errors=errors, raw=raw,
                            business_key=business_key), 400 if errors else 200
+
+
+def _every_error(errors: dict[str, str], fields: list[dict[str, Any]], variables: dict[str, Any],
+                 known: dict[str, Any] | None = None, evaluate: Any = None) -> None:
+    """Add to ``errors`` (what the page could not even read: a date that is not a date) what
+    the form's own check says of the rest, so the error summary lists every problem at once."""
+    try:
+        forms.validate(fields, variables, known, evaluate)
+    except Invalid as exc:
+        errors.update({k: v[0] for k, v in exc.details.items() if k not in errors})
+    except EngineError:
+        pass  # a requiredWhen that cannot be worked out: the full check says so once these are fixed
 
 
 # -- assigning ----------------------------------------------------------------------------------
