@@ -192,8 +192,13 @@ def test_messages_correlate_by_business_key(api):
     assert nothing.status_code == 404
     missing = api.post("/messages", {"messageName": "policeUpdate"})
     assert missing.status_code == 422
+    # Whose case it is is not a message's to change (it decides who may see it).
+    moved = api.post("/messages", {"messageName": "policeUpdate", "businessKey": "B-7",
+                                   "variables": {"childId": "C-OTHER"}})
+    assert moved.status_code == 422
+    assert moved.json["error"]["details"] == {"childId": ["is C-1 for this case; a message cannot change it"]}
     response = api.post("/messages", {"messageName": "policeUpdate", "businessKey": "B-7",
-                                      "variables": {"policeNote": "no further action"}})
+                                      "variables": {"policeNote": "no further action", "childId": "C-1"}})
     assert response.status_code == 200 and response.json["correlated"] == 1
     ended = api.get(f"/process-instances/{instance['id']}").json
     assert ended["status"] == "completed"
@@ -407,6 +412,22 @@ def test_text_with_half_a_surrogate_pair_is_refused_naming_the_field(api):
     assert response.json["error"]["details"] == {
         "variables": ["must not contain a lone UTF-16 surrogate (such as \\ud800 without its pair)"]}
     assert api.get("/process-instances", definitionKey="smoke_flow").json == []
+
+
+@pytest.mark.parametrize("path,body", [
+    ("/process-definitions/smoke_flow/start", {"businesskey": "B-9", "variables": START}),
+    ("/messages", {"messageName": "policeUpdate", "businessKey": "B-9", "variabels": {}}),
+])
+def test_a_misspelt_field_of_a_request_is_refused_not_dropped(api, path, body):
+    response = api.post(path, body)
+    assert response.status_code == 422
+    (field,) = [k for k in body if k not in ("messageName", "businessKey", "variables")]
+    assert response.json["error"]["details"] == {field: ["Unknown field."]}
+
+
+def test_a_misspelt_filter_is_refused_not_ignored(api):
+    response = api.get("/tasks", businesskey="B-1")
+    assert response.status_code == 422 and "businesskey" in response.json["error"]["details"]
 
 
 def test_database_outage_is_a_clean_503(tmp_path):

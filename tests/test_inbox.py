@@ -21,7 +21,7 @@ PASSWORD = "correct horse battery"
 @pytest.fixture
 def browser(app):
     with app.app_context():
-        for user_id in ("nel.ai.atm", "nel.ai.sw1", "nel.ifd.atm", "durham.ehtw", "cin.tm"):
+        for user_id in ("nel.ai.atm", "nel.ai.sw1", "nel.ai.sw2", "nel.ifd.atm", "durham.ehtw", "cin.tm"):
             user = db.session.get(User, user_id)
             user.password_hash = generate_password_hash(PASSWORD)
             user.failed_sign_ins, user.locked_until = 0, None  # users outlive each test
@@ -115,6 +115,20 @@ def test_a_team_mates_task_is_shown_but_not_worked(browser, api):
     assert "Review referral" not in browser.get("/").get_data(as_text=True)
     refused = browser.post(f"/tasks/{task['id']}/claim", data={"csrf_token": csrf(html)})
     assert refused.status_code == 403 and "You cannot do this" in refused.get_data(as_text=True)
+
+
+def test_a_task_a_colleague_has_claimed_shows_who_without_a_form_to_fill_for_nothing(browser, api):
+    instance = start_referral(api)
+    instance = work(api, instance, "duty_atm_review", "nel.ai.atm", reviewDecision="accept")
+    instance = work(api, instance, "allocation_discussion", "nel.ai.atm", allocatedWorker="nel.ai.sw1",
+                    visitPlan="Visit", managementCaseNoteRecorded=True)
+    (visit,) = instance["activeTasks"]
+    sign_in(browser, "nel.ai.sw2")
+    html = browser.get(f"/tasks/{visit['id']}").get_data(as_text=True)
+    assert "has claimed this task. Ask them, or a" in html
+    assert "Save and continue" not in html and "Release this task" not in html
+    sign_in(browser, "nel.ai.sw1")
+    assert "Save and continue" in browser.get(f"/tasks/{visit['id']}").get_data(as_text=True)
 
 
 def test_dates_are_read_from_day_month_and_year(browser, api):

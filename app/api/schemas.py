@@ -10,6 +10,16 @@ class Base(Schema):
         ordered = True
 
 
+class Request(Schema):
+    """What a client sends: an unknown field or query parameter is an error, so a typo
+    (`businesskey`) is refused rather than dropped, leaving a case without its reference
+    or a filter unapplied."""
+
+    class Meta:
+        unknown = RAISE
+        ordered = True
+
+
 class ErrorBody(Base):
     code = fields.String(required=True)
     message = fields.String(required=True)
@@ -57,7 +67,7 @@ class DeploymentResult(Base):
     unchanged = fields.List(fields.Nested(DeployedItem), required=True)
 
 
-class StartRequest(Base):
+class StartRequest(Request):
     businessKey = fields.String(allow_none=True, validate=validate.Length(max=200))
     variables = fields.Dict(keys=fields.String(), load_default=dict)
 
@@ -144,19 +154,19 @@ class HistoryEvent(Base):
     details = fields.Dict(required=True)
 
 
-class CancelRequest(Base):
+class CancelRequest(Request):
     reason = fields.String(allow_none=True, validate=validate.Length(max=2000))
 
 
-class VariablesRequest(Base):
+class VariablesRequest(Request):
     variables = fields.Dict(keys=fields.String(), load_default=dict)
 
 
-class AssignRequest(Base):
+class AssignRequest(Request):
     userId = fields.String(required=True, validate=validate.Length(min=1, max=80))
 
 
-class MessageRequest(Base):
+class MessageRequest(Request):
     messageName = fields.String(required=True, validate=validate.Length(min=1, max=255))
     businessKey = fields.String(allow_none=True)
     processInstanceId = fields.String(allow_none=True)
@@ -168,7 +178,7 @@ class MessageResult(Base):
     processInstanceIds = fields.List(fields.String(), required=True)
 
 
-class TaskQuery(Base):
+class TaskQuery(Request):
     candidateGroup = fields.String()
     assignee = fields.String()
     businessKey = fields.String()
@@ -177,7 +187,7 @@ class TaskQuery(Base):
     status = fields.String(validate=validate.OneOf(["active", "completed", "cancelled"]), load_default="active")
 
 
-class InstanceQuery(Base):
+class InstanceQuery(Request):
     businessKey = fields.String()
     definitionKey = fields.String()
     status = fields.String(validate=validate.OneOf(["active", "completed", "cancelled", "incident"]))
@@ -185,12 +195,8 @@ class InstanceQuery(Base):
 
 # -- case register -------------------------------------------------------------------------
 
-class StrictIn(Schema):
+class StrictIn(Request):
     """Register input: an unknown field is an error, so a typo is never silently dropped."""
-
-    class Meta:
-        unknown = RAISE
-        ordered = True
 
 
 _REGISTER_ID = fields.String(required=True, validate=validate.Regexp(

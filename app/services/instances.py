@@ -125,6 +125,11 @@ def correlate_message(
         instance = lock_instance(candidate_id)
         if instance.status != InstanceStatus.ACTIVE.value:
             continue
+        if "childId" in values and instance.child_id is not None and str(values["childId"]) != instance.child_id:
+            # Whose case it is decides who may see it (and the child's records): not a message's to change.
+            db.session.rollback()
+            raise Invalid("a message cannot change whose case it is",
+                          {"childId": [f"is {instance.child_id} for this case; a message cannot change it"]})
         try:
             snapshot = engine.deliver_message(instance.definition_id, stored_spec(instance.definition_id),
                                               instance.state, message_name, values)

@@ -198,6 +198,8 @@ def task_page(task_id: str):
     page = render_template("web/task.html", task=task, row=task_rows([task])[0], fields=fields, errors=errors,
                            raw=raw, due_words=words, due_colour=colour,
                            may_work=task_service.may_work(g.user, task),
+                           held_by_other=bool(task.assignee) and task.assignee != g.user.id
+                           and not g.user.has_role("manager"),
                            colleagues=colleagues(task) if g.user.has_role("manager") else [])
     access.record_read(g.user, "task", instance_id=task.instance_id, child_id=task.instance.child_id)
     commit()
