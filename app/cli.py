@@ -102,6 +102,8 @@ def deploy(paths: tuple[Path, ...]) -> None:
             click.echo(f"deployed {row.key} version {row.version} ({row.source_file})")
         for row in result.unchanged:
             click.echo(f"unchanged {row.key} version {row.version}")
+        for warning in result.warnings:
+            click.echo(f"warning: {warning}", err=True)
 
 
 def _create_user(user_id: str, groups: list[str], roles: list[str], password: str | None,

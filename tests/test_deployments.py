@@ -384,6 +384,17 @@ def test_a_step_the_diagram_has_no_way_on_for_is_refused_in_words_and_nothing_ch
     assert api.get(f"/tasks/{visit['id']}").json["status"] == "active"
 
 
+def test_a_group_nobody_is_in_is_deployed_with_a_warning(api):
+    # Users may come after the deploy (or at sign-in), so not refused; but said.
+    typo = renamed("nobody_tray").replace(b'value="nel-ai-sw"', b'value="nel-ai-sx"')
+    response = deploy(api, ("nobody_tray.bpmn", typo))
+    assert response.status_code == 201
+    assert response.json["warnings"] == [
+        "nobody_tray: no user is in group nel-ai-sx, which user task visit (Visit), user task chase (Chase visit) "
+        "are for: they will wait in nobody's tray until someone is"]
+    assert deploy(api, ("smoke_flow.bpmn", SMOKE)).json["warnings"] == []
+
+
 def test_a_document_template_that_does_not_exist_is_refused(api):
     bad = SMOKE.replace(SEEN, b'<camunda:formField id="seen" label="Child seen" type="boolean" />').replace(
         b'<camunda:formData>', b'<camunda:properties><camunda:property name="document" value="leter" />'

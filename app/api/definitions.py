@@ -82,6 +82,7 @@ def deploy():
     return jsonify(schema_for(schemas.DeploymentResult).dump({
         "id": dep.id, "deployedAt": dep.deployed_at,
         "deployed": [item(r) for r in result.created], "unchanged": [item(r) for r in result.unchanged],
+        "warnings": result.warnings,
     })), 201
 
 

@@ -65,6 +65,8 @@ class DeploymentResult(Base):
     deployed = fields.List(fields.Nested(DeployedItem), required=True,
                            metadata={"description": "new versions created by this deployment"})
     unchanged = fields.List(fields.Nested(DeployedItem), required=True)
+    warnings = fields.List(fields.String(), required=True, metadata={
+        "description": "deployed, but worth a look: a group no user is in, whose tasks would wait in nobody's tray"})
 
 
 class StartRequest(Request):

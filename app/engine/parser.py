@@ -75,6 +75,8 @@ class ParsedProcess:
     source_xml: str
     spec: dict[str, Any]
     content_hash: str
+    # Each group named for user tasks (not worked out by an expression) → those tasks.
+    groups: dict[str, list[str]] = field(default_factory=dict)
 
 
 @dataclass
@@ -721,6 +723,11 @@ def parse_deployment(
                       for end, value in outcomes_by_process.get(other, {}).items()}
             serialized["outcomes"] = {**outcomes, **called}
             process = root.find(f"bpmn:process[@id='{key}']", NS)
+            groups: dict[str, list[str]] = {}
+            for node in process.iter(f"{{{BPMN_NS}}}userTask"):
+                for group in _split(_camunda(node, "candidateGroups")) or _lane_groups(node):
+                    if "${" not in group:
+                        groups.setdefault(group, []).append(_label(node))
             result.processes.append(ParsedProcess(
                 key=key,
                 name=process.get("name") or key,
@@ -728,6 +735,7 @@ def parse_deployment(
                 source_xml=data.decode("utf-8"),
                 spec=serialized,
                 content_hash=_content_hash(serialized),
+                groups=groups,
             ))
     if errors:
         raise DeploymentRejected(errors)

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from ..engine import DeploymentRejected, parse_deployment
 from ..errors import BadRequest
 from ..extensions import db
-from ..models import DecisionDefinition, Deployment, ProcessDefinition
+from ..models import DecisionDefinition, Deployment, ProcessDefinition, User
 from . import documents
 from .projection import now
 from .transaction import commit
@@ -22,6 +22,8 @@ class DeploymentResult:
     deployment: Deployment | None
     created: list[ProcessDefinition | DecisionDefinition] = field(default_factory=list)
     unchanged: list[ProcessDefinition | DecisionDefinition] = field(default_factory=list)
+    # Deployed, but worth the process owner's eye: a group nobody is in (yet).
+    warnings: list[str] = field(default_factory=list)
 
 
 def latest(model, key: str):
@@ -82,8 +84,24 @@ def deploy(files: list[tuple[str, bytes]], max_file_bytes: int, user_id: str | N
         )
         db.session.add(row)
         result.created.append(row)
+        result.warnings += _groups_nobody_is_in(process)
     commit()
     return result
+
+
+def _groups_nobody_is_in(process) -> list[str]:
+    """A task for a group no user is in waits in nobody's tray (a typo in a group name, or
+    users not yet made). Not refused: users may come after the deploy, or from the identity
+    provider at sign-in. Said only once there are users, not on a new installation's first
+    deploy."""
+    users = db.session.execute(sa.select(User.groups)).scalars().all()
+    if not users:
+        return []
+    held = {group for groups in users for group in (groups or [])}
+    return [f"{process.key}: no user is in group {group}, which {', '.join(tasks)} "
+            f"{'is' if len(tasks) == 1 else 'are'} for: {'it' if len(tasks) == 1 else 'they'} will wait in "
+            f"nobody's tray until someone is"
+            for group, tasks in sorted(process.groups.items()) if group not in held]
 
 
 def files_from_paths(paths: list[Path]) -> list[tuple[str, bytes]]:
