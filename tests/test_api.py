@@ -430,6 +430,21 @@ def test_a_misspelt_filter_is_refused_not_ignored(api):
     assert response.status_code == 422 and "businesskey" in response.json["error"]["details"]
 
 
+def test_spaces_alone_are_no_answer(api):
+    response = api.post("/process-definitions/smoke_flow/start",
+                        {"businessKey": "   ", "variables": {**START, "childId": "   "}})
+    assert response.status_code == 422
+    assert response.json["error"]["details"] == {"childId": ["Enter child"]}
+    started = api.post("/process-definitions/smoke_flow/start", {"businessKey": "  ", "variables": START})
+    assert started.status_code == 201 and started.json["businessKey"] is None
+
+
+def test_a_child_id_longer_than_the_register_holds_is_refused(api):
+    response = api.post("/process-definitions/smoke_flow/start", {"variables": {**START, "childId": "C" * 81}})
+    assert response.status_code == 422
+    assert response.json["error"]["details"] == {"childId": ["must be at most 80 characters"]}
+
+
 def test_database_outage_is_a_clean_503(tmp_path):
     from conftest import make_app
 

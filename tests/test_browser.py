@@ -235,6 +235,11 @@ def test_a_referral_worked_by_the_team(server, browser):
     page.click("a:has-text('read')")
     assert "Thank you for your contact about child C-REF-B1" in page.locator("body").inner_text()
     check(page, "17-document")
+    # On a phone (375 pixels wide) the trays and the team page scroll their tables, not the page.
+    page.set_viewport_size({"width": 375, "height": 800})
+    for path in ("/", "/team", f"/cases/{instance['id']}"):
+        page.goto(base + path)
+        assert page.evaluate("document.documentElement.scrollWidth") <= 375, path
     # No CSP violation and no script error (a form with errors is answered 400 on purpose).
     assert [p for p in problems if "status of 400" not in p] == []
     page.close()

@@ -165,6 +165,28 @@ def test_dates_are_read_from_day_month_and_year(browser, api):
     assert history["variables"]["visitDate"] == "2026-12-01" and history["variables"]["childSeen"] is True
 
 
+def test_a_date_and_time_needs_its_time_and_its_error_leads_to_the_day_box(browser, api, app):
+    import test_nel_strategy_to_icpc as strategy
+
+    with app.app_context():
+        user = db.session.get(User, "nel.ai.tm")
+        user.password_hash, user.failed_sign_ins, user.locked_until = generate_password_hash(PASSWORD), 0, None
+        db.session.commit()
+    instance = strategy.start(api)
+    (task,) = instance["activeTasks"]
+    sign_in(browser, "nel.ai.tm")
+    page = browser.get(f"/tasks/{task['id']}").get_data(as_text=True)
+    # A deadline counted in hours from the discussion: the date alone would be read as midnight.
+    answer = browser.post(f"/tasks/{task['id']}", data={
+        "csrf_token": csrf(page), "policeDdm": "DI Shaw", "thresholdDecision": "met",
+        "thresholdRationale": "Injury to a non-mobile baby", "strategyDiscussionAt-day": "1",
+        "strategyDiscussionAt-month": "12", "strategyDiscussionAt-year": "2026"})
+    html = answer.get_data(as_text=True)
+    assert answer.status_code == 400
+    assert '<a href="#strategyDiscussionAt-day">Time set for the strategy discussion: enter the time as well, like 14:30</a>' in html
+    assert html.count("govuk-input--error") == 3  # the day, month and year boxes
+
+
 def test_the_design_system_assets_are_served(browser):
     for path in ("/assets/govuk-frontend.min.css", "/assets/images/favicon.svg", "/favicon.ico"):
         response = browser.get(path)

@@ -393,6 +393,11 @@ def test_forms_refuse_missing_and_wrong_values_per_field(api):
                                  {"variables": {"visitDate": "2027-12-01", "childSeen": True}})
     assert response.status_code == 422
     assert response.json["error"]["details"] == {"visitDate": ["Date of the initial visit must be today or in the past"]}
+    # Nor before the referral came in (Tue 1 Dec): the supervision's 5 days count from it.
+    response = api.as_(SW1).post(f"/tasks/{visit['id']}/complete",
+                                 {"variables": {"visitDate": "2026-11-30", "childSeen": True}})
+    assert response.json["error"]["details"] == {
+        "visitDate": ["Date of the initial visit must be the same as or after 1 December 2026"]}
 
     recorded(api, "2026-12-22")
     instance = work(api, instance, "initial_visit", SW1, visitDate="2026-12-22", childSeen=True)

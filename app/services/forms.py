@@ -286,7 +286,8 @@ def validate(fields: list[dict[str, Any]], variables: Any, known: dict[str, Any]
             errors.setdefault(name, []).append("is set by Pathways and cannot be given")
         elif fields and name not in by_id:
             errors.setdefault(name, []).append("is not a field of this form")
-        elif name in by_id and value is not None and value != "":
+        elif name in by_id and value is not None and not (isinstance(value, str) and not value.strip()):
+            # (Spaces alone are an empty answer: a required field is not filled in by them.)
             try:
                 result[name] = _coerce(by_id[name], value)
                 _check_constraints(by_id[name], result[name])

@@ -17,6 +17,10 @@ from .projection import apply_snapshot, audit, lock_instance, now, require_activ
 from .transaction import commit, engine_error
 
 
+# As long as the register's child ids (and the instance's child_id column).
+CHILD_ID_LENGTH = 80
+
+
 def latest_definition(key: str) -> ProcessDefinition:
     definition = latest(ProcessDefinition, key)
     if definition is None:
@@ -37,6 +41,10 @@ def start(engine: Engine, user: User, key: str, business_key: str | None, variab
         team = rota.team_for(values) if rota else None
     if business_key is not None and (not isinstance(business_key, str) or len(business_key) > 200):
         raise Invalid("businessKey must be text of at most 200 characters", {"businessKey": ["too long"]})
+    business_key = business_key.strip() or None if business_key is not None else None
+    if len(str(values.get("childId") or "")) > CHILD_ID_LENGTH:
+        # The register and every child's records key on it: one cut short would find nothing.
+        raise Invalid("childId is too long", {"childId": [f"must be at most {CHILD_ID_LENGTH} characters"]})
     instance = begin(engine, user.id, definition, business_key, values, team)
     return commit(answer=instance)
 

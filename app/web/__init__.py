@@ -88,10 +88,10 @@ from .labels import group_label, teams_label  # noqa: E402
 
 
 @bp.app_template_filter("error_link")
-def error_link(item: tuple) -> dict:
-    """An error summary entry linking to its field (a date's first box)."""
+def error_link(item: tuple, dates: list[str] | None = None) -> dict:
+    """An error summary entry linking to its field (a date's first box, its day)."""
     field_id, message = item
-    return {"text": message, "href": f"#{field_id}"}
+    return {"text": message, "href": f"#{field_id}-day" if field_id in (dates or []) else f"#{field_id}"}
 
 
 @bp.app_template_filter("london")

@@ -58,7 +58,11 @@ def read(fields: list[dict[str, Any]], form: Any) -> tuple[dict[str, Any], dict[
                 errors[fid] = f"{label} must be a real date"
                 continue
             value = day.isoformat()
-            if kind == "date_time" and parts["time"]:
+            if kind == "date_time" and not parts["time"]:
+                # Timescales from these count in hours: a date alone would be read as midnight.
+                errors[fid] = f"{label}: enter the time as well, like 14:30"
+                continue
+            if kind == "date_time":
                 match = _TIME.match(parts["time"])
                 if not match or int(match.group(1)) > 23 or int(match.group(2)) > 59:
                     errors[fid] = f"{label}: enter the time as hours and minutes, like 14:30"
