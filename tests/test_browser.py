@@ -154,7 +154,7 @@ def test_a_referral_worked_by_the_team(server, browser):
     page.goto(base + "/")
     page.locator("#tray-nel-ai-atm tr", has_text="REF-B1").locator("a").click()
     page.click("button:has-text('Claim this task')")
-    assert "A&I Assistant Team Manager" in page.locator(".govuk-summary-list").inner_text()
+    assert "A&I Assistant Team Manager" in page.locator(".govuk-summary-list").first.inner_text()
     check(page, "05-task-claimed")
     page.fill("#reviewNotes", "Seen the IFD summary")
     page.click("button:has-text('Save and continue')")
@@ -181,7 +181,7 @@ def test_a_referral_worked_by_the_team(server, browser):
     # ... where a colleague claims it, gets an error, then records the visit.
     tray.locator("a:has-text('Initial visit')").click()
     page.click("button:has-text('Claim this task')")
-    assert "A&I Social Worker (Priya)" in page.locator(".govuk-summary-list").inner_text()
+    assert "A&I Social Worker (Priya)" in page.locator(".govuk-summary-list").first.inner_text()
     page.click("button:has-text('Save and continue')")
     error_then(page, "09-visit-with-error")
     page.fill("#visitDate-day", "1")  # the suite's clock: Tue 1 Dec 2026
@@ -200,7 +200,7 @@ def test_a_referral_worked_by_the_team(server, browser):
     tray.locator("a:has-text('Formal supervision')").click()
     page.select_option("#userId", "nel.ai.atm2")
     page.click("button:has-text('Assign')")
-    assert "A&I Assistant Team Manager (Jo)" in page.locator(".govuk-summary-list").inner_text()
+    assert "A&I Assistant Team Manager (Jo)" in page.locator(".govuk-summary-list").first.inner_text()
     check(page, "11-assigned-to-a-colleague")
     page.goto(base + "/team")
     check(page, "12-team")

@@ -233,6 +233,24 @@ def test_the_worker_allocated_is_chosen_from_the_social_workers_who_do_the_visit
     assert choices[0] == "" and sorted(choices[1:]) == ["nel.ai.sw1", "nel.ai.sw2"]  # nel-ai-sw, no one else
 
 
+def test_the_manager_agreeing_the_outcome_sees_what_the_social_worker_recorded(browser, api):
+    import test_nel_section17 as nel
+
+    instance = nel.assessment_done(api, nel.assess(api, nel.allocate(api, nel.start(api))), "close",
+                                   "Needs met by universal services")
+    sign_in(browser, "nel.ai.atm")
+    page = browser.get(f"/tasks/{nel.active(instance, 'agree_assessment_outcome')['id']}").get_data(as_text=True)
+    recorded = page[page.index('id="recorded"'):page.index("<form", page.index('id="recorded"'))]
+    text = " ".join(re.sub(r"<[^>]+>", " ", recorded).split())
+    # The latest step first, in its form's words: the recommendation, the summary, the dates.
+    assert text.index("Single assessment: A&amp;I Social Worker") < text.index("Formal supervision after the initial visit")
+    assert "Needs met by universal services" in text and "6 January 2027" in text
+    # The worker allocated by the name staff know, not the user id.
+    assert "Social worker allocated A&amp;I Social Worker (Sam)" in text
+    case = browser.get(f"/cases/{instance['id']}").get_data(as_text=True)
+    assert 'id="recorded"' in case and "Summary of the assessment" in case
+
+
 def test_the_case_page(browser, api):
     instance = start_referral(api)
     (task,) = instance["activeTasks"]

@@ -100,6 +100,12 @@ def london(value, fmt: str = "%-d %B %Y %H:%M") -> str:
     return to_london(value).strftime(fmt)
 
 
+@bp.app_template_filter("answer_row")
+def answer_row(row: tuple[str, str]) -> dict:
+    """A recorded answer (label, text) as a summary list row."""
+    return {"key": {"text": row[0]}, "value": {"text": row[1]}}
+
+
 @bp.app_template_filter("radio")
 def radio(option: dict, chosen: str | None) -> dict:
     """A form field option as a GOV.UK radios/select item."""

@@ -24,6 +24,7 @@ from .due import due_words
 from .formfields import read, shown
 from .labels import group_label, teams_label
 from .oidc import enabled as oidc_enabled
+from .recorded import recorded_steps
 from .rows import display_names, now, task_rows
 from .sessions import begin_session, safe_next
 
@@ -161,6 +162,11 @@ def _forbidden(exc: Forbidden):
     return render_template("web/forbidden.html", message=f"You {exc.message.removeprefix('you ')}."), 403
 
 
+# The latest steps' answers shown with a task, and on the case page (a case of years has hundreds).
+TASK_PAGE_STEPS = 5
+CASE_PAGE_STEPS = 50
+
+
 @bp.route("/tasks/<task_id>", methods=["GET", "POST"])
 @signed_in
 def task_page(task_id: str):
@@ -194,12 +200,15 @@ def task_page(task_id: str):
             else:
                 return _next_after(task)
     words, colour = due_words(current_app.extensions["pathways.calendar"], task.due_at, now())
+    # What the steps before recorded: the next person decides on it (one more to know if there is more).
+    recorded = recorded_steps(task.instance_id, limit=TASK_PAGE_STEPS + 1)
     status = 400 if errors else 200
     page = render_template("web/task.html", task=task, row=task_rows([task])[0], fields=fields, errors=errors,
                            raw=raw, due_words=words, due_colour=colour,
                            may_work=task_service.may_work(g.user, task),
                            held_by_other=bool(task.assignee) and task.assignee != g.user.id
                            and not g.user.has_role("manager"),
+                           recorded=recorded[:TASK_PAGE_STEPS], more_recorded=len(recorded) > TASK_PAGE_STEPS,
                            colleagues=colleagues(task) if g.user.has_role("manager") else [])
     access.record_read(g.user, "task", instance_id=task.instance_id, child_id=task.instance.child_id)
     commit()
@@ -327,7 +336,7 @@ def case_page(instance_id: str):
                            child={"child_id": child_id, "child_name": registered.name if registered else None},
                            tasks=task_rows(_sorted(open_tasks)), timeline=timeline, documents=documents,
                            done=done, current=current, waiting=waiting, definition_name=instance.definition.name,
-                           diagrams=diagrams)
+                           diagrams=diagrams, recorded=recorded_steps(instance.id, limit=CASE_PAGE_STEPS))
 
 
 def _visible_instance(instance_id: str):
