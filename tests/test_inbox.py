@@ -375,11 +375,12 @@ def test_the_manager_view(browser, api, clock):
     busy = in_assessment(api, "REF-B", "C-B", "2026-11-20T09:00:00Z", "2026-11-23", "high")
     # Both supervisions were held late (the TM's follow-ups) and REF-A's assessment is
     # overdue (the ATM's follow-up): the deadlines had passed when the steps became ready.
+    # A follow-up is due when the deadline it follows up was, so it counts as overdue.
     sign_in(browser, "nel.ai.atm")
     page = browser.get("/team").get_data(as_text=True)
     assert cells_by_header(page, "open-tasks") == {
-        "A&amp;I assistant team managers": ["1", "0"], "A&amp;I social workers": ["2", "1"],
-        "A&amp;I team managers": ["2", "0"]}
+        "A&amp;I assistant team managers": ["1", "1"], "A&amp;I social workers": ["2", "1"],
+        "A&amp;I team managers": ["2", "2"]}
     # The assessment steps only (marked timescale.assessment in the diagram), not the
     # follow-up task whose name says "assessment"; days counted from the visit.
     assert "Single assessment overdue: follow up" in browser.get("/").get_data(as_text=True)

@@ -155,6 +155,8 @@ def test_each_timescale_missed_raises_a_task_for_its_manager_and_the_case_goes_o
     assert "nothing due" in timers_run_due("2026-12-04T23:59:58+00:00")
     instance = fired("2026-12-05T00:00:00+00:00", "visit_overdue_followup", "nel-ai-atm")
     active(instance, "initial_visit")
+    # Due when the visit was: overdue from the moment it is raised, so it tops the ATM's tray.
+    assert active(instance, "visit_overdue_followup")["due"] == "2026-12-04T23:59:59+00:00"
     on(api, "2026-12-07T09:00:00Z")
     instance = work(api, instance, "visit_overdue_followup", ATM, followUpNotes="Visit booked for 22 Dec")
 
