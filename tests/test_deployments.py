@@ -395,6 +395,39 @@ def test_a_group_nobody_is_in_is_deployed_with_a_warning(api):
     assert deploy(api, ("smoke_flow.bpmn", SMOKE)).json["warnings"] == []
 
 
+def _choosing(yes: bytes, no: bytes | None) -> bytes:
+    """smoke_flow with a choice after the visit: `decision` (yes / no / later) and a gateway."""
+    diagram = renamed("choosing").replace(SEEN, SEEN + (
+        b'<camunda:formField id="decision" label="Decision" type="enum"><camunda:value id="yes" name="Yes" />'
+        b'<camunda:value id="no" name="No" /><camunda:value id="later" name="Decide later" /></camunda:formField>'))
+    flows = (b'<bpmn:sequenceFlow id="f2" sourceRef="visit" targetRef="gw" /><bpmn:exclusiveGateway id="gw" '
+             b'name="Decided?" /><bpmn:sequenceFlow id="f_yes" name="Yes" sourceRef="gw" targetRef="wait_police">'
+             b'<bpmn:conditionExpression>' + yes + b'</bpmn:conditionExpression></bpmn:sequenceFlow>')
+    if no is not None:
+        flows += (b'<bpmn:sequenceFlow id="f_no" name="No" sourceRef="gw" targetRef="done">'
+                  b'<bpmn:conditionExpression>' + no + b'</bpmn:conditionExpression></bpmn:sequenceFlow>')
+    return diagram.replace(b'<bpmn:sequenceFlow id="f2" sourceRef="visit" targetRef="wait_police" />', flows)
+
+
+@pytest.mark.parametrize("yes,no,expected", [
+    (b'decision == "Yes"', b'decision in ("no", "later")',
+     "sequence flow f_yes (Yes): its condition compares decision with 'Yes', which is not one of its options "
+     "(yes, no, later)"),  # and so the yes option has no way on (the second problem, below)
+    (b'decision == "yes"', b'decision == "no"',
+     "exclusive gateway gw (Decided?): no way on when decision is 'later': give that option a flow, or make one "
+     "flow the gateway's default"),
+])
+def test_a_choice_the_conditions_misread_or_leave_out_is_refused(api, yes, no, expected):
+    # A case answered that way would have nowhere to go: found at deploy, not by a worker.
+    response = deploy(api, ("choosing.bpmn", _choosing(yes, no)))
+    assert response.status_code == 400
+    assert expected in response.json["error"]["details"]["files"]["choosing.bpmn"]
+
+
+def test_a_choice_every_option_of_which_has_a_way_on_deploys(api):
+    assert deploy(api, ("choosing.bpmn", _choosing(b'decision == "yes"', b'decision in ("no", "later")'))).status_code == 201
+
+
 def test_a_document_template_that_does_not_exist_is_refused(api):
     bad = SMOKE.replace(SEEN, b'<camunda:formField id="seen" label="Child seen" type="boolean" />').replace(
         b'<camunda:formData>', b'<camunda:properties><camunda:property name="document" value="leter" />'

@@ -4,7 +4,8 @@ The rest of Pathways hands it plain dicts (stored specs and states, variables) a
 plain dicts back.
 """
 from .decisions import DecisionEvaluator
-from .parser import DeploymentRejected, ParsedDecision, ParsedDeployment, ParsedProcess, expression_in, parse_deployment
+from .parser import (DeploymentRejected, ParsedDecision, ParsedDeployment, ParsedProcess, dmn_outputs, expression_in,
+                     parse_deployment)
 from .runtime import DecisionFailed, Engine, EngineError, NothingWaiting, Snapshot, TaskNotActive
 from .xmlsafe import XmlRejected, parse_xml
 
@@ -21,6 +22,7 @@ __all__ = [
     "Snapshot",
     "TaskNotActive",
     "XmlRejected",
+    "dmn_outputs",
     "expression_in",
     "parse_deployment",
     "parse_xml",

@@ -302,6 +302,18 @@ _UNSUPPORTED_ELEMENTS = {
 }
 
 
+def _decision_ref(node: etree._Element) -> str | None:
+    return _camunda(node, "decisionRef")
+
+
+def dmn_outputs(root: etree._Element) -> dict[str, set[str]]:
+    """Each decision of a DMN document → the names it sets (its table's outputs, or a
+    literal expression's variable)."""
+    return {d.get("id"): {o.get("name") for o in d.iter("{*}output") if o.get("name")}
+            | {v.get("name") for v in d.iter("{*}variable") if v.get("name")}
+            for d in root.findall("{*}decision")}
+
+
 def _label(node: etree._Element) -> str:
     kind = re.sub(r"(?<!^)(?=[A-Z])", " ", etree.QName(node).localname).lower()
     return f"{kind} {node.get('id')} ({node.get('name') or 'unnamed'})"
@@ -350,19 +362,113 @@ def _check_unsupported(process: etree._Element, called: set[str]) -> list[str]:
 
 def _check_gateway(process: etree._Element, gateway: etree._Element) -> list[str]:
     """Each way out of a gateway that chooses, but its default, needs a condition: the
-    engine would refuse the diagram without saying which flow."""
+    engine would refuse the diagram without saying which flow. And where every way out of an
+    exclusive gateway without a default tests one choice field against its options, each
+    option needs a way: a case answered with one left out would have nowhere to go."""
     outgoing = [f for f in process.iterfind("bpmn:sequenceFlow", NS) if f.get("sourceRef") == gateway.get("id")]
     if len(outgoing) < 2:
         return []
-    return [f"{_label(gateway)}: sequence flow {flow.get('id')} ({flow.get('name') or 'unnamed'}) has no "
-            f"condition: give it one, or make it the gateway's default flow"
-            for flow in outgoing
-            if flow.get("id") != gateway.get("default") and flow.find("bpmn:conditionExpression", NS) is None]
+    problems = [f"{_label(gateway)}: sequence flow {flow.get('id')} ({flow.get('name') or 'unnamed'}) has no "
+                f"condition: give it one, or make it the gateway's default flow"
+                for flow in outgoing
+                if flow.get("id") != gateway.get("default") and flow.find("bpmn:conditionExpression", NS) is None]
+    if problems or gateway.get("default") or etree.QName(gateway).localname != "exclusiveGateway":
+        return problems
+    tested = [_choice_test(unwrap(flow.findtext("bpmn:conditionExpression", "", NS)) or "") for flow in outgoing]
+    choices = _choice_fields(process)
+    if all(tested) and len({name for name, _ in tested}) == 1 and (name := tested[0][0]) in choices:
+        # An option a loop's condition tests goes round the loop, never reaching the gateway.
+        looping = {value for el in process.iter(f"{{{BPMN_NS}}}loopCondition", f"{{{BPMN_NS}}}completionCondition")
+                   for tested_name, values in _comparisons(unwrap(el.text) or "") if tested_name == name
+                   for value in values}
+        covered = {value for _, values in tested for value in values} | looping
+        missing = [option for option in choices[name] if option not in covered]
+        if missing:
+            problems.append(f"{_label(gateway)}: no way on when {name} is {', '.join(map(repr, missing))}: give "
+                            f"{'that option' if len(missing) == 1 else 'those options'} a flow, or make one flow "
+                            f"the gateway's default")
+    return problems
 
 
-def _check_bpmn(root: etree._Element, called: set[str] | None = None) -> list[str]:
+def _choice_fields(process: etree._Element) -> dict[str, list[str]]:
+    """The process's choice (enum) form fields → their option ids."""
+    choices: dict[str, list[str]] = {}
+    for node in process.iter(f"{{{BPMN_NS}}}userTask", f"{{{BPMN_NS}}}startEvent"):
+        for f in form_fields(node):
+            if f["type"] == "enum":
+                choices.setdefault(f["id"], [])
+                choices[f["id"]] += [o["id"] for o in f["options"] if o["id"] not in choices[f["id"]]]
+    return choices
+
+
+def _tested_name(node: ast.AST) -> str | None:
+    """`field`, or `variable("field")`."""
+    if isinstance(node, ast.Name):
+        return node.id
+    if (isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "variable"
+            and node.args and isinstance(node.args[0], ast.Constant) and isinstance(node.args[0].value, str)):
+        return node.args[0].value
+    return None
+
+
+def _comparisons(expression: str) -> list[tuple[str, list[str]]]:
+    """Each `name == "value"` / `name in ("a", "b")` in a condition: (name, values)."""
+    try:
+        tree = ast.parse(expression, mode="eval")
+    except SyntaxError:
+        return []
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Compare) and len(node.ops) == 1 and (name := _tested_name(node.left)):
+            right = node.comparators[0]
+            if isinstance(node.ops[0], (ast.Eq, ast.NotEq)) and isinstance(right, ast.Constant) \
+                    and isinstance(right.value, str):
+                found.append((name, [right.value]))
+            elif isinstance(node.ops[0], (ast.In, ast.NotIn)) and isinstance(right, (ast.Tuple, ast.List, ast.Set)) \
+                    and all(isinstance(e, ast.Constant) and isinstance(e.value, str) for e in right.elts):
+                found.append((name, [e.value for e in right.elts]))
+    return found
+
+
+def _choice_test(expression: str) -> tuple[str, list[str]] | None:
+    """A condition that is only `field == "option"` or `field in ("a", "b")`: (field, options)."""
+    try:
+        tree = ast.parse(expression, mode="eval").body
+    except SyntaxError:
+        return None
+    if isinstance(tree, ast.Compare) and len(tree.ops) == 1 and isinstance(tree.ops[0], (ast.Eq, ast.In)):
+        found = _comparisons(expression)
+        return found[0] if len(found) == 1 else None
+    return None
+
+
+def _check_choice_conditions(process: etree._Element, decided: set[str] | None) -> list[str]:
+    """A condition comparing a choice field with a value that is not one of its options (the
+    option's name, or "Yes" for `yes`) is never true: a case would not go that way. Not for a
+    name something else may set too (a decision's output, an output parameter); ``decided``:
+    the outputs of the decisions the process may run, None if some are not known here."""
+    if decided is None:
+        return []
+    set_otherwise = decided | {name for node in process.iter() if isinstance(node.tag, str)
+                               for name in output_parameters(node)}
+    choices = {name: options for name, options in _choice_fields(process).items() if name not in set_otherwise}
+    problems = []
+    for flow in process.iterfind("bpmn:sequenceFlow", NS):
+        condition = unwrap(flow.findtext("bpmn:conditionExpression", None, NS))
+        for name, values in _comparisons(condition or ""):
+            for value in values:
+                if name in choices and value not in choices[name]:
+                    problems.append(f"sequence flow {flow.get('id')} ({flow.get('name') or 'unnamed'}): its condition "
+                                    f"compares {name} with {value!r}, which is not one of its options "
+                                    f"({', '.join(choices[name])})")
+    return problems
+
+
+def _check_bpmn(root: etree._Element, called: set[str] | None = None,
+                decision_outputs: dict[str, set[str]] | None = None) -> list[str]:
     """What SpiffWorkflow would accept but run wrongly, or a process owner would regret.
-    ``called``: the processes a call activity may call (those in the deployment)."""
+    ``called``: the processes a call activity may call (those in the deployment);
+    ``decision_outputs``: decision key → the names it sets, for the decisions known here."""
     if _camunda_8(root):
         return ["this diagram is for Camunda 8 (Zeebe); Pathways reads diagrams for Camunda 7 (in Camunda "
                 "Modeler: File > New File > BPMN diagram (Camunda 7))"]
@@ -399,6 +505,10 @@ def _check_bpmn(root: etree._Element, called: set[str] | None = None) -> list[st
                          f"tasks only" for f in fields for name in ("notBefore", "notAfter")
                          if name in f["properties"]]
         problems += _check_assignee_fields(process)
+        refs = {_decision_ref(node) for node in process.iter(f"{{{BPMN_NS}}}businessRuleTask")}
+        known = decision_outputs or {}
+        decided = None if refs - set(known) else {name for ref in refs for name in known[ref]}
+        problems += _check_choice_conditions(process, decided)
         for flow in process.iter(f"{{{BPMN_NS}}}sequenceFlow"):
             condition = flow.find("bpmn:conditionExpression", NS)
             if condition is not None and (msg := check_expression(unwrap(condition.text) or "")):
@@ -616,6 +726,7 @@ def parse_deployment(
     deployed_decisions: dict[str, str] | None = None,
     document_kinds: list[str] | None = None,
     deployed_processes: set[str] | None = None,
+    deployed_decision_outputs: dict[str, set[str]] | None = None,
 ) -> ParsedDeployment:
     """Parse and validate a whole deployment; raise DeploymentRejected listing every problem.
 
@@ -677,8 +788,10 @@ def parse_deployment(
 
     process_files: list[tuple[str, etree._Element, bytes, list[str]]] = []
     in_deployment = {p.get("id") for _, root, _ in bpmn_roots for p in root.iterfind("bpmn:process", NS)}
+    decision_outputs = {**(deployed_decision_outputs or {}),
+                        **{key: names for _, root, _ in dmn_roots for key, names in dmn_outputs(root).items()}}
     for name, root, data in bpmn_roots:
-        problems = _check_bpmn(root, in_deployment)
+        problems = _check_bpmn(root, in_deployment, decision_outputs)
         if document_kinds is not None:
             for node in root.iter():
                 for kind in (messages.documents(node) if isinstance(node.tag, str) else []):

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from ..engine import DeploymentRejected, parse_deployment
+from ..engine import DeploymentRejected, dmn_outputs, parse_deployment, parse_xml
 from ..errors import BadRequest
 from ..extensions import db
 from ..models import DecisionDefinition, Deployment, ProcessDefinition, User
@@ -49,10 +49,14 @@ def latest_versions(model) -> list:
 
 
 def deploy(files: list[tuple[str, bytes]], max_file_bytes: int, user_id: str | None) -> DeploymentResult:
-    deployed = {d.key: d.content_hash for d in latest_versions(DecisionDefinition)}
+    decisions = latest_versions(DecisionDefinition)
+    deployed = {d.key: d.content_hash for d in decisions}
+    # What each deployed decision sets: a diagram's condition on such a name is not a form's choice.
+    outputs = {key: names for d in decisions for key, names in dmn_outputs(_stored_xml(d.source_xml)).items()}
     try:
         parsed = parse_deployment(files, max_file_bytes, deployed, documents.kinds(),
-                                  set(db.session.execute(sa.select(ProcessDefinition.key).distinct()).scalars()))
+                                  set(db.session.execute(sa.select(ProcessDefinition.key).distinct()).scalars()),
+                                  outputs)
     except DeploymentRejected as exc:
         raise BadRequest("the deployment was refused; nothing was deployed", {"files": exc.errors}) from None
     at = now()
@@ -102,6 +106,12 @@ def _groups_nobody_is_in(process) -> list[str]:
             f"{'is' if len(tasks) == 1 else 'are'} for: {'it' if len(tasks) == 1 else 'they'} will wait in "
             f"nobody's tray until someone is"
             for group, tasks in sorted(process.groups.items()) if group not in held]
+
+
+def _stored_xml(text: str):
+    """A deployed file's XML (checked when it was deployed, so its own size is its limit)."""
+    data = text.encode("utf-8")
+    return parse_xml(data, len(data) + 1)
 
 
 def files_from_paths(paths: list[Path]) -> list[tuple[str, bytes]]:
