@@ -445,6 +445,26 @@ def test_a_child_id_longer_than_the_register_holds_is_refused(api):
     assert response.json["error"]["details"] == {"childId": ["must be at most 80 characters"]}
 
 
+def test_lists_come_in_pages_and_say_when_there_is_more(api):
+    for n in range(5):
+        start_smoke(api, business_key=f"PAGE-{n}")
+    first = api.get("/process-instances", definitionKey="smoke_flow", maxResults=2)
+    assert len(first.json) == 2 and 'rel="next"' in first.headers["Link"]
+    assert "firstResult=2" in first.headers["Link"] and "definitionKey=smoke_flow" in first.headers["Link"]
+    seen = [i["id"] for i in first.json]
+    offset = 2
+    while True:
+        more = api.get("/process-instances", definitionKey="smoke_flow", maxResults=2, firstResult=offset)
+        seen += [i["id"] for i in more.json]
+        offset += 2
+        if "Link" not in more.headers:
+            break
+    everything = api.get("/process-instances", definitionKey="smoke_flow").json
+    assert seen == [i["id"] for i in everything] and len(set(seen)) == len(seen) >= 5
+    assert api.get("/tasks", maxResults=0).status_code == 422
+    assert api.get("/tasks", maxResults=1001).status_code == 422
+
+
 def test_database_outage_is_a_clean_503(tmp_path):
     from conftest import make_app
 

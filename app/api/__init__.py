@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from functools import cache
 from typing import Any
+from urllib.parse import urlencode
 
 from flask import Blueprint, current_app, jsonify, request
 from marshmallow import Schema, ValidationError
@@ -10,6 +11,7 @@ from werkzeug.exceptions import HTTPException, MethodNotAllowed
 from werkzeug.exceptions import NotFound as NoRoute
 
 from ..errors import BadRequest, Invalid, NotFound, PathwaysError
+from ..extensions import db
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
@@ -94,6 +96,18 @@ def query(schema: type[Schema]) -> dict[str, Any]:
         return schema_for(schema).load(args)
     except ValidationError as exc:
         raise Invalid("some query parameters are invalid", _messages(exc)) from None
+
+
+def page(statement: Any, args: dict[str, Any], dump: Any):
+    """The page of ``statement``'s rows that ``args`` (firstResult, maxResults) asks for, as a
+    JSON response; when rows are left after it, a Link header names the next page."""
+    first, size = args["firstResult"], args["maxResults"]
+    rows = list(db.session.execute(statement.offset(first).limit(size + 1)).scalars())
+    response = jsonify(dump(rows[:size]))
+    if len(rows) > size:
+        following = {**request.args.to_dict(), "firstResult": str(first + size), "maxResults": str(size)}
+        response.headers["Link"] = f'<{request.base_url}?{urlencode(following)}>; rel="next"'
+    return response
 
 
 def _messages(exc: ValidationError) -> dict[str, Any]:

@@ -14,7 +14,7 @@ from ..models import AuditEvent, ProcessInstance
 from ..services import instances as service
 from ..services.projection import open_tasks, pending_timers
 from ..services.transaction import commit
-from . import body, bp, engine, query, schema_for, schemas
+from . import body, bp, engine, page, query, schema_for, schemas
 from .openapi import doc
 
 
@@ -50,14 +50,14 @@ def start(key: str):
 def list_instances():
     args = query(schemas.InstanceQuery)
     stmt = (sa.select(ProcessInstance).where(access.instance_condition(g.user))
-            .order_by(ProcessInstance.started_at.desc(), ProcessInstance.id).limit(1000))
+            .order_by(ProcessInstance.started_at.desc(), ProcessInstance.id))
     if "businessKey" in args:
         stmt = stmt.where(ProcessInstance.business_key == args["businessKey"])
     if "definitionKey" in args:
         stmt = stmt.where(ProcessInstance.definition_key == args["definitionKey"])
     if "status" in args:
         stmt = stmt.where(ProcessInstance.status == args["status"])
-    return jsonify(schema_for(schemas.InstanceSummary, many=True).dump(db.session.execute(stmt).scalars()))
+    return page(stmt, args, schema_for(schemas.InstanceSummary, many=True).dump)
 
 
 @bp.get("/process-instances/<instance_id>")

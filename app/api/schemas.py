@@ -180,7 +180,20 @@ class MessageResult(Base):
     processInstanceIds = fields.List(fields.String(), required=True)
 
 
-class TaskQuery(Request):
+# Camunda's paging parameters. A page that is not the last answers with a Link header naming
+# the next (rel="next"), so a client never takes the first 1000 for all there is.
+MAX_RESULTS = 1000
+
+
+class Paged(Request):
+    firstResult = fields.Integer(load_default=0, validate=validate.Range(min=0, max=2 ** 31 - 1), metadata={
+        "description": "how many to skip (paging)"})
+    maxResults = fields.Integer(load_default=MAX_RESULTS, validate=validate.Range(min=1, max=MAX_RESULTS), metadata={
+        "description": f"at most this many (1-{MAX_RESULTS}); when there are more, a Link header rel=\"next\" "
+                       f"names the next page"})
+
+
+class TaskQuery(Paged):
     candidateGroup = fields.String()
     assignee = fields.String()
     businessKey = fields.String()
@@ -189,7 +202,7 @@ class TaskQuery(Request):
     status = fields.String(validate=validate.OneOf(["active", "completed", "cancelled"]), load_default="active")
 
 
-class InstanceQuery(Request):
+class InstanceQuery(Paged):
     businessKey = fields.String()
     definitionKey = fields.String()
     status = fields.String(validate=validate.OneOf(["active", "completed", "cancelled", "incident"]))

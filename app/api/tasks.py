@@ -11,7 +11,7 @@ from ..extensions import db
 from ..models import Task, TaskCandidateGroup
 from ..services import tasks as service
 from ..services.transaction import commit
-from . import body, bp, engine, query, schema_for, schemas
+from . import body, bp, engine, page, query, schema_for, schemas
 from .instances import instance_json
 from .openapi import doc
 
@@ -36,8 +36,8 @@ def list_tasks():
         # The engine's clock, as the inbox reads it: overdue by the time the due dates count in.
         overdue = sa.and_(Task.due_at.is_not(None), Task.due_at < engine().clock())
         stmt = stmt.where(overdue if args["overdue"] else sa.not_(overdue))
-    stmt = stmt.order_by(Task.due_at.is_(None), Task.due_at, Task.created_at, Task.id).limit(1000)
-    return jsonify(schema_for(schemas.TaskOut, many=True).dump(db.session.execute(stmt).scalars()))
+    stmt = stmt.order_by(Task.due_at.is_(None), Task.due_at, Task.created_at, Task.id)
+    return page(stmt, args, schema_for(schemas.TaskOut, many=True).dump)
 
 
 @bp.get("/tasks/<task_id>")
