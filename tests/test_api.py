@@ -330,6 +330,10 @@ def test_routing_errors_under_the_api_are_json(api, method, path, status):
 def test_routing_errors_elsewhere_are_not_json(api):
     response = api.client.get("/no-such-page")
     assert response.status_code == 404 and not response.is_json
+    # The service's own page, in the GOV.UK style, not the framework's bare one.
+    assert "Page not found" in response.get_data(as_text=True) and "govuk-template" in response.get_data(as_text=True)
+    wrong_method = api.client.delete("/sign-in")
+    assert wrong_method.status_code == 405 and "govuk-template" in wrong_method.get_data(as_text=True)
 
 
 def test_two_concurrent_completions_one_wins(api):

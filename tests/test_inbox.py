@@ -203,11 +203,11 @@ def test_a_case_handed_over_links_the_two_cases(browser, api):
     nel.from_inbox(api, "cin.tm", "allocate", cinSocialWorker="cin.sw")
     sign_in(browser, "cin.tm")
     page = browser.get(f"/cases/{cin_id}").get_data(as_text=True)
-    assert "Pathway started: handed over from nel_section17" in page
+    assert "Pathway started: handed over from Section 17 allocation and assessment (North East Lincolnshire A&amp;I)" in page
     # The CIN team holds the child now; the A&amp;I case it came from is theirs to read.
     assert f'href="/cases/{ended["id"]}"' in page
     a_and_i = browser.get(f"/cases/{ended['id']}").get_data(as_text=True)
-    assert "Case handed over: goes on in cin_team" in a_and_i and f'href="/cases/{cin_id}"' in a_and_i
+    assert "Case handed over: goes on in Child in Need team (North East Lincolnshire pilot)" in a_and_i and f'href="/cases/{cin_id}"' in a_and_i
 
 
 def test_a_field_another_answer_makes_required_is_not_labelled_optional(browser, api):

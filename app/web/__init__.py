@@ -8,7 +8,8 @@ from __future__ import annotations
 import secrets
 from pathlib import Path
 
-from flask import Blueprint, Flask, abort, g, send_from_directory
+from flask import Blueprint, Flask, abort, g, render_template, send_from_directory
+from werkzeug.exceptions import MethodNotAllowed, NotFound
 from flask_wtf.csrf import CSRFProtect
 from jinja2 import ChoiceLoader, PackageLoader, PrefixLoader
 
@@ -32,6 +33,18 @@ def init_app(app: Flask, api_bp: Blueprint) -> None:
     app.register_blueprint(bp)
     app.config.setdefault("SESSION_COOKIE_SAMESITE", "Lax")
     app.after_request(_security_headers)
+    # An address nothing answers: the API's JSON error under its prefix, a page elsewhere.
+    app.register_error_handler(NotFound, _page_not_found)
+    app.register_error_handler(MethodNotAllowed, _page_not_found)
+
+
+def _page_not_found(exc):
+    from ..api import no_route
+
+    answer = no_route(exc)
+    if answer is not exc:
+        return answer
+    return render_template("web/not_found.html"), exc.code
 
 
 def _security_headers(response):

@@ -281,17 +281,26 @@ def _other_case(event) -> str | None:
     return other if other and access.may_see_instance(g.user, other) else None
 
 
+def _pathway_name(key: str | None) -> str:
+    """A pathway by its name ("Child in Need team"), not its key."""
+    from ..models import ProcessDefinition
+    from ..services.deployments import latest
+
+    definition = latest(ProcessDefinition, key) if key else None
+    return definition.name if definition is not None else (key or "another pathway")
+
+
 def _event_text(event) -> str:
     details = event.details or {}
     parts = [details.get("name") or details.get("title") or ""]
     if event.type in ("episode_opened", "episode_closed", "episode_updated"):
         parts = [f"{details.get('team')} ({details.get('status')})"]
     if event.type == "instance_completed" and details.get("outcome"):
-        parts = [f"outcome: {details['outcome']}"]
+        parts = [f"outcome: {str(details['outcome']).replace('_', ' ')}"]
     if event.type == "handed_over":
-        parts = [f"goes on in {details.get('definitionKey')}"]
+        parts = [f"goes on in {_pathway_name(details.get('definitionKey'))}"]
     if event.type == "instance_started" and details.get("handedOverFrom"):
-        parts = [f"handed over from {details.get('fromDefinitionKey')}"]
+        parts = [f"handed over from {_pathway_name(details.get('fromDefinitionKey'))}"]
     if event.type == "decision_evaluated":
         parts.append(", ".join(f"{k} = {v}" for k, v in (details.get("outputs") or {}).items()))
     return " · ".join(p for p in parts if p)
@@ -473,8 +482,10 @@ def _every_error(errors: dict[str, str], fields: list[dict[str, Any]], variables
 @signed_in
 def assign(task_id: str):
     colleague = request.form.get("userId", "")
+    # Named as staff know them, as the task page's "Claimed by" does.
+    name = display_names([colleague]).get(colleague, colleague)
     return _ownership(task_id, lambda: task_service.assign(g.user, task_id, colleague),
-                      f"The task is now assigned to {colleague}.")
+                      f"The task is now assigned to {name}.")
 
 
 def colleagues(task: Task) -> list[User]:
