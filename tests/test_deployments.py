@@ -473,8 +473,36 @@ def test_a_hand_over_to_a_pathway_that_is_not_deployed_is_refused(api):
     assert response.json["error"]["details"]["files"]["hand_over_flow.bpmn"] == [
         "end event done hands the case over to 'cin_teem', a process neither in this deployment nor deployed before"]
     # A pathway deployed before may be named, alone in a later deployment.
-    good = flow.replace(outcome, outcome + b'<camunda:property name="handOverTo" value="cin_team" />')
+    assert deploy(api, ("hand_over_target.bpmn", TARGET)).status_code == 201
+    good = flow.replace(outcome, outcome + b'<camunda:property name="handOverTo" value="hand_over_target" />')
     assert deploy(api, ("hand_over_flow.bpmn", good)).status_code == 201
+
+
+def test_a_hand_over_the_sender_cannot_give_what_the_receiver_requires_is_refused(api):
+    # smoke_flow records a visit, not what the CIN team's start form asks of a transfer: the
+    # step ending the case there would be refused for ever and the child held by nobody.
+    outcome = b'<camunda:property name="outcome" value="close" />'
+    flow = SMOKE.replace(b"smoke_flow", b"hand_over_short").replace(
+        outcome, outcome + b'<camunda:property name="handOverTo" value="cin_team" />')
+    response = deploy(api, ("hand_over_short.bpmn", flow))
+    assert response.status_code == 400
+    (problem,) = response.json["error"]["details"]["files"]["hand_over_short.bpmn"]
+    assert problem.startswith("hand_over_short hands cases over to cin_team, whose start form requires ")
+    assert "source" in problem and "which hand_over_short never records" in problem
+    # And the other way: a receiving form now requiring what a deployed sender never records.
+    assert deploy(api, ("hand_over_target.bpmn", TARGET)).status_code == 201
+    sender = SMOKE.replace(b"smoke_flow", b"hand_over_sender").replace(
+        outcome, outcome + b'<camunda:property name="handOverTo" value="hand_over_target" />')
+    assert deploy(api, ("hand_over_sender.bpmn", sender)).status_code == 201
+    stricter = TARGET.replace(b'<camunda:formField id="childId" label="Child" type="string">',
+                              b'<camunda:formField id="panelDate" label="Panel" type="date"><camunda:validation>'
+                              b'<camunda:constraint name="required" /></camunda:validation></camunda:formField>'
+                              b'<camunda:formField id="childId" label="Child" type="string">')
+    response = deploy(api, ("hand_over_target.bpmn", stricter))
+    assert response.status_code == 400
+    assert any(p.startswith("hand_over_sender hands cases over to hand_over_target, whose start form requires "
+                            "panelDate, which hand_over_sender never records")
+               for p in response.json["error"]["details"]["files"]["hand_over_target.bpmn"])
 
 
 TARGET = b"""<?xml version="1.0" encoding="UTF-8"?>

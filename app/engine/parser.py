@@ -727,6 +727,7 @@ def parse_deployment(
     document_kinds: list[str] | None = None,
     deployed_processes: set[str] | None = None,
     deployed_decision_outputs: dict[str, set[str]] | None = None,
+    deployed_specs: dict[str, dict[str, Any]] | None = None,
 ) -> ParsedDeployment:
     """Parse and validate a whole deployment; raise DeploymentRejected listing every problem.
 
@@ -850,9 +851,57 @@ def parse_deployment(
                 content_hash=_content_hash(serialized),
                 groups=groups,
             ))
+    _check_hand_overs(result, deployed_specs or {}, decision_outputs, errors)
     if errors:
         raise DeploymentRejected(errors)
     return result
+
+
+def _extensions(spec: Any):
+    """Every task spec's extensions in a serialized spec (its called processes' too)."""
+    pending = [spec]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, dict):
+            if isinstance(item.get("extensions"), dict):
+                yield item["extensions"]
+            pending += list(item.values())
+        elif isinstance(item, list):
+            pending += item
+
+
+def _names_set(spec: dict[str, Any], decision_outputs: dict[str, set[str]]) -> set[str]:
+    """The variables a process (with those it calls) can come to hold: its forms' fields, its
+    output parameters and its decisions' outputs."""
+    names = {f["id"] for f in spec.get("startForm", [])}
+    for extensions in _extensions(spec):
+        names |= {f["id"] for f in extensions.get("formFields") or []}
+        names |= set(extensions.get("outputs") or {})
+        names |= decision_outputs.get(extensions.get("decisionRef"), set())
+    return names
+
+
+def _check_hand_overs(result: ParsedDeployment, deployed_specs: dict[str, dict[str, Any]],
+                      decision_outputs: dict[str, set[str]], errors: dict[str, list[str]]) -> None:
+    """A process that hands cases over must be able to give what the receiving process's start
+    form requires; else the step ending the case there would be refused for ever, the case
+    held by nobody. Checked both ways: the sender deployed, or the receiver's form changed."""
+    new = {p.key: p for p in result.processes}
+    specs = {**deployed_specs, **{key: p.spec for key, p in new.items()}}
+    for sender, spec in specs.items():
+        targets = {e["handOverTo"] for e in _extensions(spec) if e.get("handOverTo")}
+        for target in sorted(targets):
+            if target not in specs or (sender not in new and target not in new):
+                continue  # an unknown target is refused elsewhere; two deployed ones were checked then
+            required = [f["id"] for f in specs[target].get("startForm", [])
+                        if f.get("required") and not f.get("properties", {}).get("requiredWhen")]
+            missing = sorted(set(required) - _names_set(spec, decision_outputs))
+            if missing:
+                file = new[sender].source_file if sender in new else new[target].source_file
+                errors.setdefault(file, []).append(
+                    f"{sender} hands cases over to {target}, whose start form requires {', '.join(missing)}, "
+                    f"which {sender} never records: give {sender} a field for {'it' if len(missing) == 1 else 'them'} "
+                    f"before the hand-over, or make {'it' if len(missing) == 1 else 'them'} not required in {target}")
 
 
 def _message(exc: Exception) -> str:

@@ -56,7 +56,7 @@ def deploy(files: list[tuple[str, bytes]], max_file_bytes: int, user_id: str | N
     try:
         parsed = parse_deployment(files, max_file_bytes, deployed, documents.kinds(),
                                   set(db.session.execute(sa.select(ProcessDefinition.key).distinct()).scalars()),
-                                  outputs)
+                                  outputs, {p.key: p.spec for p in latest_versions(ProcessDefinition)})
     except DeploymentRejected as exc:
         raise BadRequest("the deployment was refused; nothing was deployed", {"files": exc.errors}) from None
     at = now()
