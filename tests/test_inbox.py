@@ -385,7 +385,7 @@ def test_the_manager_view(browser, api, clock):
     # follow-up task whose name says "assessment"; days counted from the visit.
     assert "Single assessment overdue: follow up" in browser.get("/").get_data(as_text=True)
     assert [(r[1], r[2], r[3], r[4]) for r in cells(page, "assessments")] == [
-        ("REF-A", "Single assessment", "A&amp;I Social Worker (Sam)", "day 18 of 10"),
+        ("REF-A", "Single assessment", "A&amp;I Social Worker (Sam)", "8 working days over its 10"),
         ("REF-B", "Single assessment", "A&amp;I Social Worker (Sam)", "day 6 of 35")]
     assert cells(page, "caseloads") == [["A&amp;I Social Worker (Sam)", "2", "none set"]]
     assert 'id="quiet"' not in page  # both cases had activity today
