@@ -469,6 +469,18 @@ def test_lists_come_in_pages_and_say_when_there_is_more(api):
     assert api.get("/tasks", maxResults=1001).status_code == 422
 
 
+@pytest.mark.parametrize("data,why", [
+    (b'{"variables": {"childId": "C-\xff"}}', "it is not UTF-8 (byte 29)"),
+    (b'{"variables": {"n": ' + b"9" * 5000 + b"}}", "Exceeds the limit"),
+    (b'{"variables": ', "Expecting value"),
+])
+def test_a_json_body_that_cannot_be_read_says_why(api, data, why):
+    response = api.post("/process-definitions/smoke_flow/start", data=data, content_type="application/json")
+    assert response.status_code == 400
+    assert response.json["error"]["message"].startswith("the request body is not JSON that can be read: ")
+    assert why in response.json["error"]["message"]
+
+
 def test_database_outage_is_a_clean_503(tmp_path):
     from conftest import make_app
 

@@ -1,6 +1,7 @@
 """REST API v1: JSON, camelCase, bearer tokens; see DESIGN.md for the contract."""
 from __future__ import annotations
 
+import json
 from functools import cache
 from typing import Any
 from urllib.parse import urlencode
@@ -78,8 +79,10 @@ def body(schema: type[Schema]) -> dict[str, Any]:
     if data is None:
         if request.content_length in (None, 0):
             data = {}
-        else:
+        elif not request.is_json:
             raise BadRequest("the request body must be JSON (Content-Type: application/json)")
+        else:
+            raise BadRequest(f"the request body is not JSON that can be read: {_why_unreadable(request.get_data())}")
     if not isinstance(data, dict):
         raise Invalid("the request body must be a JSON object", {"body": ["must be an object"]})
     _refuse_nul(data, "some fields are invalid")
@@ -87,6 +90,18 @@ def body(schema: type[Schema]) -> dict[str, Any]:
         return schema_for(schema).load(data)
     except ValidationError as exc:
         raise Invalid("some fields are missing or invalid", _messages(exc)) from None
+
+
+def _why_unreadable(data: bytes) -> str:
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return f"it is not UTF-8 (byte {exc.start})"
+    try:
+        json.loads(text)
+    except ValueError as exc:  # a syntax error, or a number too long to read (over 4300 digits)
+        return str(exc)
+    return "it could not be parsed"
 
 
 def query(schema: type[Schema]) -> dict[str, Any]:
