@@ -4,8 +4,8 @@ The rest of Pathways hands it plain dicts (stored specs and states, variables) a
 plain dicts back.
 """
 from .decisions import DecisionEvaluator
-from .parser import (DeploymentRejected, ParsedDecision, ParsedDeployment, ParsedProcess, dmn_outputs, expression_in,
-                     parse_deployment)
+from .bpmn_xml import dmn_outputs, expression_in
+from .parser import DeploymentRejected, ParsedDecision, ParsedDeployment, ParsedProcess, parse_deployment
 from .runtime import DecisionFailed, Engine, EngineError, NothingWaiting, Snapshot, TaskNotActive
 from .xmlsafe import XmlRejected, parse_xml
 

@@ -31,7 +31,8 @@ from ..calendar import WorkingCalendar, to_london
 from .clock import frozen_at, operation_now
 from .expressions import create_script_engine, names_read
 from .messages import MessageEvent
-from .parser import CONFIG, NAME_EXPRESSION, REGISTRY, expression_in, unwrap
+from .bpmn_xml import NAME_EXPRESSION, expression_in, unwrap
+from .parser import CONFIG, REGISTRY
 
 # Engine-internal task specs (the implicit start/end and boundary splits) have no BPMN id.
 _SILENT_SPECS = {"ExclusiveGateway", "InclusiveGateway", "ParallelGateway", "EventBasedGateway"}
