@@ -263,7 +263,7 @@ def test_the_case_page(browser, api):
     # The diagram's text alternative, there with or without JavaScript: the steps by name.
     steps = re.search(r'<ul class="govuk-list govuk-list--bullet" id="current-steps">(.*?)</ul>', page, re.S).group(1)
     assert re.findall(r"<li>(.*?)</li>", steps) == [
-        "Allocation discussion with the social worker (no due date)",
+        "Allocation discussion with the social worker: no due date",
         "Waiting for: 12 weeks since the referral (23 February 2027)"]
     assert 'aria-describedby="current-steps"' in page
     # The timeline names who did each step as staff know them, not by user id.
