@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 from urllib3 import encode_multipart_formdata
 
+ROOT = Path(__file__).parent.parent
 FIXTURES = Path(__file__).parent / "fixtures"
 SMOKE = (FIXTURES / "smoke_flow.bpmn").read_bytes()
 
@@ -426,6 +427,27 @@ def test_a_choice_the_conditions_misread_or_leave_out_is_refused(api, yes, no, e
 
 def test_a_choice_every_option_of_which_has_a_way_on_deploys(api):
     assert deploy(api, ("choosing.bpmn", _choosing(b'decision == "yes"', b'decision in ("no", "later")'))).status_code == 201
+
+
+def test_a_decision_that_now_reads_what_a_pathway_never_records_is_deployed_with_a_warning(api):
+    import re
+
+    # A new input (the child's age) for the track decision nel_section17 runs, bound to its
+    # latest version: every case reaching it would go into incident.
+    table = (ROOT / "dmn" / "nel_assessment_track.dmn").read_bytes()
+    table = table.replace(b'      <output id="output_assessment_days"', b'      <input id="input_child_age" label="Age">'
+                          b'<inputExpression id="input_child_age_expression" typeRef="number"><text>childAge</text>'
+                          b'</inputExpression></input>\n      <output id="output_assessment_days"')
+    table = re.sub(rb"(\s*)<outputEntry", lambda m: b"<inputEntry><text>-</text></inputEntry>" + m.group(1)
+                   + b"<outputEntry", table)
+    response = deploy(api, ("nel_assessment_track.dmn", table))
+    assert response.status_code == 201, response.json
+    assert ("decision nel_assessment_track now reads childAge, which nel_section17 never records: its cases will go "
+            "into incident when they reach the decision, until it does (or its business rule task is bound to the "
+            "version deployed with it)") in response.json["warnings"]
+    # Put back as it was, for the suite's other tests.
+    assert deploy(api, ("nel_assessment_track.dmn", (ROOT / "dmn" / "nel_assessment_track.dmn").read_bytes())
+                  ).status_code == 201
 
 
 def test_a_document_template_that_does_not_exist_is_refused(api):

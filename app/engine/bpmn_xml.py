@@ -146,6 +146,14 @@ def dmn_outputs(root: etree._Element) -> dict[str, set[str]]:
             for d in root.findall("{*}decision")}
 
 
+def dmn_inputs(root: etree._Element) -> dict[str, set[str]]:
+    """Each decision table of a DMN document → the variables its inputs read (those that are
+    a plain name, as our tables' inputs must be)."""
+    return {d.get("id"): {text.strip() for e in d.iter("{*}inputExpression")
+                          if (text := e.findtext("{*}text") or "").strip().isidentifier()}
+            for d in root.findall("{*}decision")}
+
+
 def element_label(node: etree._Element) -> str:
     kind = re.sub(r"(?<!^)(?=[A-Z])", " ", etree.QName(node).localname).lower()
     return f"{kind} {node.get('id')} ({node.get('name') or 'unnamed'})"

@@ -477,3 +477,22 @@ def check_hand_overs(processes: list[Any], deployed_specs: dict[str, dict[str, A
                     f"{sender} hands cases over to {target}, whose start form requires {', '.join(missing)}, "
                     f"which {sender} never records: give {sender} a field for {'it' if len(missing) == 1 else 'them'} "
                     f"before the hand-over, or make {'it' if len(missing) == 1 else 'them'} not required in {target}")
+
+
+def decision_input_warnings(changed: dict[str, set[str]], specs: dict[str, dict[str, Any]],
+                            decision_outputs: dict[str, set[str]], filled_in: set[str]) -> list[str]:
+    """A new version of a decision that reads a variable its earlier one did not (``changed``:
+    decision → its new inputs) applies at once to every process bound to its latest version;
+    one that never records that variable would put each case reaching the decision in
+    incident. ``filled_in``: the inputs the case register answers. Said, not refused: the
+    process may be about to be changed too, or the variable come from a message."""
+    warnings = []
+    for key, added in sorted(changed.items()):
+        for process, spec in sorted(specs.items()):
+            tasks = [e for e in _extensions(spec) if e.get("decisionRef") == key and e.get("decisionBinding") != "deployment"]
+            missing = sorted(added - _names_set(spec, decision_outputs) - filled_in) if tasks else []
+            if missing:
+                warnings.append(f"decision {key} now reads {', '.join(missing)}, which {process} never records: its "
+                                f"cases will go into incident when they reach the decision, until it does (or its "
+                                f"business rule task is bound to the version deployed with it)")
+    return warnings

@@ -8,11 +8,11 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from ..engine import DeploymentRejected, dmn_outputs, parse_deployment, parse_xml
+from ..engine import DeploymentRejected, decision_input_warnings, dmn_inputs, dmn_outputs, parse_deployment, parse_xml
 from ..errors import BadRequest
 from ..extensions import db
 from ..models import DecisionDefinition, Deployment, ProcessDefinition, User
-from . import documents
+from . import documents, register
 from .projection import now
 from .transaction import commit
 
@@ -51,17 +51,20 @@ def latest_versions(model) -> list:
 def deploy(files: list[tuple[str, bytes]], max_file_bytes: int, user_id: str | None) -> DeploymentResult:
     decisions = latest_versions(DecisionDefinition)
     deployed = {d.key: d.content_hash for d in decisions}
+    stored = {d.key: _stored_xml(d.source_xml) for d in decisions}
     # What each deployed decision sets: a diagram's condition on such a name is not a form's choice.
-    outputs = {key: names for d in decisions for key, names in dmn_outputs(_stored_xml(d.source_xml)).items()}
+    outputs = {key: names for root in stored.values() for key, names in dmn_outputs(root).items()}
+    specs = {p.key: p.spec for p in latest_versions(ProcessDefinition)}
     try:
         parsed = parse_deployment(files, max_file_bytes, deployed, documents.kinds(),
                                   set(db.session.execute(sa.select(ProcessDefinition.key).distinct()).scalars()),
-                                  outputs, {p.key: p.spec for p in latest_versions(ProcessDefinition)})
+                                  outputs, specs)
     except DeploymentRejected as exc:
         raise BadRequest("the deployment was refused; nothing was deployed", {"files": exc.errors}) from None
     at = now()
     deployment = Deployment(deployed_at=at, deployed_by=user_id, files=[name for name, _ in files])
     result = DeploymentResult(deployment=deployment)
+    changed_inputs: dict[str, set[str]] = {}
     db.session.add(deployment)
     db.session.flush()
     for decision in parsed.decisions:
@@ -76,6 +79,11 @@ def deploy(files: list[tuple[str, bytes]], max_file_bytes: int, user_id: str | N
         )
         db.session.add(row)
         result.created.append(row)
+        if current is not None:
+            before = dmn_inputs(stored[decision.key]).get(decision.key, set())
+            added = dmn_inputs(_stored_xml(decision.source_xml)).get(decision.key, set()) - before
+            if added:
+                changed_inputs[decision.key] = added
     for process in parsed.processes:
         current = latest(ProcessDefinition, process.key)
         if current is not None and current.content_hash == process.content_hash:
@@ -89,6 +97,10 @@ def deploy(files: list[tuple[str, bytes]], max_file_bytes: int, user_id: str | N
         db.session.add(row)
         result.created.append(row)
         result.warnings += _groups_nobody_is_in(process)
+    if changed_inputs:
+        all_outputs = {**outputs, **{k: v for d in parsed.decisions for k, v in dmn_outputs(_stored_xml(d.source_xml)).items()}}
+        result.warnings += decision_input_warnings(changed_inputs, {**specs, **{p.key: p.spec for p in parsed.processes}},
+                                                   all_outputs, set(register.REGISTER_FACTS))
     commit()
     return result
 

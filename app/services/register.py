@@ -205,6 +205,10 @@ def _months(since: datetime, at: datetime) -> float:
     return round((at - since).total_seconds() / 86400 / DAYS_PER_MONTH, 2)
 
 
+# The decision inputs the register answers for a child (decision_facts).
+REGISTER_FACTS = ("openToTeam", "previousTeam", "monthsSinceClosed", "siblingOpenToCin", "closedToCinWithinMonths")
+
+
 def decision_facts(child_id: str | None, at: datetime | None = None, family_id: str | None = None) -> dict[str, Any]:
     """What the register can answer for the decision tables: the team the child is open to,
     the team that last closed them and how many months ago, whether a sibling is open to
