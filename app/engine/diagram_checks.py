@@ -33,7 +33,7 @@ from .bpmn_xml import (
     split_list,
     unwrap,
 )
-from .expressions import check_expression
+from .expressions import check_expression, variable_read
 
 
 def _assessment_problem(value: str) -> str | None:
@@ -69,8 +69,9 @@ def _camunda_8(root: etree._Element) -> bool:
             or any(isinstance(n.tag, str) and etree.QName(n).namespace == ZEEBE_NS for n in root.iter()))
 
 
-def _check_unsupported(process: etree._Element, called: set[str]) -> list[str]:
-    """Camunda 7 elements and settings the engine would not run as the diagram means."""
+def _check_unsupported(process: etree._Element, called: set[str], choices: dict[str, list[str]]) -> list[str]:
+    """Camunda 7 elements and settings the engine would not run as the diagram means;
+    ``choices``: the process's choice fields (_choice_fields)."""
     problems = []
     for node in process.iter():
         if not isinstance(node.tag, str):
@@ -94,7 +95,7 @@ def _check_unsupported(process: etree._Element, called: set[str]) -> list[str]:
                 if node.get(f"{{{CAMUNDA_NS}}}{name}"):
                     problems.append(f"{element_label(node)}: camunda:{name} is not supported: {why}")
         if tag.namespace == BPMN_NS and tag.localname in ("exclusiveGateway", "inclusiveGateway"):
-            problems += _check_gateway(process, node)
+            problems += _check_gateway(process, node, choices)
         if tag.namespace == BPMN_NS and tag.localname == "callActivity":
             target = node.get("calledElement")
             if target and target not in called:
@@ -105,7 +106,7 @@ def _check_unsupported(process: etree._Element, called: set[str]) -> list[str]:
     return problems
 
 
-def _check_gateway(process: etree._Element, gateway: etree._Element) -> list[str]:
+def _check_gateway(process: etree._Element, gateway: etree._Element, choices: dict[str, list[str]]) -> list[str]:
     """Each way out of a gateway that chooses, but its default, needs a condition: the
     engine would refuse the diagram without saying which flow. And where every way out of an
     exclusive gateway without a default tests one choice field against its options, each
@@ -113,14 +114,13 @@ def _check_gateway(process: etree._Element, gateway: etree._Element) -> list[str
     outgoing = [f for f in process.iterfind("bpmn:sequenceFlow", NS) if f.get("sourceRef") == gateway.get("id")]
     if len(outgoing) < 2:
         return []
-    problems = [f"{element_label(gateway)}: sequence flow {flow.get('id')} ({flow.get('name') or 'unnamed'}) has no "
-                f"condition: give it one, or make it the gateway's default flow"
+    problems = [f"{element_label(gateway)}: {element_label(flow)} has no condition: give it one, or make it the "
+                f"gateway's default flow"
                 for flow in outgoing
                 if flow.get("id") != gateway.get("default") and flow.find("bpmn:conditionExpression", NS) is None]
     if problems or gateway.get("default") or etree.QName(gateway).localname != "exclusiveGateway":
         return problems
     tested = [_choice_test(unwrap(flow.findtext("bpmn:conditionExpression", "", NS)) or "") for flow in outgoing]
-    choices = _choice_fields(process)
     if all(tested) and len({name for name, _ in tested}) == 1 and (name := tested[0][0]) in choices:
         # An option a loop's condition tests goes round the loop, never reaching the gateway.
         looping = {value for el in process.iter(f"{{{BPMN_NS}}}loopCondition", f"{{{BPMN_NS}}}completionCondition")
@@ -148,12 +148,7 @@ def _choice_fields(process: etree._Element) -> dict[str, list[str]]:
 
 def _tested_name(node: ast.AST) -> str | None:
     """`field`, or `variable("field")`."""
-    if isinstance(node, ast.Name):
-        return node.id
-    if (isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "variable"
-            and node.args and isinstance(node.args[0], ast.Constant) and isinstance(node.args[0].value, str)):
-        return node.args[0].value
-    return None
+    return node.id if isinstance(node, ast.Name) else variable_read(node)
 
 
 def _comparisons(expression: str) -> list[tuple[str, list[str]]]:
@@ -187,7 +182,8 @@ def _choice_test(expression: str) -> tuple[str, list[str]] | None:
     return None
 
 
-def _check_choice_conditions(process: etree._Element, decided: set[str] | None) -> list[str]:
+def _check_choice_conditions(process: etree._Element, decided: set[str] | None,
+                             choices: dict[str, list[str]]) -> list[str]:
     """A condition comparing a choice field with a value that is not one of its options (the
     option's name, or "Yes" for `yes`) is never true: a case would not go that way. Not for a
     name something else may set too (a decision's output, an output parameter); ``decided``:
@@ -196,16 +192,15 @@ def _check_choice_conditions(process: etree._Element, decided: set[str] | None) 
         return []
     set_otherwise = decided | {name for node in process.iter() if isinstance(node.tag, str)
                                for name in output_parameters(node)}
-    choices = {name: options for name, options in _choice_fields(process).items() if name not in set_otherwise}
+    choices = {name: options for name, options in choices.items() if name not in set_otherwise}
     problems = []
     for flow in process.iterfind("bpmn:sequenceFlow", NS):
         condition = unwrap(flow.findtext("bpmn:conditionExpression", None, NS))
         for name, values in _comparisons(condition or ""):
             for value in values:
                 if name in choices and value not in choices[name]:
-                    problems.append(f"sequence flow {flow.get('id')} ({flow.get('name') or 'unnamed'}): its condition "
-                                    f"compares {name} with {value!r}, which is not one of its options "
-                                    f"({', '.join(choices[name])})")
+                    problems.append(f"{element_label(flow)}: its condition compares {name} with {value!r}, which "
+                                    f"is not one of its options ({', '.join(choices[name])})")
     return problems
 
 
@@ -221,9 +216,10 @@ def check_bpmn(root: etree._Element, called: set[str] | None = None,
     for process in root.iterfind("bpmn:process", NS):
         if process.get("isExecutable", "false") != "true":
             continue
-        problems += _check_unsupported(process, called if called is not None else set())
+        choices = _choice_fields(process)
+        problems += _check_unsupported(process, called if called is not None else set(), choices)
         for node in process.iter(f"{{{BPMN_NS}}}userTask"):
-            label = f"user task {node.get('id')} ({node.get('name') or 'unnamed'})"
+            label = element_label(node)
             if not (split_list(camunda_attr(node, "candidateGroups")) or lane_groups(node)):
                 problems.append(
                     f"{label} has no role: put it in a lane with a candidateGroups property "
@@ -253,7 +249,7 @@ def check_bpmn(root: etree._Element, called: set[str] | None = None,
         refs = {decision_ref(node) for node in process.iter(f"{{{BPMN_NS}}}businessRuleTask")}
         known = decision_outputs or {}
         decided = None if refs - set(known) else {name for ref in refs for name in known[ref]}
-        problems += _check_choice_conditions(process, decided)
+        problems += _check_choice_conditions(process, decided, choices)
         for flow in process.iter(f"{{{BPMN_NS}}}sequenceFlow"):
             condition = flow.find("bpmn:conditionExpression", NS)
             if condition is not None and (msg := check_expression(unwrap(condition.text) or "")):

@@ -106,15 +106,21 @@ def names_read(expression: str) -> frozenset[str]:
     for node in ast.walk(tree):
         if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load):
             names.add(node.id)
-        elif (isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "variable"
-              and node.args and isinstance(node.args[0], ast.Constant) and isinstance(node.args[0].value, str)):
-            names.add(node.args[0].value)
+        elif name := variable_read(node):
+            names.add(name)
     return frozenset(names - set(_HELPER_NAMES))
 
 
-_HELPER_NAMES = ("working_days", "hours", "weeks", "months", "now", "before", "true", "false", "null",
-                 "date", "datetime", "variable")
+def variable_read(node: ast.AST) -> str | None:
+    """The name ``node`` reads if it is `variable("name")` (or `variable("name", default)`)."""
+    if (isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "variable"
+            and node.args and isinstance(node.args[0], ast.Constant) and isinstance(node.args[0].value, str)):
+        return node.args[0].value
+    return None
+
+
 CALENDAR_FUNCTIONS = ("working_days", "hours", "weeks", "months", "now", "before")
+_HELPER_NAMES = (*CALENDAR_FUNCTIONS, "true", "false", "null", "date", "datetime", "variable")
 # Python's own functions are there too (an expression is evaluated with its builtins).
 _CALLABLE = frozenset(_HELPER_NAMES) | frozenset(
     name for name in dir(builtins) if not name.startswith("_") and callable(getattr(builtins, name)))
