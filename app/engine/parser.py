@@ -37,6 +37,7 @@ from .bpmn_xml import (
     NS,
     assessment_timescale,
     camunda_attr,
+    dmn_inputs,
     dmn_outputs,
     element_label,
     end_outcomes,
@@ -87,6 +88,9 @@ class ParsedDecision:
     source_file: str
     source_xml: str
     content_hash: str
+    # The variables its inputs read, and the names it sets.
+    inputs: set[str] = field(default_factory=set)
+    outputs: set[str] = field(default_factory=set)
 
 
 @dataclass
@@ -254,6 +258,7 @@ def parse_deployment(
         except TableError as exc:
             errors.setdefault(name, []).extend(exc.problems)
             continue
+        inputs, outputs = dmn_inputs(root), dmn_outputs(root)
         for decision in root.findall("{*}decision"):
             key = decision.get("id")
             if key in uploaded_decisions:
@@ -269,6 +274,8 @@ def parse_deployment(
                 source_file=name,
                 source_xml=data.decode("utf-8"),
                 content_hash=hashlib.sha256(etree.tostring(root, method="c14n")).hexdigest(),
+                inputs=inputs.get(key, set()),
+                outputs=outputs.get(key, set()),
             )
     parser.decision_hashes = {
         **(deployed_decisions or {}),
@@ -278,7 +285,7 @@ def parse_deployment(
     process_files: list[tuple[str, etree._Element, bytes, list[str]]] = []
     in_deployment = {p.get("id") for _, root, _ in bpmn_roots for p in root.iterfind("bpmn:process", NS)}
     decision_outputs = {**(deployed_decision_outputs or {}),
-                        **{key: names for _, root, _ in dmn_roots for key, names in dmn_outputs(root).items()}}
+                        **{key: decision.outputs for key, decision in uploaded_decisions.items()}}
     for name, root, data in bpmn_roots:
         problems = check_bpmn(root, in_deployment, decision_outputs)
         if document_kinds is not None:

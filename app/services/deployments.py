@@ -49,16 +49,15 @@ def latest_versions(model) -> list:
 
 
 def deploy(files: list[tuple[str, bytes]], max_file_bytes: int, user_id: str | None) -> DeploymentResult:
-    decisions = latest_versions(DecisionDefinition)
-    deployed = {d.key: d.content_hash for d in decisions}
-    stored = {d.key: _stored_xml(d.source_xml) for d in decisions}
+    decisions = {d.key: d for d in latest_versions(DecisionDefinition)}
+    processes = {p.key: p for p in latest_versions(ProcessDefinition)}
+    stored = {key: _stored_xml(d.source_xml) for key, d in decisions.items()}
     # What each deployed decision sets: a diagram's condition on such a name is not a form's choice.
     outputs = {key: names for root in stored.values() for key, names in dmn_outputs(root).items()}
-    specs = {p.key: p.spec for p in latest_versions(ProcessDefinition)}
+    specs = {key: p.spec for key, p in processes.items()}
     try:
-        parsed = parse_deployment(files, max_file_bytes, deployed, documents.kinds(),
-                                  set(db.session.execute(sa.select(ProcessDefinition.key).distinct()).scalars()),
-                                  outputs, specs)
+        parsed = parse_deployment(files, max_file_bytes, {key: d.content_hash for key, d in decisions.items()},
+                                  documents.kinds(), set(processes), outputs, specs)
     except DeploymentRejected as exc:
         raise BadRequest("the deployment was refused; nothing was deployed", {"files": exc.errors}) from None
     at = now()
@@ -68,7 +67,7 @@ def deploy(files: list[tuple[str, bytes]], max_file_bytes: int, user_id: str | N
     db.session.add(deployment)
     db.session.flush()
     for decision in parsed.decisions:
-        current = latest(DecisionDefinition, decision.key)
+        current = decisions.get(decision.key)
         if current is not None and current.content_hash == decision.content_hash:
             result.unchanged.append(current)
             continue
@@ -79,13 +78,11 @@ def deploy(files: list[tuple[str, bytes]], max_file_bytes: int, user_id: str | N
         )
         db.session.add(row)
         result.created.append(row)
-        if current is not None:
-            before = dmn_inputs(stored[decision.key]).get(decision.key, set())
-            added = dmn_inputs(_stored_xml(decision.source_xml)).get(decision.key, set()) - before
-            if added:
-                changed_inputs[decision.key] = added
+        if current is not None and (added := decision.inputs - dmn_inputs(stored[decision.key]).get(decision.key, set())):
+            changed_inputs[decision.key] = added
+    held: set[str] | None | bool = False  # the groups users are in, read once a new version needs them
     for process in parsed.processes:
-        current = latest(ProcessDefinition, process.key)
+        current = processes.get(process.key)
         if current is not None and current.content_hash == process.content_hash:
             result.unchanged.append(current)
             continue
@@ -96,24 +93,29 @@ def deploy(files: list[tuple[str, bytes]], max_file_bytes: int, user_id: str | N
         )
         db.session.add(row)
         result.created.append(row)
-        result.warnings += _groups_nobody_is_in(process)
+        held = _groups_held() if held is False else held
+        result.warnings += _groups_nobody_is_in(process, held)
     if changed_inputs:
-        all_outputs = {**outputs, **{k: v for d in parsed.decisions for k, v in dmn_outputs(_stored_xml(d.source_xml)).items()}}
+        all_outputs = {**outputs, **{d.key: d.outputs for d in parsed.decisions}}
         result.warnings += decision_input_warnings(changed_inputs, {**specs, **{p.key: p.spec for p in parsed.processes}},
                                                    all_outputs, set(register.REGISTER_FACTS))
     commit()
     return result
 
 
-def _groups_nobody_is_in(process) -> list[str]:
+def _groups_held() -> set[str] | None:
+    """The groups some user is in; None while there are no users at all."""
+    users = db.session.execute(sa.select(User.groups)).scalars().all()
+    return {group for groups in users for group in (groups or [])} if users else None
+
+
+def _groups_nobody_is_in(process, held: set[str] | None) -> list[str]:
     """A task for a group no user is in waits in nobody's tray (a typo in a group name, or
     users not yet made). Not refused: users may come after the deploy, or from the identity
-    provider at sign-in. Said only once there are users, not on a new installation's first
-    deploy."""
-    users = db.session.execute(sa.select(User.groups)).scalars().all()
-    if not users:
+    provider at sign-in. Said only once there are users (``held`` not None), not on a new
+    installation's first deploy."""
+    if held is None:
         return []
-    held = {group for groups in users for group in (groups or [])}
     return [f"{process.key}: no user is in group {group}, which {', '.join(tasks)} "
             f"{'is' if len(tasks) == 1 else 'are'} for: {'it' if len(tasks) == 1 else 'they'} will wait in "
             f"nobody's tray until someone is"
