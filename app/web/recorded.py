@@ -15,12 +15,16 @@ from ..services.forms import user_groups
 from .rows import display_names
 
 
-def recorded_steps(instance_id: str, limit: int | None = None) -> list[dict[str, Any]]:
-    """The completed steps of the case, latest first (at most ``limit``), each with who did
-    it, when, and its answers as label and text."""
+def recorded_steps(instance_id: str, limit: int) -> list[dict[str, Any]]:
+    """The case's ``limit`` latest completed steps, latest first (see steps_recorded)."""
     query = (sa.select(AuditEvent).where(AuditEvent.instance_id == instance_id, AuditEvent.type == "task_completed")
-             .order_by(AuditEvent.at.desc(), AuditEvent.id.desc()))
-    events = list(db.session.execute(query.limit(limit) if limit else query).scalars())
+             .order_by(AuditEvent.at.desc(), AuditEvent.id.desc()).limit(limit))
+    return steps_recorded(list(db.session.execute(query).scalars()))
+
+
+def steps_recorded(events: list[AuditEvent]) -> list[dict[str, Any]]:
+    """Completed steps (their `task_completed` events, in the order given), each with who did
+    it, when, and its answers as label and text."""
     forms = {t.id: t.form or [] for t in db.session.execute(
         sa.select(Task).where(Task.id.in_([e.task_id for e in events if e.task_id]))).scalars()}
     people = display_names([e.user for e in events] + [

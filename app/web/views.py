@@ -24,7 +24,7 @@ from .due import due_words
 from .formfields import read, shown
 from .labels import group_label, teams_label
 from .oidc import enabled as oidc_enabled
-from .recorded import recorded_steps
+from .recorded import recorded_steps, steps_recorded
 from .rows import display_names, now, task_rows
 from .sessions import begin_session, safe_next
 
@@ -345,7 +345,8 @@ def case_page(instance_id: str):
                            child={"child_id": child_id, "child_name": registered.name if registered else None},
                            tasks=task_rows(_sorted(open_tasks)), timeline=timeline, documents=documents,
                            done=done, current=current, waiting=waiting, definition_name=instance.definition.name,
-                           diagrams=diagrams, recorded=recorded_steps(instance.id, limit=CASE_PAGE_STEPS))
+                           diagrams=diagrams, recorded=steps_recorded(
+                               [e for e in reversed(events) if e.type == "task_completed"][:CASE_PAGE_STEPS]))
 
 
 def _visible_instance(instance_id: str):
