@@ -213,8 +213,7 @@ def test_a_case_handed_over_links_the_two_cases(browser, api):
 def test_a_field_another_answer_makes_required_is_not_labelled_optional(browser, api):
     import test_nel_section17 as nel
 
-    instance = nel.assessment_done(api, nel.assess(api, nel.allocate(api, nel.start(api))), "transfer_cin_team",
-                                   "Longer-term support")
+    instance = nel.awaiting_outcome(api, "transfer_cin_team", "Longer-term support")
     sign_in(browser, "nel.ai.atm")
     page = browser.get(f"/tasks/{nel.active(instance, 'agree_assessment_outcome')['id']}").get_data(as_text=True)
     labels = [" ".join(m.split()) for m in re.findall(r"<(?:label|legend)[^>]*>(.*?)</(?:label|legend)>", page, re.S)]
@@ -236,8 +235,7 @@ def test_the_worker_allocated_is_chosen_from_the_social_workers_who_do_the_visit
 def test_the_manager_agreeing_the_outcome_sees_what_the_social_worker_recorded(browser, api):
     import test_nel_section17 as nel
 
-    instance = nel.assessment_done(api, nel.assess(api, nel.allocate(api, nel.start(api))), "close",
-                                   "Needs met by universal services")
+    instance = nel.awaiting_outcome(api, "close")
     sign_in(browser, "nel.ai.atm")
     page = browser.get(f"/tasks/{nel.active(instance, 'agree_assessment_outcome')['id']}").get_data(as_text=True)
     recorded = page[page.index('id="recorded"'):page.index("<form", page.index('id="recorded"'))]

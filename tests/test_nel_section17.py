@@ -48,6 +48,12 @@ def assessment_done(api, instance, recommended, summary="Needs met by universal 
                 recommendedOutcome=recommended, assessmentSummary=summary)
 
 
+def awaiting_outcome(api, recommended, summary="Needs met by universal services"):
+    """A new referral worked to the ATM agreeing its outcome, the social worker recommending
+    ``recommended``."""
+    return assessment_done(api, assess(api, allocate(api, start(api))), recommended, summary)
+
+
 def finish(api, instance, outcome, completed_on="2027-01-06", **answers):
     instance = assessment_done(api, instance, outcome, completed_on=completed_on)
     if outcome == "transfer_cin_team":
@@ -323,8 +329,7 @@ def test_a_transfer_the_cin_teams_criteria_refuse_comes_back_to_the_atm(api, ans
 
 
 def test_a_transfer_asks_what_the_cin_team_decides_on(api):
-    instance = assessment_done(api, assess(api, allocate(api, start(api))), "transfer_cin_team",
-                               "Longer-term CIN support needed")
+    instance = awaiting_outcome(api, "transfer_cin_team", "Longer-term CIN support needed")
     response = complete(api, instance, "agree_assessment_outcome", ATM, assessmentOutcome="transfer_cin_team",
                         outcomeRationale="Agreed")
     assert response.status_code == 422
@@ -336,8 +341,7 @@ def test_a_transfer_asks_what_the_cin_team_decides_on(api):
 
 
 def test_atm_recommendation_may_differ_from_the_agreed_outcome(api):
-    instance = assessment_done(api, assess(api, allocate(api, start(api))), "close",
-                               "Ongoing worries about school attendance")
+    instance = awaiting_outcome(api, "close", "Ongoing worries about school attendance")
     instance = work(api, instance, "agree_assessment_outcome", ATM, assessmentOutcome="short_cin_package",
                     outcomeRationale="Short package of work at CIN")
     assert instance["variables"]["outcome"] == "short_cin_package"
