@@ -58,7 +58,10 @@ def to_london(value: datetime | date | str) -> datetime:
             return _localise(value)
         # Through UTC, not straight to LONDON: astimezone() returns a London value as it
         # stands, even one naming a time the clocks skipped.
-        return value.astimezone(timezone.utc).astimezone(LONDON)
+        try:
+            return value.astimezone(timezone.utc).astimezone(LONDON)
+        except OverflowError:  # the first or last moments of year 1 or 9999, moved an hour
+            raise ValueError(f"{value.isoformat()} is outside the dates London's clock can show") from None
     if isinstance(value, date):
         return _localise(datetime.combine(value, time()))
     raise ValueError(

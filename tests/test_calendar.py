@@ -401,3 +401,10 @@ def test_holidays_are_looked_up_once_per_year():
         calendar.working_days(30, date(2031, 3, 1))
         calendar.working_days_between(date(2031, 1, 1), date(2031, 12, 31))
     assert _bank_holidays.cache_info().misses == 1
+
+
+@pytest.mark.parametrize("instant", ["0001-01-01T00:00:00Z", "9999-12-31T23:59:59-01:00"])
+def test_an_instant_london_cannot_show_is_a_value_error_not_an_overflow(instant):
+    # Callers (forms, expressions) refuse a bad date as a ValueError; an OverflowError was a 500.
+    with pytest.raises(ValueError, match="outside the dates London's clock can show"):
+        to_london(instant)

@@ -110,7 +110,7 @@ def _coerce(field: dict[str, Any], value: Any) -> Any:
             return _in_years(day).isoformat()
         try:
             return _in_years(to_london(text)).isoformat()
-        except (ValueError, OverflowError):  # OverflowError: a year 1 or 9999 moved to London time
+        except ValueError:
             raise ValueError("must be a date as YYYY-MM-DD or an ISO 8601 date and time, "
                              f"between {YEARS.start} and {YEARS.stop - 1}") from None
     if len(value) > MAX_TEXT:
