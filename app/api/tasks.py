@@ -7,7 +7,6 @@ from flask import g, jsonify
 
 from .. import access
 from ..auth import authenticated
-from ..extensions import db
 from ..models import Task, TaskCandidateGroup
 from ..services import tasks as service
 from ..services.transaction import commit
