@@ -159,7 +159,7 @@ class Client:
             if response is not None and response.status_code != 503:
                 return response
             time.sleep(RETRY_PAUSE)
-        raise AssertionError(f"{method} {path}: still unavailable after {MAX_ATTEMPTS} attempts")
+        raise AssertionError(f"GET {path}: still unavailable after {MAX_ATTEMPTS} attempts")
 
     def read(self, instance_id: str) -> dict[str, Any]:
         # As the front door's system that started it: staff outside the case would get 404.
